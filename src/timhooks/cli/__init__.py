@@ -1,0 +1,41 @@
+"""The ``timhooks`` command: thin, it maps flags onto the library and prints results.
+
+Every listing takes ``--json`` for programs; the default output is for people.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from timhooks.cli import events
+from timhooks.protocol.errors import TimhooksError
+
+__all__ = ["main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="timhooks",
+        description="Tencent Cloud Chat webhooks: a Chat backend that sends them, a receiver "
+        "that takes them.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    events.add_commands(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status: int = args.run(args)
+    except TimhooksError as exc:
+        print(f"timhooks: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return status

@@ -1,0 +1,214 @@
+"""``timhooks listen`` and ``timhooks events list|show|replay``: the receiver side of the CLI."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from timhooks.protocol.events import Event
+from timhooks.receiver.core import Receiver, WebhookMeta
+from timhooks.storage import InboxEntry, InboxStatus, open_inbox
+
+__all__ = ["add_commands"]
+
+DEFAULT_INBOX = "timhooks-inbox.db"
+
+# The fields that identify what an event is about, shown in one-line summaries.
+_KEY_FIELDS = (
+    "Official_Account",
+    "GroupId",
+    "Operator_Account",
+    "Owner_Account",
+    "Requestor_Account",
+    "Name",
+    "MsgKey",
+    "JoinType",
+    "ExitType",
+)
+
+
+def add_commands(commands: Any) -> None:
+    """Register ``listen`` and ``events`` on the top-level subparsers."""
+    listen = commands.add_parser(
+        "listen",
+        help="receive webhooks: store each valid one, answer OK, print a line per event",
+    )
+    listen.add_argument("--app-id", type=int, required=True, help="the SDKAppID to accept")
+    listen.add_argument("--token", help="webhook token: require and check Sign/RequestTime")
+    listen.add_argument("--host", default="127.0.0.1")
+    listen.add_argument("--port", type=int, default=8080)
+    listen.add_argument("--db", default=DEFAULT_INBOX, help="inbox database (path or sqlite:///)")
+    listen.add_argument("--json", action="store_true", help="print one JSON object per event")
+    listen.set_defaults(run=run_listen)
+
+    ev = commands.add_parser("events", help="inspect and replay the webhooks in an inbox")
+    sub = ev.add_subparsers(dest="events_command", required=True, metavar="ACTION")
+
+    lst = sub.add_parser("list", help="list stored webhooks, newest first")
+    lst.add_argument("--db", default=DEFAULT_INBOX)
+    lst.add_argument("--command", help="only this CallbackCommand")
+    lst.add_argument(
+        "--status", choices=[s.value for s in InboxStatus], help="only entries in this status"
+    )
+    lst.add_argument("--limit", type=int, default=100)
+    lst.add_argument("--json", action="store_true", help="a JSON array for programs")
+    lst.set_defaults(run=run_list)
+
+    show = sub.add_parser("show", help="one stored webhook with its payload")
+    show.add_argument("id", type=int)
+    show.add_argument("--db", default=DEFAULT_INBOX)
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(run=run_show)
+
+    replay = sub.add_parser("replay", help="run an entry's handler again (a running receiver does)")
+    replay.add_argument("id", type=int)
+    replay.add_argument("--db", default=DEFAULT_INBOX)
+    replay.add_argument("--json", action="store_true")
+    replay.set_defaults(run=run_replay)
+
+
+def _when(epoch: float) -> str:
+    return (
+        datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
+
+
+def _summary(payload: Any) -> str:
+    if not isinstance(payload, dict):
+        return ""
+    parts = [f"{k}={payload[k]}" for k in _KEY_FIELDS if isinstance(payload.get(k), str | int)]
+    for key, value in payload.items():
+        if isinstance(value, list) and value and key not in ("MsgBody",):
+            parts.append(f"{key}[{len(value)}]")
+    return " ".join(parts)
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, ensure_ascii=False), flush=True)
+
+
+# --- listen ---------------------------------------------------------------------------------
+
+
+def run_listen(args: argparse.Namespace) -> int:
+    """Serve a receiver that stores every valid webhook and prints one line per event."""
+    import uvicorn
+
+    receiver = Receiver(app_id=args.app_id, token=args.token, inbox=args.db)
+
+    @receiver.on("*")
+    def show(event: Event, meta: WebhookMeta) -> None:
+        payload = event.to_wire()
+        if args.json:
+            _print_json(
+                {
+                    "id": meta.inbox_id,
+                    "command": meta.command,
+                    "sdk_app_id": meta.sdk_app_id,
+                    "received_at": meta.received_at,
+                    "client_ip": meta.client_ip,
+                    "opt_platform": meta.opt_platform.value,
+                    "payload": payload,
+                }
+            )
+        else:
+            ident = f"#{meta.inbox_id}" if meta.inbox_id is not None else "(before)"
+            print(
+                f"{_when(meta.received_at)} {ident} {meta.command} {_summary(payload)}", flush=True
+            )
+
+    config = uvicorn.Config(
+        receiver.asgi,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    auth = "Sign checked" if args.token else "no token"
+    print(
+        f"timhooks listening on http://{args.host}:{args.port} "
+        f"(SdkAppid {args.app_id}, {auth}, inbox {args.db})",
+        file=sys.stderr,
+        flush=True,
+    )
+    server.run()
+    return 0
+
+
+# --- events ---------------------------------------------------------------------------------
+
+
+def _with_inbox(db: str, work: Any) -> Any:
+    async def go() -> Any:
+        inbox = open_inbox(db)
+        try:
+            return await work(inbox)
+        finally:
+            await inbox.close()
+
+    return asyncio.run(go())
+
+
+def _line(entry: InboxEntry) -> str:
+    try:
+        summary = _summary(entry.payload)
+    except ValueError:
+        summary = ""
+    return (
+        f"{entry.id:>6}  {entry.status.value:<8}  {_when(entry.received_at)}  "
+        f"{entry.command}  {summary}"
+    )
+
+
+def run_list(args: argparse.Namespace) -> int:
+    """Print the stored webhooks."""
+    status = InboxStatus(args.status) if args.status else None
+    entries: list[InboxEntry] = _with_inbox(
+        args.db, lambda inbox: inbox.list(command=args.command, status=status, limit=args.limit)
+    )
+    if args.json:
+        _print_json([e.to_dict() for e in entries])
+    elif not entries:
+        print("no webhooks stored", file=sys.stderr)
+    else:
+        for entry in entries:
+            print(_line(entry))
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    """Print one stored webhook."""
+    entry: InboxEntry | None = _with_inbox(args.db, lambda inbox: inbox.get(args.id))
+    if entry is None:
+        print(f"timhooks: no inbox entry {args.id} in {args.db}", file=sys.stderr)
+        return 1
+    if args.json:
+        _print_json(entry.to_dict())
+        return 0
+    data = entry.to_dict()
+    payload = data.pop("payload")
+    for key, value in data.items():
+        if value is not None:
+            print(f"{key:>16}: {_when(value) if key.endswith('_at') else value}")
+    print(json.dumps(payload, ensure_ascii=False, indent=2))
+    return 0
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    """Make an entry pending again; the running receiver runs its handler."""
+    found: bool = _with_inbox(args.db, lambda inbox: inbox.replay(args.id, now=time.time()))
+    if not found:
+        print(f"timhooks: no inbox entry {args.id} in {args.db}", file=sys.stderr)
+        return 1
+    if args.json:
+        _print_json({"id": args.id, "status": InboxStatus.PENDING.value})
+    else:
+        print(f"inbox entry {args.id} is pending again; a running receiver will handle it")
+    return 0

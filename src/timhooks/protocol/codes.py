@@ -1,0 +1,62 @@
+"""Error codes of the protocol: REST results and webhook answers.
+
+Sources are in ../shared/reference/tencent-chat-protocol.md section 6 (REST) and sections 3-4
+(webhook answers).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+__all__ = ["RestCode", "WebhookCode"]
+
+
+class WebhookCode(IntEnum):
+    """ErrorCode values an app backend answers a before-webhook with (reference 3.1, 3.9, 4.1)."""
+
+    ALLOW = 0
+    DENY = 1
+    DISCARD = 2  # only OfficialAccount.CallbackBeforeSendMsg: not sent, the caller sees success
+
+
+class RestCode(IntEnum):
+    """ErrorCode values of Tencent's REST API that timhooks returns (reference section 6)."""
+
+    OK = 0
+    # Official Account service (reference 5.1)
+    OA_BAD_PARAM = 6017
+    # group and generic service codes
+    INTERNAL = 10002
+    BAD_COMMAND = 10003
+    BAD_PARAM = 10004
+    NO_PERMISSION = 10007
+    GROUP_NOT_FOUND = 10010
+    ALREADY_MEMBER = 10013
+    GROUP_FULL = 10014
+    GROUP_ID_INVALID = 10015
+    REFUSED_BY_CALLBACK = 10016
+    ACCOUNT_NOT_FOUND = 10019
+    GROUP_ID_IN_USE = 10021
+    MSG_TO_RECALL_NOT_FOUND = 10030
+    BAD_PACKET = 20001
+    CREATE_REFUSED_BY_CALLBACK = 20006
+    # REST envelope (60000-69999)
+    HTTP_PARSE_ERROR = 60002
+    JSON_PARSE_ERROR = 60003
+    SDKAPPID_INVALID = 60006
+    BAD_RESOURCE_URL = 60009
+    NEEDS_ADMIN = 60010
+    MISSING_SDKAPPID = 60012
+    ACCOUNT_NOT_STRING = 60015
+    # UserSig (70000-79999)
+    USERSIG_EXPIRED = 70001
+    USERSIG_MALFORMED = 70003
+    USERSIG_INVALID = 70009
+    USERSIG_IDENTIFIER_MISMATCH = 70013
+    USERSIG_SDKAPPID_MISMATCH = 70014
+    ACCOUNT_NOT_IMPORTED = 70107
+    # Official Account (130000-139999)
+    OA_NO_PERMISSION = 130002
+    OA_NOT_FOUND = 130004
+    OA_ID_INVALID = 130007
+    OA_ID_IN_USE = 130008

@@ -1,0 +1,90 @@
+"""The receiver as a bare ASGI application.
+
+It answers every path it is mounted on, reads at most ``max_body`` bytes (a larger declared or
+streamed body gets 413 without being read further) and hands the request to ``Receiver.handle``.
+It serves the ASGI lifespan too, so run directly under uvicorn it starts and stops its inbox
+worker; mounted inside Starlette or FastAPI, pass ``receiver.lifespan`` to the parent app (the
+worker also starts on the first request).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from timhooks.receiver.core import Receiver, WebhookResponse
+
+__all__ = ["ReceiverApp"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_HEADERS = [(b"content-type", b"application/json")]
+
+
+class ReceiverApp:
+    """ASGI application around a Receiver."""
+
+    def __init__(self, receiver: Receiver) -> None:
+        self.receiver = receiver
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection scope."""
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if kind != "http":
+            return
+        method: str = scope["method"]
+        if method != "POST":
+            await self._send(send, WebhookResponse.not_post(method))
+            return
+        limit = self.receiver.max_body
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                if not value.isdigit() or int(value) > limit:
+                    await self._send(send, WebhookResponse.too_large(limit))
+                    return
+                break
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await self._send(send, WebhookResponse.too_large(limit))
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        response = await self.receiver.handle(method, scope.get("query_string", b""), body)
+        await self._send(send, response)
+
+    @staticmethod
+    async def _send(send: Send, response: WebhookResponse) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status,
+                "headers": [*_HEADERS, (b"content-length", str(len(response.body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": response.body})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.receiver.start()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.receiver.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return

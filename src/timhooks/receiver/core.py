@@ -1,0 +1,490 @@
+"""The receiver: checks a webhook request, answers it, and runs its handlers.
+
+``Receiver.handle(method, query, body)`` is the whole protocol for one request; the ASGI app and
+the blocking adapter are thin shells around it. Before-webhooks run their handler inline under a
+deadline; after-webhooks are written to the durable inbox before the 200 goes out, and handlers
+run from the inbox with retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import msgspec
+
+from timhooks.delivery.retry import RetryPolicy
+from timhooks.protocol.commands import CommandSpec, Phase, get_command, parse_event
+from timhooks.protocol.decisions import ACK_BODY, Decision
+from timhooks.protocol.errors import (
+    ConfigError,
+    MalformedRequest,
+    ProtocolError,
+    StorageError,
+    VerificationError,
+)
+from timhooks.protocol.events import Event
+from timhooks.protocol.query import Platform, WebhookQuery, parse_query
+from timhooks.protocol.signing import DEFAULT_TOLERANCE, verify_sign
+from timhooks.storage import InboxEntry, InboxStatus, InboxStore, NewInboxEntry, open_inbox
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from timhooks.receiver.asgi import ReceiverApp
+    from timhooks.receiver.sync import SyncReceiver
+
+__all__ = ["Handler", "Receiver", "WebhookMeta", "WebhookResponse"]
+
+log = logging.getLogger("timhooks.receiver")
+
+E = TypeVar("E", bound=Event)
+Handler = Callable[..., Any]
+"""``handler(event)`` or ``handler(event, meta)``, sync or async.
+
+Before-handlers return a Decision (None means allow); after-handlers return nothing.
+"""
+
+DEFAULT_MAX_BODY = 1024 * 1024
+DEFAULT_RETRY = RetryPolicy()
+# Tencent proceeds when a before-webhook times out (reference 1.4); so does the receiver's fallback.
+ALLOW = Decision()
+ANY = "*"
+
+_encoder = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookMeta:
+    """What a handler may want to know beyond the event: which app, client, attempt."""
+
+    sdk_app_id: int
+    command: str
+    client_ip: str
+    opt_platform: Platform
+    received_at: float
+    inbox_id: int | None = None
+    attempt: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookResponse:
+    """An HTTP answer: status and JSON body."""
+
+    status: int
+    body: bytes
+
+    @classmethod
+    def error(cls, status: int, info: str) -> WebhookResponse:
+        """A rejection in Tencent's envelope, ErrorCode being the HTTP status."""
+        body = {"ActionStatus": "FAIL", "ErrorCode": status, "ErrorInfo": info}
+        return cls(status, _encoder.encode(body))
+
+    @classmethod
+    def not_post(cls, method: str) -> WebhookResponse:
+        """405: Tencent sends webhooks with POST only (reference 1.1)."""
+        return cls.error(405, f"webhooks are POST requests, not {method}")
+
+    @classmethod
+    def too_large(cls, limit: int) -> WebhookResponse:
+        """413: the body is over the receiver's limit."""
+        return cls.error(413, f"body larger than {limit} bytes")
+
+
+@dataclass(frozen=True, slots=True)
+class _Registered:
+    func: Handler
+    wants_meta: bool
+    is_async: bool
+
+
+def _register(func: Handler) -> _Registered:
+    try:
+        params = [
+            p
+            for p in inspect.signature(func).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):
+        params = []
+    return _Registered(
+        func,
+        wants_meta=len(params) >= 2,
+        is_async=inspect.iscoroutinefunction(func),
+    )
+
+
+class Receiver:
+    """Receives Tencent Cloud Chat webhooks for one or more apps.
+
+    ``apps`` maps each SDKAppID to its webhook token (None: the app sends no Sign). The inbox is
+    an SQLite file path or URL, or any InboxStore.
+    """
+
+    def __init__(
+        self,
+        apps: Mapping[int, str | None] | None = None,
+        *,
+        app_id: int | None = None,
+        token: str | None = None,
+        inbox: str | Path | InboxStore = "timhooks-inbox.db",
+        max_body: int = DEFAULT_MAX_BODY,
+        before_deadline: float = 1.5,
+        fallback: Decision = ALLOW,
+        sign_tolerance: int = DEFAULT_TOLERANCE,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        handler_timeout: float = 30.0,
+        concurrency: int = 16,
+        poll_interval: float = 1.0,
+        record_before: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        configured = dict(apps or {})
+        if app_id is not None:
+            configured[int(app_id)] = token
+        elif token is not None:
+            raise ConfigError("a token needs its app_id")
+        if not configured:
+            raise ConfigError("a Receiver needs at least one app: Receiver(app_id=..., token=...)")
+        if before_deadline <= 0 or handler_timeout <= 0 or concurrency < 1 or max_body < 1:
+            raise ConfigError(
+                "deadlines, handler timeout, concurrency and max_body must be positive"
+            )
+        self.apps: dict[int, str | None] = configured
+        self.max_body = max_body
+        self.before_deadline = before_deadline
+        self.fallback = fallback
+        self.sign_tolerance = sign_tolerance
+        self.retry = retry
+        self.handler_timeout = handler_timeout
+        self.concurrency = concurrency
+        self.poll_interval = poll_interval
+        self.record_before = record_before
+        self.clock = clock
+        self._owns_inbox = isinstance(inbox, str | Path)
+        self.inbox: InboxStore = open_inbox(inbox) if isinstance(inbox, str | Path) else inbox
+        self._handlers: dict[str, _Registered] = {}
+        self._worker: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
+        self._stopping = False
+        self._background: set[asyncio.Task[Any]] = set()
+        self._asgi: ReceiverApp | None = None
+
+    # --- registration -----------------------------------------------------------------------
+
+    def on(self, command: type[E] | str) -> Callable[[Handler], Handler]:
+        """Register the decorated function as the handler of ``command``.
+
+        ``command`` is an event class (``AfterGroupFull``), a CallbackCommand name, or ``"*"`` for
+        every command without a handler of its own.
+        """
+        name = command if isinstance(command, str) else command.command
+        if not name:
+            raise ConfigError("register handlers per command: an event class or a command name")
+
+        def decorator(func: Handler) -> Handler:
+            if name in self._handlers:
+                raise ConfigError(f"{name} already has a handler")
+            self._handlers[name] = _register(func)
+            return func
+
+        return decorator
+
+    def _handler_for(self, command: str) -> _Registered | None:
+        return self._handlers.get(command) or self._handlers.get(ANY)
+
+    # --- one request ------------------------------------------------------------------------
+
+    async def handle(
+        self, method: str, query: bytes | str | Mapping[str, str], body: bytes
+    ) -> WebhookResponse:
+        """Check and answer one webhook request. Never raises for bad input."""
+        if method.upper() != "POST":
+            return WebhookResponse.not_post(method)
+        if len(body) > self.max_body:
+            return WebhookResponse.too_large(self.max_body)
+        try:
+            q = parse_query(query)
+            if q.sdk_app_id not in self.apps:
+                return WebhookResponse.error(
+                    403, f"SdkAppid {q.sdk_app_id} is not a configured app"
+                )
+            token = self.apps[q.sdk_app_id]
+            if token:
+                verify_sign(
+                    token,
+                    q.sign,
+                    q.request_time,
+                    now=int(self.clock()),
+                    tolerance=self.sign_tolerance,
+                )
+            event = parse_event(body, command=q.callback_command)
+        except VerificationError as exc:
+            return WebhookResponse.error(401, str(exc))
+        except ProtocolError as exc:
+            return WebhookResponse.error(400, str(exc))
+        self._ensure_worker()
+        spec = get_command(event.callback_command)
+        if spec is not None and spec.is_before:
+            return await self._answer_before(spec, event, q, body)
+        return await self._store_after(spec, q, body)
+
+    async def _answer_before(
+        self, spec: CommandSpec, event: Event, q: WebhookQuery, body: bytes
+    ) -> WebhookResponse:
+        received = self.clock()
+        decision = await self._decide(spec, event, self._meta(q, received))
+        answer = spec.encode(decision)
+        if self.record_before:
+            entry = NewInboxEntry(
+                sdk_app_id=q.sdk_app_id,
+                command=spec.name,
+                phase=Phase.BEFORE.value,
+                body=body,
+                client_ip=q.client_ip,
+                opt_platform=q.opt_platform_raw,
+                received_at=received,
+                status=InboxStatus.ANSWERED,
+                answer=answer,
+            )
+            self._spawn(self._record(entry))
+        return WebhookResponse(200, answer)
+
+    async def _decide(self, spec: CommandSpec, event: Event, meta: WebhookMeta) -> Decision:
+        handler = self._handler_for(spec.name)
+        if handler is None:
+            return Decision()
+        try:
+            result = await asyncio.wait_for(self._call(handler, event, meta), self.before_deadline)
+        except TimeoutError:
+            log.warning(
+                "%s handler took longer than %.3f s; answered the fallback %s",
+                spec.name,
+                self.before_deadline,
+                self.fallback.kind.value,
+            )
+            return self.fallback
+        except Exception:
+            log.exception(
+                "%s handler raised; answered the fallback %s", spec.name, self.fallback.kind.value
+            )
+            return self.fallback
+        decision = Decision() if result is None else result
+        if not isinstance(decision, Decision):
+            log.error(
+                "%s handler returned %r, not a Decision; answered the fallback",
+                spec.name,
+                type(result).__name__,
+            )
+            return self.fallback
+        try:
+            spec.check(decision)
+        except ConfigError as exc:
+            log.error(
+                "%s handler returned an invalid decision (%s); answered the fallback",
+                spec.name,
+                exc,
+            )
+            return self.fallback
+        return decision
+
+    async def _store_after(
+        self, spec: CommandSpec | None, q: WebhookQuery, body: bytes
+    ) -> WebhookResponse:
+        entry = NewInboxEntry(
+            sdk_app_id=q.sdk_app_id,
+            command=q.callback_command,
+            phase=Phase.AFTER.value if spec is not None else "unknown",
+            body=body,
+            client_ip=q.client_ip,
+            opt_platform=q.opt_platform_raw,
+            received_at=self.clock(),
+        )
+        try:
+            _, new = await self.inbox.put(entry)
+        except StorageError as exc:
+            log.error("could not store %s: %s", q.callback_command, exc)
+            return WebhookResponse.error(503, "the inbox could not store the webhook; try again")
+        if new and self._wake is not None:
+            self._wake.set()
+        return WebhookResponse(200, ACK_BODY)
+
+    def _meta(self, q: WebhookQuery, received: float) -> WebhookMeta:
+        return WebhookMeta(
+            sdk_app_id=q.sdk_app_id,
+            command=q.callback_command,
+            client_ip=q.client_ip,
+            opt_platform=q.opt_platform,
+            received_at=received,
+        )
+
+    async def _call(self, handler: _Registered, event: Event, meta: WebhookMeta) -> Any:
+        args = (event, meta) if handler.wants_meta else (event,)
+        if handler.is_async:
+            return await handler.func(*args)
+        return await asyncio.to_thread(handler.func, *args)
+
+    async def _record(self, entry: NewInboxEntry) -> None:
+        try:
+            await self.inbox.put(entry)
+        except StorageError as exc:
+            log.warning("could not record the answered %s: %s", entry.command, exc)
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # --- the inbox worker -------------------------------------------------------------------
+
+    def _ensure_worker(self) -> None:
+        if self._worker is None and not self._stopping:
+            self._wake = asyncio.Event()
+            self._worker = asyncio.get_running_loop().create_task(
+                self._work(), name="timhooks-inbox-worker"
+            )
+
+    async def start(self) -> None:
+        """Start running handlers from the inbox (also done by the first request)."""
+        self._stopping = False
+        self._ensure_worker()
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop claiming, let running handlers finish for ``grace`` s, then cancel them.
+
+        A cancelled handler's entry stays pending and runs again when its lease ends.
+        """
+        self._stopping = True
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            if self._wake is not None:
+                self._wake.set()
+            try:
+                await asyncio.wait_for(worker, grace)
+            except TimeoutError:
+                log.warning("inbox handlers still running after %.1f s; cancelled", grace)
+        if self._background:
+            await asyncio.wait(self._background, timeout=grace)
+        if self._owns_inbox:
+            await self.inbox.close()
+
+    @asynccontextmanager
+    async def lifespan(self, app: object = None) -> AsyncIterator[None]:
+        """Start and stop the inbox worker with an ASGI app: ``FastAPI(lifespan=r.lifespan)``."""
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    async def _work(self) -> None:
+        active: set[asyncio.Task[None]] = set()
+        lease = self.handler_timeout * 2
+        wake = self._wake if self._wake is not None else asyncio.Event()
+        try:
+            while not self._stopping:
+                free = self.concurrency - len(active)
+                if free <= 0:
+                    await asyncio.wait(active, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                wake.clear()
+                try:
+                    entries = await self.inbox.claim(now=self.clock(), limit=free, lease=lease)
+                except StorageError as exc:
+                    log.error("inbox claim failed: %s", exc)
+                    entries = []
+                for entry in entries:
+                    task = asyncio.create_task(self._process(entry))
+                    active.add(task)
+                    task.add_done_callback(active.discard)
+                if not entries:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wake.wait(), self.poll_interval)
+            if active:
+                await asyncio.wait(active)
+        except asyncio.CancelledError:
+            for task in active:
+                task.cancel()
+            raise
+
+    async def _process(self, entry: InboxEntry) -> None:
+        try:
+            event = parse_event(entry.body, command=entry.command)
+        except MalformedRequest as exc:
+            await self._settle(entry, f"stored body no longer parses: {exc}", dead=True)
+            return
+        handler = self._handler_for(entry.command)
+        if handler is None:
+            await self._settle(entry, None)
+            return
+        meta = WebhookMeta(
+            sdk_app_id=entry.sdk_app_id,
+            command=entry.command,
+            client_ip=entry.client_ip,
+            opt_platform=Platform.parse(entry.opt_platform)
+            if entry.opt_platform
+            else Platform.UNKNOWN,
+            received_at=entry.received_at,
+            inbox_id=entry.id,
+            attempt=entry.attempts,
+        )
+        try:
+            await asyncio.wait_for(self._call(handler, event, meta), self.handler_timeout)
+        except TimeoutError:
+            await self._settle(entry, f"handler timed out after {self.handler_timeout} s")
+        except Exception as exc:
+            log.warning(
+                "%s handler failed on inbox entry %d (attempt %d): %r",
+                entry.command,
+                entry.id,
+                entry.attempts,
+                exc,
+            )
+            await self._settle(entry, f"{type(exc).__name__}: {exc}")
+        else:
+            await self._settle(entry, None)
+
+    async def _settle(self, entry: InboxEntry, error: str | None, *, dead: bool = False) -> None:
+        now = self.clock()
+        try:
+            if error is None:
+                await self.inbox.complete(entry.id, now=now)
+                return
+            delay = None if dead else self.retry.delay_after(entry.attempts)
+            retry_at = None if delay is None else now + delay
+            if retry_at is None:
+                log.error(
+                    "inbox entry %d (%s) is dead after %d attempts: %s",
+                    entry.id,
+                    entry.command,
+                    entry.attempts,
+                    error,
+                )
+            await self.inbox.fail(entry.id, error, retry_at=retry_at, now=now)
+        except StorageError as exc:
+            log.error("could not record the outcome of inbox entry %d: %s", entry.id, exc)
+
+    # --- adapters ---------------------------------------------------------------------------
+
+    @property
+    def asgi(self) -> ReceiverApp:
+        """This receiver as an ASGI application (mount it in Starlette or FastAPI)."""
+        if self._asgi is None:
+            from timhooks.receiver.asgi import ReceiverApp
+
+            self._asgi = ReceiverApp(self)
+        return self._asgi
+
+    def sync(self) -> SyncReceiver:
+        """A blocking adapter for Flask, Django or any WSGI code."""
+        from timhooks.receiver.sync import SyncReceiver
+
+        return SyncReceiver(self)

@@ -1,0 +1,54 @@
+"""A blocking front for the receiver, for Flask, Django or any synchronous code.
+
+The receiver runs on its own event loop in a background thread; ``handle`` hands a request to
+that loop and waits for the answer, so the inbox worker keeps running between requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from timhooks.receiver.core import Receiver, WebhookResponse
+
+__all__ = ["SyncReceiver"]
+
+
+class SyncReceiver:
+    """``handle(method, query, body) -> WebhookResponse``, callable from any thread."""
+
+    def __init__(self, receiver: Receiver) -> None:
+        self.receiver = receiver
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="timhooks-receiver", daemon=True
+        )
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(receiver.start(), self._loop).result()
+
+    def handle(
+        self, method: str, query: bytes | str | Mapping[str, str], body: bytes
+    ) -> WebhookResponse:
+        """Check and answer one webhook request, blocking until the answer is ready."""
+        future = asyncio.run_coroutine_threadsafe(
+            self.receiver.handle(method, query, body), self._loop
+        )
+        return future.result()
+
+    def close(self, grace: float = 10.0) -> None:
+        """Stop the inbox worker and the background loop."""
+        if not self._loop.is_running():
+            return
+        asyncio.run_coroutine_threadsafe(self.receiver.stop(grace), self._loop).result()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+
+    def __enter__(self) -> SyncReceiver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
