@@ -1,11 +1,14 @@
 """timhooks: Tencent Cloud Chat webhooks for Python.
 
 ``timhooks.protocol`` is the sans-IO protocol core, ``timhooks.receiver`` the app-backend side.
+The receiver names and ``__version__`` load on first use, so that ``import timhooks.protocol``
+stays free of asyncio, sockets and databases.
 """
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from timhooks.protocol import (
     COMMANDS,
@@ -20,12 +23,14 @@ from timhooks.protocol import (
     verify_sign,
     verify_usersig,
 )
-from timhooks.receiver import Receiver, SyncReceiver, WebhookMeta, WebhookResponse
 
-try:
-    __version__ = version("timhooks")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0"
+if TYPE_CHECKING:
+    from timhooks.receiver import Receiver, SyncReceiver, WebhookMeta, WebhookResponse
+
+_LAZY = {
+    name: "timhooks.receiver"
+    for name in ("Receiver", "SyncReceiver", "WebhookMeta", "WebhookResponse")
+}
 
 __all__ = [
     "COMMANDS",
@@ -45,3 +50,25 @@ __all__ = [
     "verify_sign",
     "verify_usersig",
 ]
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("timhooks")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "0.0.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        value: Any = _version()
+        globals()[name] = value
+        return value
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'timhooks' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
