@@ -9,7 +9,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from timhooks.cli import events
+from timhooks.cli import events, serve
 from timhooks.protocol.errors import TimhooksError
 
 __all__ = ["main"]
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         "that takes them.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve.add_commands(commands)
     events.add_commands(commands)
     return parser
 

@@ -7,9 +7,9 @@ import asyncio
 import json
 import sys
 import time
-from datetime import UTC, datetime
 from typing import Any
 
+from timhooks.cli.output import print_json, when
 from timhooks.protocol.events import Event
 from timhooks.receiver.core import Receiver, WebhookMeta
 from timhooks.storage import InboxEntry, InboxStatus, open_inbox
@@ -72,12 +72,6 @@ def add_commands(commands: Any) -> None:
     replay.set_defaults(run=run_replay)
 
 
-def _when(epoch: float) -> str:
-    return (
-        datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    )
-
-
 def _summary(payload: Any) -> str:
     if not isinstance(payload, dict):
         return ""
@@ -86,10 +80,6 @@ def _summary(payload: Any) -> str:
         if isinstance(value, list) and value and key not in ("MsgBody",):
             parts.append(f"{key}[{len(value)}]")
     return " ".join(parts)
-
-
-def _print_json(value: Any) -> None:
-    print(json.dumps(value, ensure_ascii=False), flush=True)
 
 
 # --- listen ---------------------------------------------------------------------------------
@@ -105,7 +95,7 @@ def run_listen(args: argparse.Namespace) -> int:
     def show(event: Event, meta: WebhookMeta) -> None:
         payload = event.to_wire()
         if args.json:
-            _print_json(
+            print_json(
                 {
                     "id": meta.inbox_id,
                     "command": meta.command,
@@ -119,7 +109,7 @@ def run_listen(args: argparse.Namespace) -> int:
         else:
             ident = f"#{meta.inbox_id}" if meta.inbox_id is not None else "(before)"
             print(
-                f"{_when(meta.received_at)} {ident} {meta.command} {_summary(payload)}", flush=True
+                f"{when(meta.received_at)} {ident} {meta.command} {_summary(payload)}", flush=True
             )
 
     config = uvicorn.Config(
@@ -162,7 +152,7 @@ def _line(entry: InboxEntry) -> str:
     except ValueError:
         summary = ""
     return (
-        f"{entry.id:>6}  {entry.status.value:<8}  {_when(entry.received_at)}  "
+        f"{entry.id:>6}  {entry.status.value:<8}  {when(entry.received_at)}  "
         f"{entry.command}  {summary}"
     )
 
@@ -174,7 +164,7 @@ def run_list(args: argparse.Namespace) -> int:
         args.db, lambda inbox: inbox.list(command=args.command, status=status, limit=args.limit)
     )
     if args.json:
-        _print_json([e.to_dict() for e in entries])
+        print_json([e.to_dict() for e in entries])
     elif not entries:
         print("no webhooks stored", file=sys.stderr)
     else:
@@ -190,13 +180,13 @@ def run_show(args: argparse.Namespace) -> int:
         print(f"timhooks: no inbox entry {args.id} in {args.db}", file=sys.stderr)
         return 1
     if args.json:
-        _print_json(entry.to_dict())
+        print_json(entry.to_dict())
         return 0
     data = entry.to_dict()
     payload = data.pop("payload")
     for key, value in data.items():
         if value is not None:
-            print(f"{key:>16}: {_when(value) if key.endswith('_at') else value}")
+            print(f"{key:>16}: {when(value) if key.endswith('_at') else value}")
     print(json.dumps(payload, ensure_ascii=False, indent=2))
     return 0
 
@@ -208,7 +198,7 @@ def run_replay(args: argparse.Namespace) -> int:
         print(f"timhooks: no inbox entry {args.id} in {args.db}", file=sys.stderr)
         return 1
     if args.json:
-        _print_json({"id": args.id, "status": InboxStatus.PENDING.value})
+        print_json({"id": args.id, "status": InboxStatus.PENDING.value})
     else:
         print(f"inbox entry {args.id} is pending again; a running receiver will handle it")
     return 0

@@ -7,6 +7,7 @@ the app may pass through to the caller (reference 3.1-3.11, 4.1-4.7, 7.5).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -50,6 +51,9 @@ _OA_CUSTOM = (120001, 130000)  # reference 3.1, 3.9
 _GROUP_CUSTOM = (10100, 10200)  # reference 4.1, 4.3, 4.4
 
 _encoder = msgspec.json.Encoder()
+# ErrorCode as a quoted number: ASCII digits only (str.isdigit also takes "²", which int()
+# refuses), and short enough that int() never meets its digit limit.
+_INT_TEXT = re.compile(r"-?[0-9]{1,18}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +134,8 @@ class CommandSpec:
         """
         try:
             data = msgspec.json.decode(body)
-        except msgspec.DecodeError as exc:
-            raise MalformedResponse(f"answer is not valid JSON: {exc}") from None
+        except (msgspec.DecodeError, RecursionError) as exc:
+            raise MalformedResponse(f"answer is not valid JSON: {_decode_reason(exc)}") from None
         if not isinstance(data, dict):
             raise MalformedResponse(f"answer must be a JSON object, got {_json_type(data)}")
         code = _int_field(data, "ErrorCode")
@@ -186,7 +190,7 @@ def _int_field(data: dict[str, Any], name: str) -> int:
         raise MalformedResponse(f"answer field {name} must be an integer, got a boolean")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str) and _INT_TEXT.fullmatch(value.strip()):
         return int(value)
     if value is None:
         raise MalformedResponse(f"answer has no {name}")

@@ -91,10 +91,11 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
         """The event as Tencent's JSON object: wire names, unknown fields merged back."""
         data: dict[str, Any] = msgspec.to_builtins(self)
         extra = data.pop(EXTRA_KEY, {})
-        if data.get("EventTime") is None:
-            data.pop("EventTime", None)
+        event_time = data.pop("EventTime", None)
         for key, value in extra.items():
             data.setdefault(key, value)
+        if event_time is not None:
+            data["EventTime"] = event_time  # last, as in every sample body
         return data
 
 

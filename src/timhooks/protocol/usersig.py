@@ -110,13 +110,19 @@ def decode_usersig(usersig: str) -> UserSigInfo:
         raise UserSigMalformed("UserSig is empty, too long or not ASCII")
     try:
         raw = base64.b64decode(usersig.translate(_FROM_URL), validate=True)
+    except (binascii.Error, ValueError):
+        raise UserSigMalformed("UserSig is not base64url text") from None
+    try:
         inflater = zlib.decompressobj()
         text = inflater.decompress(raw, _MAX_JSON)
-        if inflater.unconsumed_tail:
-            raise UserSigMalformed("UserSig inflates to more than 16 KiB")
+    except zlib.error:
+        raise UserSigMalformed("UserSig is not zlib-compressed") from None
+    if inflater.unconsumed_tail:
+        raise UserSigMalformed("UserSig inflates to more than 16 KiB")
+    try:
         doc = json.loads(text)
-    except (binascii.Error, ValueError, zlib.error, RecursionError) as exc:
-        raise UserSigMalformed(f"UserSig cannot be decoded: {type(exc).__name__}") from None
+    except (ValueError, RecursionError):
+        raise UserSigMalformed("UserSig does not hold JSON") from None
     if not isinstance(doc, dict):
         raise UserSigMalformed("UserSig does not hold a JSON object")
     identifier = doc.get("TLS.identifier")

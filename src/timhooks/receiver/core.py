@@ -9,7 +9,6 @@ run from the inbox with retries.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
 import time
@@ -21,8 +20,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
+from timhooks.delivery.loop import ClaimLoop
 from timhooks.delivery.retry import RetryPolicy
-from timhooks.protocol.commands import CommandSpec, Phase, get_command, parse_event
+from timhooks.protocol.commands import COMMANDS, CommandSpec, Phase, get_command, parse_event
 from timhooks.protocol.decisions import ACK_BODY, Decision
 from timhooks.protocol.errors import (
     ConfigError,
@@ -158,6 +158,14 @@ class Receiver:
             raise ConfigError(
                 "deadlines, handler timeout, concurrency and max_body must be positive"
             )
+        # The fallback may answer any before-command, so it must be valid for every one of them
+        # (discard, custom codes and partial refusals are not): fail here, not mid-request.
+        for spec in COMMANDS.values():
+            if spec.is_before:
+                try:
+                    spec.check(fallback)
+                except ConfigError as exc:
+                    raise ConfigError(f"fallback {fallback.kind.value!r}: {exc}") from None
         self.apps: dict[int, str | None] = configured
         self.max_body = max_body
         self.before_deadline = before_deadline
@@ -165,16 +173,19 @@ class Receiver:
         self.sign_tolerance = sign_tolerance
         self.retry = retry
         self.handler_timeout = handler_timeout
-        self.concurrency = concurrency
-        self.poll_interval = poll_interval
         self.record_before = record_before
         self.clock = clock
         self._owns_inbox = isinstance(inbox, str | Path)
         self.inbox: InboxStore = open_inbox(inbox) if isinstance(inbox, str | Path) else inbox
         self._handlers: dict[str, _Registered] = {}
-        self._worker: asyncio.Task[None] | None = None
-        self._wake: asyncio.Event | None = None
-        self._stopping = False
+        self._worker = ClaimLoop(
+            self._claim,
+            self._process,
+            concurrency=concurrency,
+            poll_interval=poll_interval,
+            name="timhooks-inbox-worker",
+        )
+        self._stopped = False
         self._background: set[asyncio.Task[Any]] = set()
         self._asgi: ReceiverApp | None = None
 
@@ -313,8 +324,8 @@ class Receiver:
         except StorageError as exc:
             log.error("could not store %s: %s", q.callback_command, exc)
             return WebhookResponse.error(503, "the inbox could not store the webhook; try again")
-        if new and self._wake is not None:
-            self._wake.set()
+        if new:
+            self._worker.wake()
         return WebhookResponse(200, ACK_BODY)
 
     def _meta(self, q: WebhookQuery, received: float) -> WebhookMeta:
@@ -346,15 +357,15 @@ class Receiver:
     # --- the inbox worker -------------------------------------------------------------------
 
     def _ensure_worker(self) -> None:
-        if self._worker is None and not self._stopping:
-            self._wake = asyncio.Event()
-            self._worker = asyncio.get_running_loop().create_task(
-                self._work(), name="timhooks-inbox-worker"
-            )
+        if not self._worker.running and not self._stopped:
+            self._worker.start()
+
+    async def _claim(self, limit: int) -> list[InboxEntry]:
+        return await self.inbox.claim(now=self.clock(), limit=limit, lease=self.handler_timeout * 2)
 
     async def start(self) -> None:
         """Start running handlers from the inbox (also done by the first request)."""
-        self._stopping = False
+        self._stopped = False
         self._ensure_worker()
 
     async def stop(self, grace: float = 10.0) -> None:
@@ -362,15 +373,8 @@ class Receiver:
 
         A cancelled handler's entry stays pending and runs again when its lease ends.
         """
-        self._stopping = True
-        worker, self._worker = self._worker, None
-        if worker is not None:
-            if self._wake is not None:
-                self._wake.set()
-            try:
-                await asyncio.wait_for(worker, grace)
-            except TimeoutError:
-                log.warning("inbox handlers still running after %.1f s; cancelled", grace)
+        self._stopped = True
+        await self._worker.stop(grace)
         if self._background:
             await asyncio.wait(self._background, timeout=grace)
         if self._owns_inbox:
@@ -384,36 +388,6 @@ class Receiver:
             yield
         finally:
             await self.stop()
-
-    async def _work(self) -> None:
-        active: set[asyncio.Task[None]] = set()
-        lease = self.handler_timeout * 2
-        wake = self._wake if self._wake is not None else asyncio.Event()
-        try:
-            while not self._stopping:
-                free = self.concurrency - len(active)
-                if free <= 0:
-                    await asyncio.wait(active, return_when=asyncio.FIRST_COMPLETED)
-                    continue
-                wake.clear()
-                try:
-                    entries = await self.inbox.claim(now=self.clock(), limit=free, lease=lease)
-                except StorageError as exc:
-                    log.error("inbox claim failed: %s", exc)
-                    entries = []
-                for entry in entries:
-                    task = asyncio.create_task(self._process(entry))
-                    active.add(task)
-                    task.add_done_callback(active.discard)
-                if not entries:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(wake.wait(), self.poll_interval)
-            if active:
-                await asyncio.wait(active)
-        except asyncio.CancelledError:
-            for task in active:
-                task.cancel()
-            raise
 
     async def _process(self, entry: InboxEntry) -> None:
         try:

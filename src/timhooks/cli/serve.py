@@ -1,0 +1,230 @@
+"""``timhooks serve``, ``timhooks deliveries list|show|replay`` and ``timhooks usersig``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from typing import Any
+
+from timhooks.cli.output import print_json, when
+from timhooks.protocol.usersig import DEFAULT_EXPIRE, generate_usersig
+from timhooks.server.config import FailurePolicy, ServerConfig, load_config
+from timhooks.server.store import Delivery, DeliveryStatus, ServerStore
+
+__all__ = ["add_commands"]
+
+_DEFAULT_DB = ServerConfig().db
+
+
+def add_commands(commands: Any) -> None:
+    """Register ``serve``, ``deliveries`` and ``usersig``."""
+    serve = commands.add_parser(
+        "serve",
+        help="run the Chat backend: Tencent's REST API, client actions and webhook delivery",
+    )
+    serve.add_argument("--config", help="TOML file with [server] and [callback] tables")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8600)")
+    serve.add_argument("--db", help="database (path or sqlite:///path; default timhooks.db)")
+    serve.add_argument("--app-id", type=int, help="SDKAppID of the app to serve")
+    serve.add_argument("--key", help="the app's secret key (generated when new)")
+    serve.add_argument("--admins", help="admin identifiers, comma-separated")
+    serve.add_argument("--callback-url", help="webhook URL; alone it switches every command on")
+    serve.add_argument("--callback-token", help="webhook token: adds Sign and RequestTime")
+    serve.add_argument("--callback-commands", help="comma-separated CallbackCommands to send")
+    serve.add_argument("--callback-before-timeout-ms", type=float, help="before-webhook timeout")
+    serve.add_argument(
+        "--callback-failure-policy",
+        choices=FailurePolicy.ALL,
+        help="what a failed before-webhook does (default proceed, as Tencent)",
+    )
+    serve.add_argument(
+        "--callback-retry-attempts", type=int, help="after-webhook attempts (default 1: no retry)"
+    )
+    serve.add_argument("--callback-retry-base", type=float, help="first retry delay, seconds")
+    serve.add_argument(
+        "--no-dispatch",
+        dest="dispatch",
+        action="store_const",
+        const=False,
+        help="do not deliver after-webhooks in this process (run `timhooks worker`)",
+    )
+    serve.add_argument("--json", action="store_true", help="print the start-up facts as JSON")
+    serve.set_defaults(run=run_serve)
+
+    deliveries = commands.add_parser("deliveries", help="inspect and replay sent webhooks")
+    sub = deliveries.add_subparsers(dest="deliveries_command", required=True, metavar="ACTION")
+    lst = sub.add_parser("list", help="webhooks in the outbox, newest first")
+    lst.add_argument("--db", default=_DEFAULT_DB)
+    lst.add_argument("--status", choices=[s.value for s in DeliveryStatus])
+    lst.add_argument("--command", help="only this CallbackCommand")
+    lst.add_argument("--app-id", type=int)
+    lst.add_argument("--limit", type=int, default=100)
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(run=run_deliveries_list)
+    show = sub.add_parser("show", help="one webhook with every attempt")
+    show.add_argument("id", type=int)
+    show.add_argument("--db", default=_DEFAULT_DB)
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(run=run_deliveries_show)
+    replay = sub.add_parser("replay", help="deliver an after-webhook again")
+    replay.add_argument("id", type=int)
+    replay.add_argument("--db", default=_DEFAULT_DB)
+    replay.add_argument("--json", action="store_true")
+    replay.set_defaults(run=run_deliveries_replay)
+
+    usersig = commands.add_parser("usersig", help="make a UserSig for a user of an app")
+    usersig.add_argument("--app-id", type=int, required=True)
+    usersig.add_argument("--key", required=True)
+    usersig.add_argument("--user", required=True)
+    usersig.add_argument("--expire", type=int, default=DEFAULT_EXPIRE, help="seconds of validity")
+    usersig.set_defaults(run=run_usersig)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Start the Chat backend and serve until interrupted."""
+    import uvicorn
+
+    from timhooks.server.app import ChatServer
+
+    flags = {
+        name: getattr(args, name)
+        for name in (
+            "host",
+            "port",
+            "db",
+            "app_id",
+            "key",
+            "admins",
+            "callback_url",
+            "callback_token",
+            "callback_commands",
+            "callback_before_timeout_ms",
+            "callback_failure_policy",
+            "callback_retry_attempts",
+            "callback_retry_base",
+            "dispatch",
+        )
+    }
+    config = load_config(file=args.config, flags=flags)
+    server = ChatServer(config)
+
+    async def main() -> None:
+        app = await server.start()
+        facts = {
+            "url": f"http://{config.host}:{config.port}",
+            "sdk_app_id": app.sdk_app_id,
+            "key": app.key,
+            "admin": app.admins[0],
+            "admin_usersig": server.admin_usersig(app),
+            "callback_url": app.callback.url,
+            "db": server.store.path,
+        }
+        if args.json:
+            print_json(facts)
+        else:
+            print(f"timhooks serving Tencent Cloud Chat REST on {facts['url']}")
+            for name in ("sdk_app_id", "key", "admin", "admin_usersig", "callback_url", "db"):
+                print(f"  {name:<14} {facts[name] if facts[name] is not None else '(none)'}")
+        sys.stdout.flush()
+        uv = uvicorn.Server(
+            uvicorn.Config(
+                server.asgi,
+                host=config.host,
+                port=config.port,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+            )
+        )
+        try:
+            await uv.serve()
+        finally:
+            await server.stop()
+
+    asyncio.run(main())
+    return 0
+
+
+def _with_store(db: str, work: Any) -> Any:
+    async def go() -> Any:
+        store = ServerStore(db)
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(go())
+
+
+def _line(d: Delivery) -> str:
+    detail = f"HTTP {d.last_status}" if d.last_status is not None else ""
+    if d.last_error:
+        detail = f"{detail} {d.last_error}".strip()
+    return (
+        f"{d.id:>6}  {d.status.value:<9}  {d.phase:<6}  {when(d.created_at)}  "
+        f"{d.command}  attempts={d.attempts}  {detail}"
+    )
+
+
+def run_deliveries_list(args: argparse.Namespace) -> int:
+    """Print the outbox."""
+    status = DeliveryStatus(args.status) if args.status else None
+    rows: list[Delivery] = _with_store(
+        args.db,
+        lambda store: store.deliveries(
+            status=status, command=args.command, app_id=args.app_id, limit=args.limit
+        ),
+    )
+    if args.json:
+        print_json([d.to_dict() for d in rows])
+    elif not rows:
+        print("no webhooks in the outbox", file=sys.stderr)
+    else:
+        for row in rows:
+            print(_line(row))
+    return 0
+
+
+def run_deliveries_show(args: argparse.Namespace) -> int:
+    """Print one outbox row with its attempts."""
+    found = _with_store(args.db, lambda store: store.delivery(args.id))
+    if found is None:
+        print(f"timhooks: no delivery {args.id} in {args.db}", file=sys.stderr)
+        return 1
+    delivery, attempts = found
+    data = delivery.to_dict()
+    data["attempts_log"] = attempts
+    if args.json:
+        print_json(data)
+        return 0
+    print(_line(delivery))
+    print(json.dumps(data["payload"], ensure_ascii=False, indent=2))
+    for a in attempts:
+        outcome = a["error"] or "ok"
+        print(f"  {when(a['at'])}  HTTP {a['status_code']}  {a['latency_ms']:.1f} ms  {outcome}")
+    return 0
+
+
+def run_deliveries_replay(args: argparse.Namespace) -> int:
+    """Make an after-webhook pending again; the running dispatcher delivers it."""
+    found: bool = _with_store(args.db, lambda store: store.replay(args.id, now=time.time()))
+    if not found:
+        print(f"timhooks: no delivery {args.id} in {args.db}", file=sys.stderr)
+        return 1
+    if args.json:
+        print_json({"id": args.id, "status": DeliveryStatus.PENDING.value})
+    else:
+        print(f"delivery {args.id} is pending again; a running dispatcher will send it")
+    return 0
+
+
+def run_usersig(args: argparse.Namespace) -> int:
+    """Print a UserSig."""
+    print(
+        generate_usersig(args.app_id, args.key, args.user, now=int(time.time()), expire=args.expire)
+    )
+    return 0

@@ -1,0 +1,159 @@
+"""The webhook sender: one POST to the app's URL, exactly as Tencent makes it.
+
+The query is ``SdkAppid``, ``CallbackCommand``, ``contenttype=json``, ``ClientIP``,
+``OptPlatform``, plus ``Sign`` and ``RequestTime`` when the app has a token (reference 1.2, 1.5).
+Connections are kept alive (reference 1.1). A call counts as answered only with HTTP 200 and a
+JSON answer object (reference 1.6); anything else is a failure with its reason recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from timhooks.protocol.commands import COMMANDS, CommandSpec
+from timhooks.protocol.decisions import Decision
+from timhooks.protocol.errors import MalformedResponse
+from timhooks.protocol.events import AfterGroupFull
+from timhooks.protocol.query import build_query
+from timhooks.protocol.signing import compute_sign
+
+__all__ = ["Attempt", "WebhookSender", "WebhookTarget"]
+
+_MAX_ANSWER = 64 * 1024
+# Any after-command's spec reads an answer for after-webhooks: their answers only need to be
+# well formed, Tencent ignores the code (reference 1.1).
+_AFTER_SPEC = COMMANDS[AfterGroupFull.command]
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookTarget:
+    """Where and how one app's webhooks go."""
+
+    sdk_app_id: int
+    url: str
+    token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """The record of one delivery attempt."""
+
+    url: str
+    at: float
+    latency_ms: float
+    status_code: int | None
+    error: str | None
+    response: bytes | None
+    decision: Decision | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the app backend answered 200 with a valid answer."""
+        return self.error is None
+
+
+class WebhookSender:
+    """Posts webhooks over a keep-alive connection pool."""
+
+    def __init__(
+        self,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_connections: int = 256,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
+        self._client = httpx.AsyncClient(
+            transport=transport,
+            limits=limits,
+            headers={"Content-Type": "application/json"},
+            follow_redirects=False,
+        )
+        self.clock = clock
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()
+
+    def _url(
+        self, target: WebhookTarget, command: str, client_ip: str, platform: str
+    ) -> tuple[str, str]:
+        """The URL to post to, and the same without its Sign (for the attempt log)."""
+        base = build_query(
+            sdk_app_id=target.sdk_app_id,
+            callback_command=command,
+            client_ip=client_ip,
+            opt_platform=platform,
+        )
+        shown = f"{target.url}?{base}"
+        if target.token is None:
+            return shown, shown
+        now = int(self.clock())
+        signed = build_query(
+            sdk_app_id=target.sdk_app_id,
+            callback_command=command,
+            client_ip=client_ip,
+            opt_platform=platform,
+            request_time=now,
+            sign=compute_sign(target.token, now),
+        )
+        return f"{target.url}?{signed}", f"{shown}&RequestTime={now}"
+
+    async def post(
+        self,
+        target: WebhookTarget,
+        command: str,
+        body: bytes,
+        *,
+        client_ip: str,
+        platform: str,
+        time_limit: float,
+        spec: CommandSpec | None = None,
+    ) -> Attempt:
+        """POST one webhook within ``time_limit`` seconds and judge the answer.
+
+        Never raises for network or peer faults: they are the attempt's ``error``.
+
+        With a before-command ``spec`` the answer is read into the attempt's ``decision``.
+        """
+        url, shown = self._url(target, command, client_ip, platform)
+        started = self.clock()
+        clock_start = time.perf_counter()
+        status: int | None = None
+        answer: bytes | None = None
+        error: str | None = None
+        decision: Decision | None = None
+        try:
+            async with asyncio.timeout(time_limit):
+                response = await self._client.post(url, content=body, timeout=time_limit)
+                status = response.status_code
+                answer = response.content[:_MAX_ANSWER]
+        except TimeoutError:
+            error = f"timed out after {time_limit:g} s"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if error is None and status != 200:
+            error = f"HTTP status {status}, not 200"
+        if error is None and answer is not None:
+            reader = spec if spec is not None and spec.is_before else _AFTER_SPEC
+            try:
+                decision = reader.parse_response(answer)
+            except MalformedResponse as exc:
+                error = str(exc)
+        latency = (time.perf_counter() - clock_start) * 1000
+        return Attempt(
+            url=shown,
+            at=started,
+            latency_ms=latency,
+            status_code=status,
+            error=error,
+            response=answer,
+            decision=decision if spec is not None and spec.is_before else None,
+        )

@@ -1,0 +1,146 @@
+"""Assembly of the Chat backend: store, sender, service, dispatcher and the ASGI app."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import replace
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from timhooks.delivery.dispatcher import OutboxDispatcher
+from timhooks.delivery.sender import WebhookSender
+from timhooks.protocol.usersig import generate_usersig
+from timhooks.server.config import CallbackConfig, ServerConfig, validate_callback_url
+from timhooks.server.rest import RestApi
+from timhooks.server.service import ChatService
+from timhooks.server.store import App, ServerStore
+
+__all__ = ["ChatServer"]
+
+
+class ChatServer:
+    """A running Chat backend: ``await start()``, serve ``asgi``, ``await stop()``."""
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.store = ServerStore(config.db)
+        self.sender = WebhookSender(transport=transport, clock=clock)
+        self.service = ChatService(
+            self.store,
+            self.sender,
+            clock=clock,
+            allow_private_targets=config.allow_private_targets,
+        )
+        self.dispatcher = OutboxDispatcher(
+            self.store,
+            self.sender,
+            self.service.route,
+            concurrency=config.concurrency,
+            max_timeout=self.service.max_timeout,
+            clock=clock,
+        )
+        self.service.wake = self.dispatcher.wake
+        self.rest = RestApi(self.service)
+        self.asgi = Starlette(
+            routes=[
+                Route("/v4/{service}/{command}", self.rest.endpoint, methods=["POST", "GET"]),
+                Route("/", self._about, methods=["GET"]),
+            ],
+            lifespan=self._lifespan,
+        )
+        self.default_app: App | None = None
+
+    async def _about(self, request: Request) -> JSONResponse:
+        return JSONResponse(
+            {
+                "name": "timhooks",
+                "apps": sorted(self.service.apps),
+                "rest": "POST /v4/{service}/{command}?sdkappid=&identifier=&usersig=&random=",
+            }
+        )
+
+    async def start(self) -> App:
+        """Load or create the configured app, start the dispatcher; return the app."""
+        await self.service.load()
+        app = await self._configure_app()
+        await self.service.load()
+        if self.config.dispatch:
+            self.dispatcher.start()
+        self.default_app = app
+        return app
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop the dispatcher, close connections and the database."""
+        await self.dispatcher.stop(grace)
+        await self.sender.aclose()
+        await self.store.close()
+
+    @asynccontextmanager
+    async def _lifespan(self, app: object) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    async def _configure_app(self) -> App:
+        """The app of ``--app-id``/``--key``, else the only stored app, else a new one."""
+        cfg = self.config
+        apps = self.service.apps
+        if cfg.app_id is not None:
+            app = apps.get(cfg.app_id)
+            key = cfg.key or (app.key if app else secrets.token_hex(32))
+        elif apps:
+            app = apps[min(apps)]
+            key = cfg.key or app.key
+        else:
+            app = None
+            key = cfg.key or secrets.token_hex(32)
+        app_id = cfg.app_id or (app.sdk_app_id if app else 1400000000 + secrets.randbelow(10**8))
+        callback = app.callback if app else CallbackConfig()
+        if cfg.callback is not None:
+            callback = _overlay(callback, cfg.callback)
+        if callback.url is not None:
+            validate_callback_url(callback.url, allow_private=cfg.allow_private_targets)
+        admins = cfg.admins if cfg.admins else (app.admins if app else ("administrator",))
+        new = App(sdk_app_id=app_id, key=key, admins=tuple(admins), callback=callback)
+        if new != app:
+            await self.store.put_app(new, now=self.clock())
+        return new
+
+    def admin_usersig(self, app: App) -> str:
+        """A fresh UserSig for the app's first admin (180 days)."""
+        return generate_usersig(app.sdk_app_id, app.key, app.admins[0], now=int(self.clock()))
+
+
+def _overlay(base: CallbackConfig, flags: CallbackConfig) -> CallbackConfig:
+    """Settings given at start-up win over the stored ones; unset ones keep the stored value."""
+    defaults = CallbackConfig()
+    changes = {
+        name: getattr(flags, name)
+        for name in (
+            "url",
+            "token",
+            "commands",
+            "before_timeout",
+            "after_timeout",
+            "failure_policy",
+            "retry",
+        )
+        if getattr(flags, name) != getattr(defaults, name)
+    }
+    return replace(base, **changes)

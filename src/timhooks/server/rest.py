@@ -1,0 +1,130 @@
+"""Tencent's REST API over HTTP: ``POST /v4/{service}/{command}?sdkappid=&identifier=&usersig=``.
+
+Every answer is HTTP 200 with ``{"ActionStatus", "ErrorInfo", "ErrorCode", "RequestId"}`` and the
+command's fields (reference 6). The UserSig is checked on every call (70001, 70003, 70009, 70013,
+70014); admin commands need an admin identifier (60010). The ``timhooks_client`` service is the
+client API: the same URL shape with a user's own UserSig and a ``platform`` query parameter
+(timhooks extension; the webhook's OptPlatform).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from timhooks.protocol.codes import RestCode
+from timhooks.protocol.errors import UserSigError
+from timhooks.protocol.query import Platform
+from timhooks.protocol.usersig import verify_usersig
+from timhooks.server.domain import ApiError
+from timhooks.server.fields import Fields
+from timhooks.server.service import ChatService
+
+__all__ = ["MAX_BODY", "RestApi"]
+
+log = logging.getLogger("timhooks.server")
+
+MAX_BODY = 1024 * 1024
+_encoder = msgspec.json.Encoder()
+_CLIENT = "timhooks_client"
+
+
+class RestApi:
+    """The ``/v4/...`` endpoint over a ChatService."""
+
+    def __init__(self, service: ChatService) -> None:
+        self.service = service
+        self._prefix = f"Id-{os.urandom(8).hex()}-O-Seq-"
+        self._seq = itertools.count(1)
+
+    def _envelope(self, code: int, info: str, fields: dict[str, Any] | None = None) -> Response:
+        body: dict[str, Any] = {
+            "ActionStatus": "OK" if code == 0 else "FAIL",
+            "ErrorInfo": info,
+            "ErrorCode": code,
+        }
+        if fields:
+            body.update(fields)
+        body["RequestId"] = f"{self._prefix}{next(self._seq)}"
+        return Response(_encoder.encode(body), media_type="application/json")
+
+    async def endpoint(self, request: Request) -> Response:
+        """Serve one REST call; failures are envelopes, never HTTP errors."""
+        try:
+            fields = await self._serve(request)
+        except ApiError as exc:
+            return self._envelope(exc.code, exc.info)
+        return self._envelope(0, "", fields)
+
+    async def _serve(self, request: Request) -> dict[str, Any]:
+        if request.method != "POST":
+            raise ApiError(RestCode.HTTP_PARSE_ERROR, "REST calls are POST requests")
+        service = request.path_params["service"]
+        name = request.path_params["command"]
+        command = self.service.commands.get((service, name))
+        if command is None:
+            raise ApiError(RestCode.BAD_RESOURCE_URL, f"unknown command v4/{service}/{name}")
+        q = request.query_params
+        raw_app = q.get("sdkappid")
+        if not raw_app:
+            raise ApiError(RestCode.MISSING_SDKAPPID, "the query has no sdkappid")
+        if not raw_app.isdigit() or len(raw_app) > 20:
+            raise ApiError(RestCode.SDKAPPID_INVALID, "sdkappid must be a number")
+        app = self.service.apps.get(int(raw_app))
+        if app is None:
+            raise ApiError(RestCode.SDKAPPID_NOT_FOUND, f"SDKAppID {raw_app} does not exist")
+        identifier = q.get("identifier")
+        if not identifier:
+            raise ApiError(RestCode.URL_ACCOUNT_ERROR, "the query has no identifier")
+        try:
+            verify_usersig(
+                q.get("usersig", ""),
+                sdk_app_id=app.sdk_app_id,
+                key=app.key,
+                identifier=identifier,
+                now=int(self.service.clock()),
+            )
+        except UserSigError as exc:
+            raise ApiError(exc.code, str(exc)) from None
+        if command.admin and identifier not in app.admins:
+            raise ApiError(RestCode.NEEDS_ADMIN, f"{identifier!r} is not an App admin")
+        data = await self._body(request)
+        client_ip = request.client.host if request.client else ""
+        if service == _CLIENT:
+            platform: Platform | str = Platform.parse(q.get("platform", "Unknown"))
+            await self.service.ensure_user(app, identifier)
+        else:
+            platform = Platform.RESTAPI
+        call = self.service.call(app, identifier, client_ip, platform)
+        return await command.handler(call, Fields(data, command.bad_param))
+
+    @staticmethod
+    async def _body(request: Request) -> dict[str, Any]:
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+            raise ApiError(RestCode.HTTP_PARSE_ERROR, f"body larger than {MAX_BODY} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise ApiError(RestCode.HTTP_PARSE_ERROR, f"body larger than {MAX_BODY} bytes")
+            chunks.append(chunk)
+        raw = b"".join(chunks)
+        if not raw.strip():
+            raise ApiError(RestCode.JSON_PARSE_ERROR, "the body is empty; send {} for no fields")
+        try:
+            data = msgspec.json.decode(raw)
+        except (msgspec.DecodeError, RecursionError) as exc:
+            raise ApiError(
+                RestCode.JSON_PARSE_ERROR, f"the body is not valid JSON: {exc}"
+            ) from None
+        if not isinstance(data, dict):
+            raise ApiError(RestCode.JSON_PARSE_ERROR, "the body must be a JSON object")
+        return data

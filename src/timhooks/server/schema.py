@@ -1,0 +1,126 @@
+"""The Chat backend's tables (SQLite dialect; every statement is portable SQL)."""
+
+from __future__ import annotations
+
+__all__ = ["SERVER_SCHEMA"]
+
+SERVER_SCHEMA = """
+CREATE TABLE IF NOT EXISTS apps (
+    sdk_app_id INTEGER PRIMARY KEY,
+    secret_key TEXT NOT NULL,
+    admins TEXT NOT NULL,
+    callback TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS accounts (
+    sdk_app_id INTEGER NOT NULL,
+    user_id TEXT NOT NULL,
+    nick TEXT NOT NULL DEFAULT '',
+    face_url TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    PRIMARY KEY (sdk_app_id, user_id)
+);
+
+CREATE TABLE IF NOT EXISTS official_accounts (
+    sdk_app_id INTEGER NOT NULL,
+    oa_id TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    name TEXT NOT NULL,
+    introduction TEXT NOT NULL DEFAULT '',
+    face_url TEXT NOT NULL DEFAULT '',
+    organization TEXT NOT NULL DEFAULT '',
+    custom_string TEXT NOT NULL DEFAULT '',
+    max_subscriber_num INTEGER NOT NULL,
+    subscriber_num INTEGER NOT NULL DEFAULT 0,
+    msg_seq INTEGER NOT NULL DEFAULT 0,
+    create_time INTEGER NOT NULL,
+    last_msg_time INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (sdk_app_id, oa_id)
+);
+
+CREATE TABLE IF NOT EXISTS subscribers (
+    id INTEGER PRIMARY KEY,
+    sdk_app_id INTEGER NOT NULL,
+    oa_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    subscribe_time INTEGER NOT NULL,
+    UNIQUE (sdk_app_id, oa_id, user_id)
+);
+
+CREATE TABLE IF NOT EXISTS oa_messages (
+    sdk_app_id INTEGER NOT NULL,
+    oa_id TEXT NOT NULL,
+    msg_key TEXT NOT NULL,
+    msg_time INTEGER NOT NULL,
+    random INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    cloud_custom_data TEXT NOT NULL DEFAULT '',
+    online_only INTEGER NOT NULL DEFAULT 0,
+    recalled_at REAL,
+    PRIMARY KEY (sdk_app_id, oa_id, msg_key)
+);
+
+CREATE TABLE IF NOT EXISTS groups (
+    sdk_app_id INTEGER NOT NULL,
+    group_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    name TEXT NOT NULL,
+    owner TEXT NOT NULL DEFAULT '',
+    introduction TEXT NOT NULL DEFAULT '',
+    notification TEXT NOT NULL DEFAULT '',
+    face_url TEXT NOT NULL DEFAULT '',
+    max_member_count INTEGER NOT NULL,
+    member_num INTEGER NOT NULL DEFAULT 0,
+    apply_join_option TEXT NOT NULL,
+    create_time INTEGER NOT NULL,
+    PRIMARY KEY (sdk_app_id, group_id)
+);
+
+CREATE TABLE IF NOT EXISTS group_members (
+    sdk_app_id INTEGER NOT NULL,
+    group_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    role TEXT NOT NULL DEFAULT 'Member',
+    join_time INTEGER NOT NULL,
+    PRIMARY KEY (sdk_app_id, group_id, user_id)
+);
+
+CREATE TABLE IF NOT EXISTS group_applications (
+    sdk_app_id INTEGER NOT NULL,
+    group_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    applied_at REAL NOT NULL,
+    PRIMARY KEY (sdk_app_id, group_id, user_id)
+);
+
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY,
+    sdk_app_id INTEGER NOT NULL,
+    command TEXT NOT NULL,
+    phase TEXT NOT NULL DEFAULT 'after',
+    body BLOB NOT NULL,
+    client_ip TEXT NOT NULL DEFAULT '',
+    opt_platform TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL,
+    created_at REAL NOT NULL,
+    finished_at REAL,
+    last_status INTEGER,
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_attempt_at) WHERE status = 'pending';
+
+CREATE TABLE IF NOT EXISTS attempts (
+    id INTEGER PRIMARY KEY,
+    outbox_id INTEGER NOT NULL REFERENCES outbox (id) ON DELETE CASCADE,
+    at REAL NOT NULL,
+    url TEXT NOT NULL,
+    status_code INTEGER,
+    latency_ms REAL NOT NULL,
+    error TEXT,
+    response TEXT
+);
+CREATE INDEX IF NOT EXISTS attempts_outbox ON attempts (outbox_id);
+"""

@@ -1,0 +1,341 @@
+"""The Chat backend's storage: apps, the outbox and its delivery attempts, and the domain tables.
+
+Domain changes run as functions of a connection through ``run`` (see ``domain``); the outbox
+operations the dispatcher and the CLI need are methods here.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+
+from timhooks.delivery.sender import Attempt
+from timhooks.protocol.errors import ConfigError
+from timhooks.server.config import CallbackConfig
+from timhooks.server.schema import SERVER_SCHEMA
+from timhooks.storage import sqlite_path
+from timhooks.storage.sqlite import SQLiteWriter
+
+__all__ = ["App", "Delivery", "DeliveryStatus", "ServerStore"]
+
+T = TypeVar("T")
+
+
+class DeliveryStatus(StrEnum):
+    """Where an outbox row stands."""
+
+    PENDING = "pending"  # waiting for its first or next attempt
+    DELIVERED = "delivered"  # answered 200 with a valid answer
+    FAILED = "failed"  # out of attempts; replay it by hand
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    """An app: SDKAppID, secret key, admin identifiers and webhook settings."""
+
+    sdk_app_id: int
+    key: str
+    admins: tuple[str, ...]
+    callback: CallbackConfig
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """An outbox row: one webhook and the state of its delivery."""
+
+    id: int
+    sdk_app_id: int
+    command: str
+    phase: str
+    status: DeliveryStatus
+    body: bytes
+    client_ip: str
+    opt_platform: str
+    attempts: int
+    next_attempt_at: float | None
+    created_at: float
+    finished_at: float | None
+    last_status: int | None
+    last_error: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view (``timhooks deliveries list --json``)."""
+        return {
+            "id": self.id,
+            "sdk_app_id": self.sdk_app_id,
+            "command": self.command,
+            "phase": self.phase,
+            "status": self.status.value,
+            "attempts": self.attempts,
+            "created_at": self.created_at,
+            "next_attempt_at": self.next_attempt_at,
+            "finished_at": self.finished_at,
+            "last_status": self.last_status,
+            "last_error": self.last_error,
+            "client_ip": self.client_ip,
+            "opt_platform": self.opt_platform,
+            "payload": msgspec.json.decode(self.body),
+        }
+
+
+_COLUMNS = (
+    "id, sdk_app_id, command, phase, status, body, client_ip, opt_platform, attempts,"
+    " next_attempt_at, created_at, finished_at, last_status, last_error"
+)
+
+
+def _delivery(row: sqlite3.Row) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        sdk_app_id=row["sdk_app_id"],
+        command=row["command"],
+        phase=row["phase"],
+        status=DeliveryStatus(row["status"]),
+        body=bytes(row["body"]),
+        client_ip=row["client_ip"],
+        opt_platform=row["opt_platform"],
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        created_at=row["created_at"],
+        finished_at=row["finished_at"],
+        last_status=row["last_status"],
+        last_error=row["last_error"],
+    )
+
+
+def _app(row: sqlite3.Row) -> App:
+    return App(
+        sdk_app_id=row["sdk_app_id"],
+        key=row["secret_key"],
+        admins=tuple(json.loads(row["admins"])),
+        callback=CallbackConfig.from_wire(json.loads(row["callback"])),
+    )
+
+
+class ServerStore:
+    """The server's database (SQLite file)."""
+
+    def __init__(self, url: str | Path, *, synchronous: str = "FULL") -> None:
+        self._db = SQLiteWriter(sqlite_path(url), schema=SERVER_SCHEMA, synchronous=synchronous)
+
+    @property
+    def path(self) -> str:
+        """The database file."""
+        return self._db.path
+
+    async def run(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a domain operation in a committed transaction."""
+        return await self._db.run(op)
+
+    def submit(self, op: Callable[[sqlite3.Connection], Any]) -> None:
+        """Queue an operation without waiting for it (records that may be lost in a crash)."""
+        self._db.submit(op)
+
+    async def close(self) -> None:
+        """Finish queued writes and close the database."""
+        import asyncio
+
+        await asyncio.to_thread(self._db.close)
+
+    # --- apps -------------------------------------------------------------------------------
+
+    async def apps(self) -> dict[int, App]:
+        """Every app by SDKAppID."""
+
+        def op(conn: sqlite3.Connection) -> dict[int, App]:
+            return {r["sdk_app_id"]: _app(r) for r in conn.execute("SELECT * FROM apps")}
+
+        return await self._db.run(op)
+
+    async def put_app(self, app: App, *, now: float) -> None:
+        """Create or update an app."""
+        await self._db.run(
+            lambda conn: conn.execute(
+                "INSERT INTO apps (sdk_app_id, secret_key, admins, callback, created_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (sdk_app_id) DO UPDATE SET"
+                " secret_key = excluded.secret_key, admins = excluded.admins,"
+                " callback = excluded.callback",
+                (
+                    app.sdk_app_id,
+                    app.key,
+                    json.dumps(list(app.admins)),
+                    json.dumps(app.callback.to_store()),
+                    now,
+                ),
+            )
+        )
+
+    async def set_callback(self, app_id: int, callback: CallbackConfig) -> None:
+        """Store an app's webhook settings."""
+        await self._db.run(
+            lambda conn: conn.execute(
+                "UPDATE apps SET callback = ? WHERE sdk_app_id = ?",
+                (json.dumps(callback.to_store()), app_id),
+            )
+        )
+
+    # --- outbox -----------------------------------------------------------------------------
+
+    async def claim(self, *, now: float, limit: int, lease: float) -> list[Delivery]:
+        """Take up to ``limit`` due pending rows for ``lease`` seconds; count an attempt."""
+
+        def op(conn: sqlite3.Connection) -> list[Delivery]:
+            rows = conn.execute(
+                f"UPDATE outbox SET next_attempt_at = ?, attempts = attempts + 1"
+                f" WHERE id IN (SELECT id FROM outbox WHERE status = 'pending'"
+                f" AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?)"
+                f" RETURNING {_COLUMNS}",
+                (now + lease, now, limit),
+            ).fetchall()
+            return sorted((_delivery(r) for r in rows), key=lambda d: d.id)
+
+        return await self._db.run(op)
+
+    async def record(self, delivery_id: int, attempt: Attempt, *, retry_at: float | None) -> None:
+        """Record an attempt: delivered, pending again at ``retry_at``, or failed."""
+        if attempt.ok:
+            status, next_at = DeliveryStatus.DELIVERED, None
+        elif retry_at is not None:
+            status, next_at = DeliveryStatus.PENDING, retry_at
+        else:
+            status, next_at = DeliveryStatus.FAILED, None
+        finished = None if status is DeliveryStatus.PENDING else attempt.at
+
+        def op(conn: sqlite3.Connection) -> None:
+            _insert_attempt(conn, delivery_id, attempt)
+            conn.execute(
+                "UPDATE outbox SET status = ?, next_attempt_at = ?, finished_at = ?,"
+                " last_status = ?, last_error = ? WHERE id = ?",
+                (status.value, next_at, finished, attempt.status_code, attempt.error, delivery_id),
+            )
+
+        await self._db.run(op)
+
+    def record_before(
+        self,
+        *,
+        sdk_app_id: int,
+        command: str,
+        body: bytes,
+        client_ip: str,
+        platform: str,
+        attempt: Attempt,
+    ) -> None:
+        """Keep a before-webhook call in the delivery log (not awaited: it is a record)."""
+        status = DeliveryStatus.DELIVERED if attempt.ok else DeliveryStatus.FAILED
+
+        def op(conn: sqlite3.Connection) -> None:
+            row = conn.execute(
+                "INSERT INTO outbox (sdk_app_id, command, phase, body, client_ip, opt_platform,"
+                " status, attempts, created_at, finished_at, last_status, last_error)"
+                " VALUES (?, ?, 'before', ?, ?, ?, ?, 1, ?, ?, ?, ?) RETURNING id",
+                (
+                    sdk_app_id,
+                    command,
+                    body,
+                    client_ip,
+                    platform,
+                    status.value,
+                    attempt.at,
+                    attempt.at,
+                    attempt.status_code,
+                    attempt.error,
+                ),
+            ).fetchone()
+            _insert_attempt(conn, int(row[0]), attempt)
+
+        self._db.submit(op)
+
+    async def deliveries(
+        self,
+        *,
+        status: DeliveryStatus | None = None,
+        command: str | None = None,
+        app_id: int | None = None,
+        limit: int = 100,
+    ) -> list[Delivery]:
+        """Outbox rows, newest first."""
+        where: list[str] = []
+        params: list[Any] = []
+        for column, value in (("status", status), ("command", command), ("sdk_app_id", app_id)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value.value if isinstance(value, StrEnum) else value)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+
+        def op(conn: sqlite3.Connection) -> list[Delivery]:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM outbox {clause} ORDER BY id DESC LIMIT ?",
+                (*params, limit),
+            ).fetchall()
+            return [_delivery(r) for r in rows]
+
+        return await self._db.run(op)
+
+    async def delivery(self, delivery_id: int) -> tuple[Delivery, list[dict[str, Any]]] | None:
+        """One outbox row with its attempts, oldest first."""
+
+        def op(conn: sqlite3.Connection) -> tuple[Delivery, list[dict[str, Any]]] | None:
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM outbox WHERE id = ?", (delivery_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            attempts = [
+                dict(a)
+                for a in conn.execute(
+                    "SELECT at, url, status_code, latency_ms, error, response FROM attempts"
+                    " WHERE outbox_id = ? ORDER BY id",
+                    (delivery_id,),
+                )
+            ]
+            return _delivery(row), attempts
+
+        return await self._db.run(op)
+
+    async def replay(self, delivery_id: int, *, now: float) -> bool:
+        """Make an after-webhook pending again with a fresh attempt count."""
+
+        def op(conn: sqlite3.Connection) -> bool:
+            row = conn.execute("SELECT phase FROM outbox WHERE id = ?", (delivery_id,)).fetchone()
+            if row is None:
+                return False
+            if row[0] == "before":
+                raise ConfigError(
+                    f"delivery {delivery_id} is a before-webhook: it decided its action inline"
+                    " and cannot be replayed"
+                )
+            conn.execute(
+                "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?,"
+                " finished_at = NULL WHERE id = ?",
+                (now, delivery_id),
+            )
+            return True
+
+        return await self._db.run(op)
+
+
+def _insert_attempt(conn: sqlite3.Connection, delivery_id: int, attempt: Attempt) -> None:
+    response = None
+    if attempt.response is not None:
+        response = attempt.response[:2000].decode("utf-8", "replace")
+    conn.execute(
+        "INSERT INTO attempts (outbox_id, at, url, status_code, latency_ms, error, response)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            delivery_id,
+            attempt.at,
+            attempt.url,
+            attempt.status_code,
+            attempt.latency_ms,
+            attempt.error,
+            response,
+        ),
+    )
