@@ -77,8 +77,11 @@ def _summary(payload: Any) -> str:
         return ""
     parts = [f"{k}={payload[k]}" for k in _KEY_FIELDS if isinstance(payload.get(k), str | int)]
     for key, value in payload.items():
-        if isinstance(value, list) and value and key not in ("MsgBody",):
-            parts.append(f"{key}[{len(value)}]")
+        if isinstance(value, list | tuple) and value and key != "MsgBody":
+            # Member and subscriber lists are [{"Member_Account": id}, ...]: show the ids.
+            ids = [next(iter(v.values())) for v in value if isinstance(v, dict) and len(v) == 1]
+            shown = ",".join(map(str, ids)) if len(ids) == len(value) else f"[{len(value)}]"
+            parts.append(f"{key}={shown}")
     return " ".join(parts)
 
 
