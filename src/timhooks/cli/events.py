@@ -95,7 +95,7 @@ def run_listen(args: argparse.Namespace) -> int:
     receiver = Receiver(app_id=args.app_id, token=args.token, inbox=args.db)
 
     @receiver.on("*")
-    def show(event: Event, meta: WebhookMeta) -> None:
+    async def show(event: Event, meta: WebhookMeta) -> None:
         payload = event.to_wire()
         if args.json:
             print_json(

@@ -63,18 +63,32 @@ class SQLiteWriter:
         self._thread.start()
         ready.result()
 
-    def submit(self, op: Callable[[sqlite3.Connection], T]) -> Future[T]:
-        """Queue ``op`` for the next transaction; the future resolves once it is committed."""
+    def _closed_error(self) -> StorageError:
+        return StorageError(f"SQLite database {self.path} is closed")
+
+    def submit(self, op: Callable[[sqlite3.Connection], T], *, single: bool = False) -> Future[T]:
+        """Queue ``op`` for the next transaction; the future resolves once it is committed.
+
+        ``single``: the op runs one statement, which SQLite makes atomic without a savepoint.
+        """
         future: Future[T] = Future()
         if self._closed:
-            future.set_exception(StorageError(f"SQLite database {self.path} is closed"))
-            return future
-        self._queue.put((op, future))
+            future.set_exception(self._closed_error())
+        else:
+            self._queue.put((op, future, single))
         return future
 
-    async def run(self, op: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``op`` in a committed transaction and return its result."""
-        return await asyncio.wrap_future(self.submit(op))
+    async def run(self, op: Callable[[sqlite3.Connection], T], *, single: bool = False) -> T:
+        """Run ``op`` in a committed transaction and return its result.
+
+        The writer settles every asyncio caller of a batch with one wake-up of their loop.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        if self._closed:
+            raise self._closed_error()
+        self._queue.put((op, (loop, future), single))
+        return await future
 
     def call(self, op: Callable[[sqlite3.Connection], T]) -> T:
         """Blocking form of ``run`` for synchronous callers."""
@@ -115,7 +129,7 @@ class SQLiteWriter:
         ready.set_result(None)
         stopping = False
         while not stopping:
-            batch: list[tuple[Operation, Future[Any]]] = []
+            batch: list[tuple[Operation, Sink, bool]] = []
             item = self._queue.get()
             while True:
                 if item is _STOP:
@@ -129,34 +143,39 @@ class SQLiteWriter:
                 except queue.Empty:
                     break
             if batch:
-                self._commit(conn, batch)
+                _settle(self._commit(conn, batch))
         conn.close()
 
-    def _commit(self, conn: sqlite3.Connection, batch: list[tuple[Operation, Future[Any]]]) -> None:
-        results: list[tuple[Future[Any], bool, Any]] = []
+    def _commit(
+        self, conn: sqlite3.Connection, batch: list[tuple[Operation, Sink, bool]]
+    ) -> list[tuple[Sink, bool, Any]]:
+        """Run a batch in one transaction; return each sink with (ok, result or exception)."""
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             error = storage_error(exc, self.path)
-            for _, future in batch:
-                future.set_exception(error)
-            return
-        for op, future in batch:
-            if not future.set_running_or_notify_cancel():
+            return [(sink, False, error) for _, sink, _ in batch]
+        results: list[tuple[Sink, bool, Any]] = []
+        for op, sink, single in batch:
+            if isinstance(sink, Future) and not sink.set_running_or_notify_cancel():
                 continue
             try:
-                conn.execute("SAVEPOINT op")
-                value = op(conn)
-                conn.execute("RELEASE op")
-                results.append((future, True, value))
-            except Exception as exc:  # the op's own error goes to its caller, the rest commit
-                try:
-                    conn.execute("ROLLBACK TO op")
+                if single:
+                    value = op(conn)
+                else:
+                    conn.execute("SAVEPOINT op")
+                    value = op(conn)
                     conn.execute("RELEASE op")
-                except sqlite3.Error:
-                    log.exception("rolling back a failed operation on %s", self.path)
+                results.append((sink, True, value))
+            except Exception as exc:  # the op's own error goes to its caller, the rest commit
+                if not single:
+                    try:
+                        conn.execute("ROLLBACK TO op")
+                        conn.execute("RELEASE op")
+                    except sqlite3.Error:
+                        log.exception("rolling back a failed operation on %s", self.path)
                 mapped = storage_error(exc, self.path) if isinstance(exc, sqlite3.Error) else exc
-                results.append((future, False, mapped))
+                results.append((sink, False, mapped))
         try:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -165,14 +184,41 @@ class SQLiteWriter:
             except sqlite3.Error:
                 log.debug("rollback after a failed commit on %s also failed", self.path)
             error = storage_error(exc, self.path)
-            for future, ok, value in results:
-                future.set_exception(error if ok else value)
-            return
-        for future, ok, value in results:
+            return [(sink, False, error if ok else value) for sink, ok, value in results]
+        return results
+
+
+# Where an operation's outcome goes: a thread future, or an asyncio future on its loop.
+Sink = Future[Any] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
+
+
+def _settle(results: list[tuple[Sink, bool, Any]]) -> None:
+    """Hand out a batch's outcomes: thread futures directly, asyncio ones once per loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+    for sink, ok, value in results:
+        if isinstance(sink, Future):
             if ok:
-                future.set_result(value)
+                sink.set_result(value)
             else:
-                future.set_exception(value)
+                sink.set_exception(value)
+        else:
+            loop, future = sink
+            by_loop.setdefault(loop, []).append((future, ok, value))
+    for loop, outcomes in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle_async, outcomes)
+        except RuntimeError:
+            log.debug("an event loop closed before its database results arrived")
+
+
+def _settle_async(outcomes: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for future, ok, value in outcomes:
+        if future.cancelled():
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
 
 
 _INBOX_SCHEMA = """
@@ -262,7 +308,7 @@ class SQLiteInbox:
             existing = conn.execute("SELECT id FROM inbox WHERE digest = ?", (digest,)).fetchone()
             return int(existing[0]), False
 
-        return await self._db.run(op)
+        return await self._db.run(op, single=True)
 
     async def claim(self, *, now: float, limit: int, lease: float) -> list[InboxEntry]:
         """Take up to ``limit`` due pending entries for ``lease`` seconds."""
@@ -277,7 +323,7 @@ class SQLiteInbox:
             ).fetchall()
             return sorted((_inbox_entry(r) for r in rows), key=lambda e: e.id)
 
-        return await self._db.run(op)
+        return await self._db.run(op, single=True)
 
     async def complete(self, entry_id: int, *, now: float) -> None:
         """Mark an entry done."""
@@ -286,7 +332,8 @@ class SQLiteInbox:
                 "UPDATE inbox SET status = 'done', next_attempt_at = NULL, updated_at = ?"
                 " WHERE id = ?",
                 (now, entry_id),
-            )
+            ),
+            single=True,
         )
 
     async def fail(self, entry_id: int, error: str, *, retry_at: float | None, now: float) -> None:
