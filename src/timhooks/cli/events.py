@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 import time
 from typing import Any
 
-from timhooks.cli.output import print_json, when
+from timhooks.cli.output import print_json, when, with_store
 from timhooks.protocol.events import Event
 from timhooks.receiver.core import Receiver, WebhookMeta
 from timhooks.storage import InboxEntry, InboxStatus, open_inbox
@@ -138,17 +137,6 @@ def run_listen(args: argparse.Namespace) -> int:
 # --- events ---------------------------------------------------------------------------------
 
 
-def _with_inbox(db: str, work: Any) -> Any:
-    async def go() -> Any:
-        inbox = open_inbox(db)
-        try:
-            return await work(inbox)
-        finally:
-            await inbox.close()
-
-    return asyncio.run(go())
-
-
 def _line(entry: InboxEntry) -> str:
     try:
         summary = _summary(entry.payload)
@@ -163,8 +151,9 @@ def _line(entry: InboxEntry) -> str:
 def run_list(args: argparse.Namespace) -> int:
     """Print the stored webhooks."""
     status = InboxStatus(args.status) if args.status else None
-    entries: list[InboxEntry] = _with_inbox(
-        args.db, lambda inbox: inbox.list(command=args.command, status=status, limit=args.limit)
+    entries: list[InboxEntry] = with_store(
+        lambda: open_inbox(args.db),
+        lambda inbox: inbox.list(command=args.command, status=status, limit=args.limit),
     )
     if args.json:
         print_json([e.to_dict() for e in entries])
@@ -178,7 +167,9 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     """Print one stored webhook."""
-    entry: InboxEntry | None = _with_inbox(args.db, lambda inbox: inbox.get(args.id))
+    entry: InboxEntry | None = with_store(
+        lambda: open_inbox(args.db), lambda inbox: inbox.get(args.id)
+    )
     if entry is None:
         print(f"timhooks: no inbox entry {args.id} in {args.db}", file=sys.stderr)
         return 1
@@ -196,7 +187,9 @@ def run_show(args: argparse.Namespace) -> int:
 
 def run_replay(args: argparse.Namespace) -> int:
     """Make an entry pending again; the running receiver runs its handler."""
-    found: bool = _with_inbox(args.db, lambda inbox: inbox.replay(args.id, now=time.time()))
+    found: bool = with_store(
+        lambda: open_inbox(args.db), lambda inbox: inbox.replay(args.id, now=time.time())
+    )
     if not found:
         print(f"timhooks: no inbox entry {args.id} in {args.db}", file=sys.stderr)
         return 1

@@ -9,7 +9,7 @@ import sys
 import time
 from typing import Any
 
-from timhooks.cli.output import print_json, when
+from timhooks.cli.output import print_json, when, with_store
 from timhooks.protocol.usersig import DEFAULT_EXPIRE, generate_usersig
 from timhooks.server.config import FailurePolicy, ServerConfig, load_config
 from timhooks.server.store import Delivery, DeliveryStatus, ServerStore
@@ -149,17 +149,6 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_store(db: str, work: Any) -> Any:
-    async def go() -> Any:
-        store = ServerStore(db)
-        try:
-            return await work(store)
-        finally:
-            await store.close()
-
-    return asyncio.run(go())
-
-
 def _line(d: Delivery) -> str:
     detail = f"HTTP {d.last_status}" if d.last_status is not None else ""
     if d.last_error:
@@ -173,8 +162,8 @@ def _line(d: Delivery) -> str:
 def run_deliveries_list(args: argparse.Namespace) -> int:
     """Print the outbox."""
     status = DeliveryStatus(args.status) if args.status else None
-    rows: list[Delivery] = _with_store(
-        args.db,
+    rows: list[Delivery] = with_store(
+        lambda: ServerStore(args.db),
         lambda store: store.deliveries(
             status=status, command=args.command, app_id=args.app_id, limit=args.limit
         ),
@@ -191,7 +180,7 @@ def run_deliveries_list(args: argparse.Namespace) -> int:
 
 def run_deliveries_show(args: argparse.Namespace) -> int:
     """Print one outbox row with its attempts."""
-    found = _with_store(args.db, lambda store: store.delivery(args.id))
+    found = with_store(lambda: ServerStore(args.db), lambda store: store.delivery(args.id))
     if found is None:
         print(f"timhooks: no delivery {args.id} in {args.db}", file=sys.stderr)
         return 1
@@ -211,7 +200,9 @@ def run_deliveries_show(args: argparse.Namespace) -> int:
 
 def run_deliveries_replay(args: argparse.Namespace) -> int:
     """Make an after-webhook pending again; the running dispatcher delivers it."""
-    found: bool = _with_store(args.db, lambda store: store.replay(args.id, now=time.time()))
+    found: bool = with_store(
+        lambda: ServerStore(args.db), lambda store: store.replay(args.id, now=time.time())
+    )
     if not found:
         print(f"timhooks: no delivery {args.id} in {args.db}", file=sys.stderr)
         return 1

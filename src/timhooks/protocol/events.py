@@ -89,7 +89,11 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
 
     def to_wire(self) -> dict[str, Any]:
         """The event as Tencent's JSON object: wire names, unknown fields merged back."""
-        data: dict[str, Any] = msgspec.to_builtins(self)
+        data: dict[str, Any] = {
+            # Lists are tuples in the model (immutability); JSON has arrays.
+            key: list(value) if isinstance(value, tuple) else value
+            for key, value in msgspec.to_builtins(self).items()
+        }
         extra = data.pop(EXTRA_KEY, {})
         event_time = data.pop("EventTime", None)
         for key, value in extra.items():

@@ -1,9 +1,10 @@
 """The receiver as a bare ASGI application.
 
-It answers every path it is mounted on, reads at most ``max_body`` bytes (a larger declared or
+It answers every path it is given, reads at most ``max_body`` bytes (a larger declared or
 streamed body gets 413 without being read further) and hands the request to ``Receiver.handle``.
 It serves the ASGI lifespan too, so run directly under uvicorn it starts and stops its inbox
-worker; mounted inside Starlette or FastAPI, pass ``receiver.lifespan`` to the parent app (the
+worker. Inside Starlette or FastAPI, route to it with ``Route("/path", receiver.asgi)`` (a Mount
+would redirect ``/path`` to ``/path/``) and pass ``receiver.lifespan`` to the parent app (the
 worker also starts on the first request).
 """
 
@@ -45,7 +46,12 @@ class ReceiverApp:
         limit = self.receiver.max_body
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
-                if not value.isdigit() or int(value) > limit:
+                if not value.isdigit():
+                    await self._send(
+                        send, WebhookResponse.error(400, "Content-Length is not a number")
+                    )
+                    return
+                if int(value) > limit:
                     await self._send(send, WebhookResponse.too_large(limit))
                     return
                 break

@@ -341,7 +341,10 @@ class Receiver:
         args = (event, meta) if handler.wants_meta else (event,)
         if handler.is_async:
             return await handler.func(*args)
-        return await asyncio.to_thread(handler.func, *args)
+        result = await asyncio.to_thread(handler.func, *args)
+        if inspect.isawaitable(result):  # an object whose __call__ is async
+            result = await result
+        return result
 
     async def _record(self, entry: NewInboxEntry) -> None:
         try:
@@ -450,7 +453,7 @@ class Receiver:
 
     @property
     def asgi(self) -> ReceiverApp:
-        """This receiver as an ASGI application (mount it in Starlette or FastAPI)."""
+        """This receiver as an ASGI application (route to it from Starlette or FastAPI)."""
         if self._asgi is None:
             from timhooks.receiver.asgi import ReceiverApp
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import string
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,10 +66,11 @@ def new_event(call: Call, model: type[ev.Event], **fields: Any) -> ev.Event:
     return model(callback_command=model.command, event_time=call.millis, **fields)
 
 
-def emit(conn: Conn, call: Call, event: ev.Event) -> None:
-    """Queue an after-webhook in the outbox, if the app has it switched on."""
-    if not call.callback.enabled(event.callback_command):
+def emit(conn: Conn, call: Call, model: type[ev.Event], **fields: Any) -> None:
+    """Queue an after-webhook of ``model`` in the outbox, if the app has it switched on."""
+    if not call.callback.enabled(model.command):
         return
+    event = new_event(call, model, **fields)
     conn.execute(
         "INSERT INTO outbox (sdk_app_id, command, phase, body, client_ip, opt_platform, status,"
         " next_attempt_at, created_at) VALUES (?, ?, 'after', ?, ?, ?, 'pending', ?, ?)",
@@ -225,14 +226,11 @@ def create_oa_tx(conn: Conn, call: Call, req: NewOfficialAccount) -> str:
     emit(
         conn,
         call,
-        new_event(
-            call,
-            ev.AfterCreateOfficialAccount,
-            official_account=oa_id,
-            operator_account=call.operator,
-            owner_account=req.owner,
-            name=req.name,
-        ),
+        ev.AfterCreateOfficialAccount,
+        official_account=oa_id,
+        operator_account=call.operator,
+        owner_account=req.owner,
+        name=req.name,
     )
     return oa_id
 
@@ -247,13 +245,10 @@ def destroy_oa_tx(conn: Conn, call: Call, oa_id: str) -> None:
     emit(
         conn,
         call,
-        new_event(
-            call,
-            ev.AfterOfficialAccountDestroyed,
-            official_account=oa_id,
-            owner_account=row["owner"],
-            name=row["name"],
-        ),
+        ev.AfterOfficialAccountDestroyed,
+        official_account=oa_id,
+        owner_account=row["owner"],
+        name=row["name"],
     )
 
 
@@ -280,46 +275,53 @@ def modify_oa_tx(conn: Conn, call: Call, oa_id: str, changes: dict[str, Any]) ->
     emit(
         conn,
         call,
-        new_event(
-            call,
-            ev.AfterOfficialAccountInfoChanged,
-            official_account=oa_id,
-            operator_account=call.operator,
-            introduction=row["introduction"],
-            name=row["name"],
-            face_url=row["face_url"],
-            organization=row["organization"],
-        ),
+        ev.AfterOfficialAccountInfoChanged,
+        official_account=oa_id,
+        operator_account=call.operator,
+        introduction=row["introduction"],
+        name=row["name"],
+        face_url=row["face_url"],
+        organization=row["organization"],
     )
+
+
+def _per_item(
+    ids: Sequence[str],
+    key: str,
+    fetch: Callable[[str], sqlite3.Row],
+    render: Callable[[sqlite3.Row], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """One result per id: its fields with ErrorCode 0, or its own ErrorCode and ErrorInfo."""
+    items: list[dict[str, Any]] = []
+    for item_id in ids:
+        try:
+            fields = render(fetch(item_id))
+        except ApiError as exc:
+            items.append({key: item_id, "ErrorCode": exc.code, "ErrorInfo": exc.info})
+        else:
+            items.append({key: item_id, "ErrorCode": 0, "ErrorInfo": "", **fields})
+    return items
 
 
 def oa_info(conn: Conn, app_id: int, oa_ids: Sequence[str]) -> list[dict[str, Any]]:
     """get_official_account_info items: the profile, or a per-item 130004."""
-    items: list[dict[str, Any]] = []
-    for oa_id in oa_ids:
-        try:
-            row = oa_row(conn, app_id, oa_id)
-        except ApiError as exc:
-            items.append({"Official_Account": oa_id, "ErrorCode": exc.code, "ErrorInfo": exc.info})
-            continue
-        items.append(
-            {
-                "Official_Account": oa_id,
-                "ErrorCode": 0,
-                "ErrorInfo": "",
-                "Owner_Account": row["owner"],
-                "Name": row["name"],
-                "Introduction": row["introduction"],
-                "FaceUrl": row["face_url"],
-                "Organization": row["organization"],
-                "CustomString": row["custom_string"],
-                "MaxSubscriberNum": row["max_subscriber_num"],
-                "SubscriberNum": row["subscriber_num"],
-                "CreateTime": row["create_time"],
-                "LastMsgTime": row["last_msg_time"],
-            }
-        )
-    return items
+    return _per_item(
+        oa_ids,
+        "Official_Account",
+        lambda oa_id: oa_row(conn, app_id, oa_id),
+        lambda row: {
+            "Owner_Account": row["owner"],
+            "Name": row["name"],
+            "Introduction": row["introduction"],
+            "FaceUrl": row["face_url"],
+            "Organization": row["organization"],
+            "CustomString": row["custom_string"],
+            "MaxSubscriberNum": row["max_subscriber_num"],
+            "SubscriberNum": row["subscriber_num"],
+            "CreateTime": row["create_time"],
+            "LastMsgTime": row["last_msg_time"],
+        },
+    )
 
 
 @dataclass(slots=True)
@@ -380,16 +382,13 @@ def subscribe_tx(
         emit(
             conn,
             call,
-            new_event(
-                call,
-                ev.AfterAddSubscriber,
-                official_account=oa_id,
-                operator_account=call.operator,
-                subscribe_account_list=subscriber_list(added),
-            ),
+            ev.AfterAddSubscriber,
+            official_account=oa_id,
+            operator_account=call.operator,
+            subscribe_account_list=subscriber_list(added),
         )
         if len(added) >= room:
-            emit(conn, call, new_event(call, ev.AfterOfficialAccountFull, official_account=oa_id))
+            emit(conn, call, ev.AfterOfficialAccountFull, official_account=oa_id)
     done = set(added)
     return {u: 1 if u in done else 2 if u in plan.already else 0 for u in dict.fromkeys(users)}
 
@@ -416,13 +415,10 @@ def unsubscribe_tx(conn: Conn, call: Call, oa_id: str, users: Sequence[str]) -> 
         emit(
             conn,
             call,
-            new_event(
-                call,
-                ev.AfterDeleteSubscriber,
-                official_account=oa_id,
-                operator_account=call.operator,
-                subscribe_account_list=subscriber_list(u for u in wanted if u in gone),
-            ),
+            ev.AfterDeleteSubscriber,
+            official_account=oa_id,
+            operator_account=call.operator,
+            subscribe_account_list=subscriber_list(u for u in wanted if u in gone),
         )
     gone = set(removed)
     return {u: 1 if u in gone else 2 for u in wanted}
@@ -494,16 +490,13 @@ def send_msg_tx(conn: Conn, call: Call, msg: OAMessage) -> tuple[str, int]:
         emit(
             conn,
             call,
-            new_event(
-                call,
-                ev.AfterSendMsg,
-                official_account=msg.oa_id,
-                msg_key=msg_key,
-                msg_time=call.seconds,
-                online_only_flag=msg.online_only,
-                msg_body=msg.msg_body,
-                cloud_custom_data=msg.cloud_custom_data,
-            ),
+            ev.AfterSendMsg,
+            official_account=msg.oa_id,
+            msg_key=msg_key,
+            msg_time=call.seconds,
+            online_only_flag=msg.online_only,
+            msg_body=msg.msg_body,
+            cloud_custom_data=msg.cloud_custom_data,
         )
     return msg_key, call.seconds
 
@@ -528,12 +521,9 @@ def recall_tx(conn: Conn, call: Call, oa_id: str, keys: Sequence[str]) -> list[d
         emit(
             conn,
             call,
-            new_event(
-                call,
-                ev.AfterMsgWithDraw,
-                official_account=oa_id,
-                withdraw_msg_list=tuple(ev.WithdrawMsg(msg_key=k) for k in recalled),
-            ),
+            ev.AfterMsgWithDraw,
+            official_account=oa_id,
+            withdraw_msg_list=tuple(ev.WithdrawMsg(msg_key=k) for k in recalled),
         )
     return results
 
@@ -676,18 +666,15 @@ def create_group_tx(conn: Conn, call: Call, req: NewGroup) -> str:
     emit(
         conn,
         call,
-        new_event(
-            call,
-            ev.AfterCreateGroup,
-            group_id=group_id,
-            operator_account=call.operator,
-            owner_account=req.owner,
-            type=req.type,
-            name=req.name,
-            member_list=member_list(members),
-            user_defined_data_list=tuple(
-                ev.UserDefinedData(key=k, value=v) for k, v in req.user_defined
-            ),
+        ev.AfterCreateGroup,
+        group_id=group_id,
+        operator_account=call.operator,
+        owner_account=req.owner,
+        type=req.type,
+        name=req.name,
+        member_list=member_list(members),
+        user_defined_data_list=tuple(
+            ev.UserDefinedData(key=k, value=v) for k, v in req.user_defined
         ),
     )
     return group_id
@@ -749,7 +736,7 @@ def plan_join(conn: Conn, call: Call, group_id: str, users: Sequence[str]) -> Jo
 
 def group_full_tx(conn: Conn, call: Call, group_id: str) -> None:
     """Queue AfterGroupFull: a join failed because the group is full (reference 4.7)."""
-    emit(conn, call, new_event(call, ev.AfterGroupFull, group_id=group_id))
+    emit(conn, call, ev.AfterGroupFull, group_id=group_id)
 
 
 def join_tx(
@@ -791,15 +778,12 @@ def join_tx(
         emit(
             conn,
             call,
-            new_event(
-                call,
-                ev.AfterNewMemberJoin,
-                group_id=group_id,
-                type=plan.group["type"],
-                join_type=join_type,
-                operator_account=call.operator,
-                new_member_list=member_list(added),
-            ),
+            ev.AfterNewMemberJoin,
+            group_id=group_id,
+            type=plan.group["type"],
+            join_type=join_type,
+            operator_account=call.operator,
+            new_member_list=member_list(added),
         )
         if room is not None and len(added) >= room:
             group_full_tx(conn, call, group_id)
@@ -832,15 +816,12 @@ def leave_tx(
         emit(
             conn,
             call,
-            new_event(
-                call,
-                ev.AfterMemberExit,
-                group_id=group_id,
-                type=row["type"],
-                exit_type=exit_type,
-                operator_account=call.operator,
-                exit_member_list=member_list(u for u in wanted if u in gone),
-            ),
+            ev.AfterMemberExit,
+            group_id=group_id,
+            type=row["type"],
+            exit_type=exit_type,
+            operator_account=call.operator,
+            exit_member_list=member_list(u for u in wanted if u in gone),
         )
     return removed
 
@@ -869,31 +850,23 @@ def take_application_tx(conn: Conn, call: Call, group_id: str, applicant: str) -
 
 def group_info(conn: Conn, app_id: int, group_ids: Sequence[str]) -> list[dict[str, Any]]:
     """get_group_info items: the profile, or a per-item 10010."""
-    items: list[dict[str, Any]] = []
-    for group_id in group_ids:
-        try:
-            row = group_row(conn, app_id, group_id)
-        except ApiError as exc:
-            items.append({"GroupId": group_id, "ErrorCode": exc.code, "ErrorInfo": exc.info})
-            continue
-        items.append(
-            {
-                "GroupId": group_id,
-                "ErrorCode": 0,
-                "ErrorInfo": "",
-                "Type": row["type"],
-                "Name": row["name"],
-                "Owner_Account": row["owner"],
-                "Introduction": row["introduction"],
-                "Notification": row["notification"],
-                "FaceUrl": row["face_url"],
-                "CreateTime": row["create_time"],
-                "MemberNum": row["member_num"],
-                "MaxMemberNum": row["max_member_count"],
-                "ApplyJoinOption": row["apply_join_option"],
-            }
-        )
-    return items
+    return _per_item(
+        group_ids,
+        "GroupId",
+        lambda group_id: group_row(conn, app_id, group_id),
+        lambda row: {
+            "Type": row["type"],
+            "Name": row["name"],
+            "Owner_Account": row["owner"],
+            "Introduction": row["introduction"],
+            "Notification": row["notification"],
+            "FaceUrl": row["face_url"],
+            "CreateTime": row["create_time"],
+            "MemberNum": row["member_num"],
+            "MaxMemberNum": row["max_member_count"],
+            "ApplyJoinOption": row["apply_join_option"],
+        },
+    )
 
 
 def member_page(
