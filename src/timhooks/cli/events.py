@@ -11,7 +11,7 @@ from typing import Any
 from timhooks.cli.output import print_json, when, with_store
 from timhooks.protocol.events import Event
 from timhooks.receiver.core import Receiver, WebhookMeta
-from timhooks.storage import InboxEntry, InboxStatus, open_inbox
+from timhooks.storage import InboxEntry, InboxStatus, describe_url, open_inbox
 
 __all__ = ["add_commands"]
 
@@ -126,7 +126,7 @@ def run_listen(args: argparse.Namespace) -> int:
     auth = "Sign checked" if args.token else "no token"
     print(
         f"timhooks listening on http://{args.host}:{args.port} "
-        f"(SdkAppid {args.app_id}, {auth}, inbox {args.db})",
+        f"(SdkAppid {args.app_id}, {auth}, inbox {describe_url(args.db)})",
         file=sys.stderr,
         flush=True,
     )

@@ -4,14 +4,22 @@ The query is ``SdkAppid``, ``CallbackCommand``, ``contenttype=json``, ``ClientIP
 ``OptPlatform``, plus ``Sign`` and ``RequestTime`` when the app has a token (reference 1.2, 1.5).
 Connections are kept alive (reference 1.1). A call counts as answered only with HTTP 200 and a
 JSON answer object (reference 1.6); anything else is a failure with its reason recorded.
+
+With ``refuse_private=True`` (multi-tenant deployments; off by default so local development
+works) the sender resolves the target's host before each attempt and refuses loopback, private,
+link-local and other non-public addresses: a public-looking host name that resolves to an
+internal address must not turn webhooks into requests against the internal network (SSRF).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -66,6 +74,7 @@ class WebhookSender:
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 256,
         clock: Callable[[], float] = time.time,
+        refuse_private: bool = False,
     ) -> None:
         limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
@@ -77,6 +86,7 @@ class WebhookSender:
             follow_redirects=False,
         )
         self.clock = clock
+        self.refuse_private = refuse_private
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -132,9 +142,15 @@ class WebhookSender:
         decision: Decision | None = None
         try:
             async with asyncio.timeout(time_limit):
+                if self.refuse_private:
+                    error = await _private_target(target.url)
+                if error is not None:
+                    raise _Refused
                 response = await self._client.post(url, content=body, timeout=time_limit)
                 status = response.status_code
                 answer = response.content[:_MAX_ANSWER]
+        except _Refused:
+            pass  # ``error`` says why
         except TimeoutError:
             error = f"timed out after {time_limit:g} s"
         except httpx.HTTPError as exc:
@@ -157,3 +173,46 @@ class WebhookSender:
             response=answer,
             decision=decision if spec is not None and spec.is_before else None,
         )
+
+
+class _Refused(Exception):
+    """The target was refused before any request was made."""
+
+
+def _is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not (
+        ip.is_loopback
+        or ip.is_private
+        or ip.is_link_local
+        or ip.is_unspecified
+        or ip.is_multicast
+        or ip.is_reserved
+    )
+
+
+async def _private_target(url: str) -> str | None:
+    """Why ``url``'s host may not be called (it resolves to a non-public address), or None.
+
+    Resolved with the running loop's getaddrinfo, like the connection itself. Every address the
+    name resolves to must be public: a name with one internal address is refused. (httpx resolves
+    again when it connects, so a DNS server that changes its answer in between is not stopped
+    here; pinning the checked address would take a custom transport.)
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return "the webhook URL has a bad port"
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        return f"cannot resolve {host!r}: {exc}"
+    for info in infos:
+        address = str(info[4][0])
+        if not _is_public(address):
+            return f"refused: {host!r} resolves to the non-public address {address}"
+    return None

@@ -1,7 +1,8 @@
 """The receiver as a bare ASGI application.
 
 It answers every path it is given, reads at most ``max_body`` bytes (a larger declared or
-streamed body gets 413 without being read further) and hands the request to ``Receiver.handle``.
+streamed body gets 413 without being read further) within ``body_deadline`` seconds (a body that
+dribbles in or never ends gets 408) and hands the request to ``Receiver.handle``.
 It serves the ASGI lifespan too, so run directly under uvicorn it starts and stops its inbox
 worker. Inside Starlette or FastAPI, route to it with ``Route("/path", receiver.asgi)`` (a Mount
 would redirect ``/path`` to ``/path/``) and pass ``receiver.lifespan`` to the parent app (the
@@ -10,12 +11,17 @@ worker also starts on the first request).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from timhooks.receiver.core import Receiver, WebhookResponse
 
-__all__ = ["ReceiverApp"]
+__all__ = ["DEFAULT_BODY_DEADLINE", "ReceiverApp"]
+
+# Tencent gives up on a webhook after 2 s (reference 1.4), so a body still arriving after 10 s is
+# not Tencent's: a slow or endless body (slowloris) must not hold a connection and task for ever.
+DEFAULT_BODY_DEADLINE = 10.0
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -28,8 +34,9 @@ _HEADERS = [(b"content-type", b"application/json")]
 class ReceiverApp:
     """ASGI application around a Receiver."""
 
-    def __init__(self, receiver: Receiver) -> None:
+    def __init__(self, receiver: Receiver, *, body_deadline: float = DEFAULT_BODY_DEADLINE) -> None:
         self.receiver = receiver
+        self.body_deadline = body_deadline
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection scope."""
@@ -58,17 +65,23 @@ class ReceiverApp:
         chunks: list[bytes] = []
         size = 0
         more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk: bytes = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                await self._send(send, WebhookResponse.too_large(limit))
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
+        try:
+            async with asyncio.timeout(self.body_deadline):
+                while more:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return
+                    chunk: bytes = message.get("body", b"")
+                    size += len(chunk)
+                    if size > limit:
+                        await self._send(send, WebhookResponse.too_large(limit))
+                        return
+                    chunks.append(chunk)
+                    more = message.get("more_body", False)
+        except TimeoutError:
+            late = f"the body did not arrive within {self.body_deadline:g} s"
+            await self._send(send, WebhookResponse.error(408, late))
+            return
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         response = await self.receiver.handle(method, scope.get("query_string", b""), body)
         await self._send(send, response)

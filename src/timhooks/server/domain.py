@@ -10,7 +10,6 @@ checks here are the ones that need the database. Results and codes follow the RE
 from __future__ import annotations
 
 import secrets
-import sqlite3
 import string
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,10 +20,12 @@ import msgspec
 from timhooks.protocol import events as ev
 from timhooks.protocol.codes import RestCode
 from timhooks.server.config import CallbackConfig
+from timhooks.storage.engine import for_update
 
 __all__ = ["ApiError", "Call", "GroupType"]
 
-Conn = sqlite3.Connection
+Conn = Any  # a storage Connection: sqlite3's, or the PostgreSQL adapter
+Row = Any  # Row or the PostgreSQL adapter's row: by name or by index
 
 _encoder = msgspec.json.Encoder()
 
@@ -158,10 +159,12 @@ def check_oa_id(oa_id: str) -> None:
         )
 
 
-def oa_row(conn: Conn, app_id: int, oa_id: str) -> sqlite3.Row:
-    """The Official Account, or ApiError 130004."""
-    row: sqlite3.Row | None = conn.execute(
-        "SELECT * FROM official_accounts WHERE sdk_app_id = ? AND oa_id = ?", (app_id, oa_id)
+def oa_row(conn: Conn, app_id: int, oa_id: str, *, lock: bool = False) -> Row:
+    """The Official Account, or ApiError 130004; ``lock`` holds its row to the transaction's end."""
+    row: Row | None = conn.execute(
+        "SELECT * FROM official_accounts WHERE sdk_app_id = ? AND oa_id = ?"
+        + (for_update(conn) if lock else ""),
+        (app_id, oa_id),
     ).fetchone()
     if row is None:
         raise ApiError(RestCode.OA_NOT_FOUND, f"Official Account {oa_id!r} does not exist")
@@ -206,10 +209,10 @@ def create_oa_tx(conn: Conn, call: Call, req: NewOfficialAccount) -> str:
             (call.app_id, candidate),
         ).fetchone():
             oa_id = candidate
-    conn.execute(
+    inserted = conn.execute(
         "INSERT INTO official_accounts (sdk_app_id, oa_id, owner, name, introduction, face_url,"
         " organization, custom_string, max_subscriber_num, create_time)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING oa_id",
         (
             call.app_id,
             oa_id,
@@ -222,7 +225,9 @@ def create_oa_tx(conn: Conn, call: Call, req: NewOfficialAccount) -> str:
             req.max_subscriber_num,
             call.seconds,
         ),
-    )
+    ).fetchone()
+    if inserted is None:  # taken by a concurrent transaction since the check
+        raise ApiError(RestCode.OA_ID_IN_USE, f"Official Account ID {oa_id!r} is in use")
     emit(
         conn,
         call,
@@ -288,8 +293,8 @@ def modify_oa_tx(conn: Conn, call: Call, oa_id: str, changes: dict[str, Any]) ->
 def _per_item(
     ids: Sequence[str],
     key: str,
-    fetch: Callable[[str], sqlite3.Row],
-    render: Callable[[sqlite3.Row], dict[str, Any]],
+    fetch: Callable[[str], Row],
+    render: Callable[[Row], dict[str, Any]],
 ) -> list[dict[str, Any]]:
     """One result per id: its fields with ErrorCode 0, or its own ErrorCode and ErrorInfo."""
     items: list[dict[str, Any]] = []
@@ -364,6 +369,9 @@ def subscribe_tx(
     Queues AfterAddSubscriber for those added, and AfterOfficialAccountFull when this call
     brings the count to MaxSubscriberNum (reference 3.7).
     """
+    # Lock the account first: concurrent subscriptions (other processes on PostgreSQL) then
+    # see each other's rows and count, and never pass MaxSubscriberNum.
+    oa_row(conn, call.app_id, oa_id, lock=True)
     plan = plan_subscribe(conn, call.app_id, oa_id, users)
     row = oa_row(conn, call.app_id, oa_id)
     room = row["max_subscriber_num"] - row["subscriber_num"]
@@ -442,7 +450,7 @@ def subscriber_page(
     return items, (rows[-1]["id"] if more and rows else 0), row["subscriber_num"]
 
 
-def require_oa_owner(conn: Conn, call: Call, oa_id: str) -> sqlite3.Row:
+def require_oa_owner(conn: Conn, call: Call, oa_id: str) -> Row:
     """A client acting on an OA's messages must own it (130002 otherwise)."""
     row = oa_row(conn, call.app_id, oa_id)
     if not call.rest and row["owner"] != call.operator:
@@ -559,10 +567,12 @@ GROUP_TYPE_ALIASES = {"Work": "Private", "Meeting": "ChatRoom"}
 APPLY_OPTIONS = ("FreeAccess", "NeedPermission", "DisableApply")
 
 
-def group_row(conn: Conn, app_id: int, group_id: str) -> sqlite3.Row:
-    """The group, or ApiError 10010."""
-    row: sqlite3.Row | None = conn.execute(
-        "SELECT * FROM groups WHERE sdk_app_id = ? AND group_id = ?", (app_id, group_id)
+def group_row(conn: Conn, app_id: int, group_id: str, *, lock: bool = False) -> Row:
+    """The group, or ApiError 10010; ``lock`` holds its row to the transaction's end."""
+    row: Row | None = conn.execute(
+        "SELECT * FROM groups WHERE sdk_app_id = ? AND group_id = ?"
+        + (for_update(conn) if lock else ""),
+        (app_id, group_id),
     ).fetchone()
     if row is None:
         raise ApiError(RestCode.GROUP_NOT_FOUND, f"group {group_id!r} does not exist")
@@ -639,10 +649,10 @@ def create_group_tx(conn: Conn, call: Call, req: NewGroup) -> str:
             group_id = candidate
     members = [m for m in dict.fromkeys(req.members) if m != req.owner]
     roster = ([(req.owner, "Owner")] if req.owner else []) + [(m, "Member") for m in members]
-    conn.execute(
+    inserted = conn.execute(
         "INSERT INTO groups (sdk_app_id, group_id, type, name, owner, introduction, notification,"
         " face_url, max_member_count, member_num, apply_join_option, create_time)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING group_id",
         (
             call.app_id,
             group_id,
@@ -657,7 +667,9 @@ def create_group_tx(conn: Conn, call: Call, req: NewGroup) -> str:
             req.apply_join_option,
             call.seconds,
         ),
-    )
+    ).fetchone()
+    if inserted is None:  # taken by a concurrent transaction since the check
+        raise ApiError(RestCode.GROUP_ID_IN_USE, f"GroupId {group_id!r} is in use")
     conn.executemany(
         "INSERT INTO group_members (sdk_app_id, group_id, user_id, role, join_time)"
         " VALUES (?, ?, ?, ?, ?)",
@@ -704,7 +716,7 @@ def role_of(conn: Conn, app_id: int, group_id: str, user: str) -> str | None:
 class JoinPlan:
     """Who of a join request is new, already a member, or unknown, and the group's state."""
 
-    group: sqlite3.Row
+    group: Row
     candidates: list[str] = field(default_factory=list)
     already: set[str] = field(default_factory=set)
     unknown: set[str] = field(default_factory=set)
@@ -754,6 +766,7 @@ def join_tx(
     as many as fit join, AfterNewMemberJoin is queued, and AfterGroupFull too when the group
     is now full (reference 4.5, 4.7).
     """
+    group_row(conn, call.app_id, group_id, lock=True)  # as in subscribe_tx
     plan = plan_join(conn, call, group_id, users)
     wanted = [u for u in plan.candidates if u not in refused]
     room = plan.room

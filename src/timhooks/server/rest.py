@@ -9,6 +9,7 @@ client API: the same URL shape with a user's own UserSig and a ``platform`` quer
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import os
@@ -19,18 +20,22 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from timhooks.protocol.codes import RestCode
-from timhooks.protocol.errors import UserSigError
+from timhooks.protocol.errors import StorageError, UserSigError
 from timhooks.protocol.query import Platform
 from timhooks.protocol.usersig import verify_usersig
 from timhooks.server.domain import ApiError
 from timhooks.server.fields import Fields
 from timhooks.server.service import ChatService
 
-__all__ = ["MAX_BODY", "RestApi"]
+__all__ = ["BODY_DEADLINE", "MAX_BODY", "RestApi"]
 
 log = logging.getLogger("timhooks.server")
 
 MAX_BODY = 1024 * 1024
+# Seconds a request body may take to arrive once the headers are in: a client that sends
+# headers and then dribbles (or never ends) its body would otherwise hold a connection and a
+# task for ever (slowloris). Tencent answers 60002 for an HTTP request it cannot parse.
+BODY_DEADLINE = 10.0
 _encoder = msgspec.json.Encoder()
 _CLIENT = "timhooks_client"
 
@@ -38,8 +43,9 @@ _CLIENT = "timhooks_client"
 class RestApi:
     """The ``/v4/...`` endpoint over a ChatService."""
 
-    def __init__(self, service: ChatService) -> None:
+    def __init__(self, service: ChatService, *, body_deadline: float = BODY_DEADLINE) -> None:
         self.service = service
+        self.body_deadline = body_deadline
         self._prefix = f"Id-{os.urandom(8).hex()}-O-Seq-"
         self._seq = itertools.count(1)
 
@@ -60,6 +66,11 @@ class RestApi:
             fields = await self._serve(request)
         except ApiError as exc:
             return self._envelope(exc.code, exc.info)
+        except StorageError as exc:
+            # The database is locked, read-only or full: say so in the envelope (never a 500);
+            # the change was rolled back, so the caller may simply try again.
+            log.error("REST %s failed on storage: %s", request.url.path, exc)
+            return self._envelope(RestCode.INTERNAL, f"storage unavailable, try again: {exc}")
         return self._envelope(0, "", fields)
 
     async def _serve(self, request: Request) -> dict[str, Any]:
@@ -104,18 +115,26 @@ class RestApi:
         call = self.service.call(app, identifier, client_ip, platform)
         return await command.handler(call, Fields(data, command.bad_param))
 
-    @staticmethod
-    async def _body(request: Request) -> dict[str, Any]:
+    async def _body(self, request: Request) -> dict[str, Any]:
         declared = request.headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
             raise ApiError(RestCode.HTTP_PARSE_ERROR, f"body larger than {MAX_BODY} bytes")
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_BODY:
-                raise ApiError(RestCode.HTTP_PARSE_ERROR, f"body larger than {MAX_BODY} bytes")
-            chunks.append(chunk)
+        try:
+            async with asyncio.timeout(self.body_deadline):
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > MAX_BODY:
+                        raise ApiError(
+                            RestCode.HTTP_PARSE_ERROR, f"body larger than {MAX_BODY} bytes"
+                        )
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise ApiError(
+                RestCode.HTTP_PARSE_ERROR,
+                f"the body did not arrive within {self.body_deadline:g} s",
+            ) from None
         raw = b"".join(chunks)
         if not raw.strip():
             raise ApiError(RestCode.JSON_PARSE_ERROR, "the body is empty; send {} for no fields")

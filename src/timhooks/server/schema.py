@@ -1,10 +1,12 @@
-"""The Chat backend's tables (SQLite dialect; every statement is portable SQL)."""
+"""The Chat backend's tables, as versioned migrations (SQLite-flavoured portable DDL)."""
 
 from __future__ import annotations
 
-__all__ = ["SERVER_SCHEMA"]
+from timhooks.storage.migrations import Migration
 
-SERVER_SCHEMA = """
+__all__ = ["SERVER_MIGRATIONS"]
+
+_V1 = """
 CREATE TABLE IF NOT EXISTS apps (
     sdk_app_id INTEGER PRIMARY KEY,
     secret_key TEXT NOT NULL,
@@ -124,3 +126,16 @@ CREATE TABLE IF NOT EXISTS attempts (
 );
 CREATE INDEX IF NOT EXISTS attempts_outbox ON attempts (outbox_id);
 """
+
+SERVER_MIGRATIONS = (
+    Migration(1, "apps, accounts, Official Accounts, groups, outbox, attempts", _V1),
+    Migration(
+        2,
+        "indexes for pruning finished deliveries and listing by command",
+        """
+        CREATE INDEX IF NOT EXISTS outbox_finished ON outbox (finished_at)
+            WHERE status <> 'pending';
+        CREATE INDEX IF NOT EXISTS outbox_command ON outbox (command, id);
+        """,
+    ),
+)

@@ -7,7 +7,6 @@ operations the dispatcher and the CLI need are methods here.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -19,9 +18,9 @@ import msgspec
 from timhooks.delivery.sender import Attempt
 from timhooks.protocol.errors import ConfigError
 from timhooks.server.config import CallbackConfig
-from timhooks.server.schema import SERVER_SCHEMA
-from timhooks.storage import sqlite_path
-from timhooks.storage.sqlite import SQLiteWriter
+from timhooks.server.schema import SERVER_MIGRATIONS
+from timhooks.storage import open_writer
+from timhooks.storage.engine import skip_locked
 
 __all__ = ["App", "Delivery", "DeliveryStatus", "ServerStore"]
 
@@ -91,7 +90,7 @@ _COLUMNS = (
 )
 
 
-def _delivery(row: sqlite3.Row) -> Delivery:
+def _delivery(row: Any) -> Delivery:
     return Delivery(
         id=row["id"],
         sdk_app_id=row["sdk_app_id"],
@@ -110,7 +109,7 @@ def _delivery(row: sqlite3.Row) -> Delivery:
     )
 
 
-def _app(row: sqlite3.Row) -> App:
+def _app(row: Any) -> App:
     return App(
         sdk_app_id=row["sdk_app_id"],
         key=row["secret_key"],
@@ -120,21 +119,27 @@ def _app(row: sqlite3.Row) -> App:
 
 
 class ServerStore:
-    """The server's database (SQLite file)."""
+    """The server's database: SQLite or PostgreSQL, by URL."""
 
-    def __init__(self, url: str | Path, *, synchronous: str = "FULL") -> None:
-        self._db = SQLiteWriter(sqlite_path(url), schema=SERVER_SCHEMA, synchronous=synchronous)
+    def __init__(self, url: str | Path, *, synchronous: str = "FULL", upgrade: bool = True) -> None:
+        self._db = open_writer(
+            url,
+            component="server",
+            migrations=SERVER_MIGRATIONS,
+            upgrade=upgrade,
+            synchronous=synchronous,
+        )
 
     @property
     def path(self) -> str:
-        """The database file."""
-        return self._db.path
+        """Which database this is, for people."""
+        return self._db.describe
 
-    async def run(self, op: Callable[[sqlite3.Connection], T]) -> T:
+    async def run(self, op: Callable[[Any], T]) -> T:
         """Run a domain operation in a committed transaction."""
         return await self._db.run(op)
 
-    def submit(self, op: Callable[[sqlite3.Connection], Any]) -> None:
+    def submit(self, op: Callable[[Any], Any]) -> None:
         """Queue an operation without waiting for it (records that may be lost in a crash)."""
         self._db.submit(op)
 
@@ -149,7 +154,7 @@ class ServerStore:
     async def apps(self) -> dict[int, App]:
         """Every app by SDKAppID."""
 
-        def op(conn: sqlite3.Connection) -> dict[int, App]:
+        def op(conn: Any) -> dict[int, App]:
             return {r["sdk_app_id"]: _app(r) for r in conn.execute("SELECT * FROM apps")}
 
         return await self._db.run(op)
@@ -186,17 +191,20 @@ class ServerStore:
     async def claim(self, *, now: float, limit: int, lease: float) -> list[Delivery]:
         """Take up to ``limit`` due pending rows for ``lease`` seconds; count an attempt."""
 
-        def op(conn: sqlite3.Connection) -> list[Delivery]:
+        def op(conn: Any) -> list[Delivery]:
+            # As in the inbox: SKIP LOCKED plus the repeated condition claim each row once
+            # however many dispatchers share a PostgreSQL database.
             rows = conn.execute(
                 f"UPDATE outbox SET next_attempt_at = ?, attempts = attempts + 1"
                 f" WHERE id IN (SELECT id FROM outbox WHERE status = 'pending'"
-                f" AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?)"
+                f" AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?"
+                f"{skip_locked(conn)}) AND status = 'pending' AND next_attempt_at <= ?"
                 f" RETURNING {_COLUMNS}",
-                (now + lease, now, limit),
+                (now + lease, now, limit, now),
             ).fetchall()
             return sorted((_delivery(r) for r in rows), key=lambda d: d.id)
 
-        return await self._db.run(op)
+        return await self._db.run(op, single=True)
 
     async def record(self, delivery_id: int, attempt: Attempt, *, retry_at: float | None) -> None:
         """Record an attempt: delivered, pending again at ``retry_at``, or failed."""
@@ -208,7 +216,7 @@ class ServerStore:
             status, next_at = DeliveryStatus.FAILED, None
         finished = None if status is DeliveryStatus.PENDING else attempt.at
 
-        def op(conn: sqlite3.Connection) -> None:
+        def op(conn: Any) -> None:
             _insert_attempt(conn, delivery_id, attempt)
             conn.execute(
                 "UPDATE outbox SET status = ?, next_attempt_at = ?, finished_at = ?,"
@@ -231,7 +239,7 @@ class ServerStore:
         """Keep a before-webhook call in the delivery log (not awaited: it is a record)."""
         status = DeliveryStatus.DELIVERED if attempt.ok else DeliveryStatus.FAILED
 
-        def op(conn: sqlite3.Connection) -> None:
+        def op(conn: Any) -> None:
             row = conn.execute(
                 "INSERT INTO outbox (sdk_app_id, command, phase, body, client_ip, opt_platform,"
                 " status, attempts, created_at, finished_at, last_status, last_error)"
@@ -270,7 +278,7 @@ class ServerStore:
                 params.append(value.value if isinstance(value, StrEnum) else value)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
 
-        def op(conn: sqlite3.Connection) -> list[Delivery]:
+        def op(conn: Any) -> list[Delivery]:
             rows = conn.execute(
                 f"SELECT {_COLUMNS} FROM outbox {clause} ORDER BY id DESC LIMIT ?",
                 (*params, limit),
@@ -282,7 +290,7 @@ class ServerStore:
     async def delivery(self, delivery_id: int) -> tuple[Delivery, list[dict[str, Any]]] | None:
         """One outbox row with its attempts, oldest first."""
 
-        def op(conn: sqlite3.Connection) -> tuple[Delivery, list[dict[str, Any]]] | None:
+        def op(conn: Any) -> tuple[Delivery, list[dict[str, Any]]] | None:
             row = conn.execute(
                 f"SELECT {_COLUMNS} FROM outbox WHERE id = ?", (delivery_id,)
             ).fetchone()
@@ -300,10 +308,37 @@ class ServerStore:
 
         return await self._db.run(op)
 
+    async def prune(self, *, before: float) -> int:
+        """Delete finished deliveries (delivered after-webhooks and before-webhook records)
+        finished before ``before``, with their attempts; failed after-webhooks stay."""
+
+        def op(conn: Any) -> int:
+            conn.execute(
+                "DELETE FROM attempts WHERE outbox_id IN (SELECT id FROM outbox WHERE"
+                " finished_at < ? AND (status = 'delivered' OR phase = 'before'))",
+                (before,),
+            )
+            cur = conn.execute(
+                "DELETE FROM outbox WHERE finished_at < ?"
+                " AND (status = 'delivered' OR phase = 'before')",
+                (before,),
+            )
+            return int(cur.rowcount)
+
+        return await self._db.run(op)
+
+    async def pending_count(self) -> int:
+        """How many after-webhooks wait for delivery."""
+        return await self._db.run(
+            lambda conn: int(
+                conn.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetchone()[0]
+            )
+        )
+
     async def replay(self, delivery_id: int, *, now: float) -> bool:
         """Make an after-webhook pending again with a fresh attempt count."""
 
-        def op(conn: sqlite3.Connection) -> bool:
+        def op(conn: Any) -> bool:
             row = conn.execute("SELECT phase FROM outbox WHERE id = ?", (delivery_id,)).fetchone()
             if row is None:
                 return False
@@ -322,7 +357,7 @@ class ServerStore:
         return await self._db.run(op)
 
 
-def _insert_attempt(conn: sqlite3.Connection, delivery_id: int, attempt: Attempt) -> None:
+def _insert_attempt(conn: Any, delivery_id: int, attempt: Attempt) -> None:
     response = None
     if attempt.response is not None:
         response = attempt.response[:2000].decode("utf-8", "replace")

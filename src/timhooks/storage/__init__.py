@@ -1,8 +1,14 @@
-"""Storage: one interface, backends chosen by URL (``sqlite:///path.db`` or a plain path)."""
+"""Storage: one interface, two backends chosen by URL.
+
+``sqlite:///relative.db``, ``sqlite:////absolute.db`` or a plain path give SQLite (the embedded
+default); ``postgresql://user@host/db`` (or ``postgres://``) gives PostgreSQL.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from timhooks.protocol.errors import ConfigError
 from timhooks.storage.base import (
@@ -12,16 +18,40 @@ from timhooks.storage.base import (
     NewInboxEntry,
     webhook_digest,
 )
+from timhooks.storage.engine import BatchWriter
+from timhooks.storage.migrations import Migration, migrate
 
 __all__ = [
+    "BatchWriter",
     "InboxEntry",
     "InboxStatus",
     "InboxStore",
     "NewInboxEntry",
+    "describe_url",
+    "is_postgres",
     "open_inbox",
+    "open_writer",
     "sqlite_path",
     "webhook_digest",
 ]
+
+_PG_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgres(url: str | Path) -> bool:
+    """True for a PostgreSQL URL."""
+    return str(url).startswith(_PG_SCHEMES)
+
+
+def describe_url(url: str | Path) -> str:
+    """The database URL without its password, for output and logs."""
+    text = str(url)
+    if "://" not in text or "@" not in text:
+        return text
+    scheme, rest = text.split("://", 1)
+    credentials, _, location = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}@{location}" if user else f"{scheme}://{location}"
 
 
 def sqlite_path(url: str | Path) -> str:
@@ -35,12 +65,46 @@ def sqlite_path(url: str | Path) -> str:
         return rest or ":memory:"
     if "://" in text:
         scheme = text.split("://", 1)[0]
-        raise ConfigError(f"unsupported database URL scheme {scheme!r}; use sqlite:///path.db")
+        raise ConfigError(
+            f"unsupported database URL scheme {scheme!r}; use sqlite:///path.db or"
+            " postgresql://user@host/db"
+        )
     return text
 
 
-def open_inbox(url: str | Path, *, synchronous: str = "FULL") -> InboxStore:
-    """Open the inbox named by ``url`` (a path or ``sqlite:///path``)."""
-    from timhooks.storage.sqlite import SQLiteInbox
+def open_writer(
+    url: str | Path,
+    *,
+    component: str,
+    migrations: Sequence[Migration],
+    upgrade: bool = True,
+    synchronous: str = "FULL",
+    pg_threads: int = 4,
+) -> BatchWriter:
+    """Open the database at ``url`` with ``component``'s schema migrated (or checked)."""
 
-    return SQLiteInbox(sqlite_path(url), synchronous=synchronous)
+    def setup(conn: Any) -> None:
+        migrate(conn, component, migrations, allowed=upgrade)
+
+    if is_postgres(url):
+        from timhooks.storage.postgres import PostgresWriter
+
+        return PostgresWriter(str(url), setup=setup, threads=pg_threads)
+    from timhooks.storage.sqlite import SQLiteWriter
+
+    return SQLiteWriter(sqlite_path(url), setup=setup, synchronous=synchronous)
+
+
+def open_inbox(url: str | Path, *, synchronous: str = "FULL", upgrade: bool = True) -> InboxStore:
+    """Open the receiver's inbox at ``url``."""
+    from timhooks.storage.inbox import INBOX_MIGRATIONS, SqlInbox
+
+    return SqlInbox(
+        open_writer(
+            url,
+            component="inbox",
+            migrations=INBOX_MIGRATIONS,
+            upgrade=upgrade,
+            synchronous=synchronous,
+        )
+    )

@@ -120,6 +120,10 @@ class InboxStore(Protocol):
         """Make an entry pending again with a fresh attempt count; False if it does not exist."""
         ...
 
+    async def prune(self, *, before: float) -> int:
+        """Delete handled entries received before ``before``; return how many."""
+        ...
+
     async def close(self) -> None:
         """Finish pending writes and release the database."""
         ...

@@ -1,0 +1,281 @@
+"""The batch writer both backends share: operations run on worker threads, in transactions.
+
+Every operation is a function of a connection. Operations that arrive while a transaction is
+being written are batched into the next one, each inside its own SAVEPOINT, so one commit (one
+fsync) makes many writes durable and one failing operation rolls back alone. SQLite runs one
+worker thread (it has one writer anyway); PostgreSQL runs several, each with its own connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from timhooks.protocol.errors import StorageError
+
+__all__ = ["BatchWriter", "Connection", "Dialect", "for_update", "skip_locked"]
+
+T = TypeVar("T")
+
+log = logging.getLogger("timhooks.storage")
+
+_BATCH = 512
+_STOP = object()
+_RETRIES = 3
+
+
+class Cursor(Protocol):
+    """The part of a DB-API cursor the storage code uses."""
+
+    rowcount: int
+
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def __iter__(self) -> Any: ...
+
+
+class Connection(Protocol):
+    """What an operation gets: ``?`` placeholders on both backends, rows by name or index."""
+
+    dialect: str
+
+    def execute(self, sql: str, params: Any = ..., /) -> Any: ...
+    def executemany(self, sql: str, params: Any, /) -> Any: ...
+
+
+Operation = Callable[[Any], Any]
+# Where an operation's outcome goes: a thread future, or an asyncio future on its loop.
+Sink = Future[Any] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """How one backend opens connections, starts transactions and names its errors."""
+
+    name: str
+    connect: Callable[[], Any]
+    begin: str
+    driver_errors: tuple[type[Exception], ...]
+    transient_errors: tuple[type[Exception], ...]
+    describe: str
+    # True where a failed statement leaves the transaction usable (SQLite), so a one-statement
+    # operation needs no savepoint; PostgreSQL aborts the transaction unless a savepoint holds.
+    single_is_atomic: bool
+    threads: int = 1
+
+
+def for_update(conn: Connection) -> str:
+    """`` FOR UPDATE`` where the backend locks rows (SQLite's writer lock covers it)."""
+    return " FOR UPDATE" if conn.dialect == "postgresql" else ""
+
+
+def skip_locked(conn: Connection) -> str:
+    """`` FOR UPDATE SKIP LOCKED`` for claims shared by many processes (PostgreSQL)."""
+    return " FOR UPDATE SKIP LOCKED" if conn.dialect == "postgresql" else ""
+
+
+class BatchWriter:
+    """Runs operations on the dialect's connections in worker threads, committing in batches."""
+
+    def __init__(self, dialect: Dialect, *, setup: Callable[[Any], None] | None = None) -> None:
+        self.dialect = dialect
+        self.describe = dialect.describe
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._closed = False
+        self._threads: list[threading.Thread] = []
+        for n in range(dialect.threads):
+            ready: Future[None] = Future()
+            thread = threading.Thread(
+                target=self._run,
+                args=(setup if n == 0 else None, ready),
+                name=f"timhooks-{dialect.name}-{n}",
+                daemon=True,
+            )
+            thread.start()
+            self._threads.append(thread)
+            try:
+                ready.result()
+            except StorageError:
+                self.close()
+                raise
+
+    def _closed_error(self) -> StorageError:
+        return StorageError(f"{self.describe} is closed")
+
+    def map_error(self, exc: Exception) -> Exception:
+        """A driver error as StorageError naming the database; others unchanged."""
+        if isinstance(exc, self.dialect.driver_errors):
+            return StorageError(f"{self.describe}: {exc}")
+        return exc
+
+    def submit(self, op: Callable[[Any], T], *, single: bool = False) -> Future[T]:
+        """Queue ``op`` for the next transaction; the future resolves once it is committed.
+
+        ``single``: the op writes with one statement (a savepoint is then needed only where
+        the backend aborts a transaction on error).
+        """
+        future: Future[T] = Future()
+        if self._closed:
+            future.set_exception(self._closed_error())
+        else:
+            self._queue.put((op, future, single))
+        return future
+
+    async def run(self, op: Callable[[Any], T], *, single: bool = False) -> T:
+        """Run ``op`` in a committed transaction and return its result.
+
+        Every asyncio caller of a batch is settled with one wake-up of its loop.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        if self._closed:
+            raise self._closed_error()
+        self._queue.put((op, (loop, future), single))
+        return await future
+
+    def call(self, op: Callable[[Any], T]) -> T:
+        """Blocking form of ``run`` for synchronous callers."""
+        return self.submit(op).result()
+
+    def close(self) -> None:
+        """Finish what is queued, then close the connections."""
+        if self._closed:
+            return
+        self._closed = True
+        for _ in self._threads:
+            self._queue.put(_STOP)
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join()
+
+    # --- the worker threads -----------------------------------------------------------------
+
+    def _run(self, setup: Callable[[Any], None] | None, ready: Future[None]) -> None:
+        try:
+            conn = self.dialect.connect()
+            if setup is not None:
+                setup(conn)
+        except Exception as exc:
+            mapped = self.map_error(exc)
+            ready.set_exception(
+                mapped
+                if isinstance(mapped, StorageError)
+                else StorageError(f"{self.describe}: {exc}")
+            )
+            return
+        ready.set_result(None)
+        try:
+            while True:
+                batch: list[tuple[Operation, Sink, bool]] = []
+                item = self._queue.get()
+                stopping = False
+                while True:
+                    if item is _STOP:
+                        stopping = True
+                        break
+                    batch.append(item)  # type: ignore[arg-type]
+                    if len(batch) >= _BATCH:
+                        break
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                if batch:
+                    _settle(self._commit(conn, batch))
+                if stopping:
+                    return
+        finally:
+            try:
+                conn.close()
+            except self.dialect.driver_errors:
+                log.debug("closing %s failed", self.describe)
+
+    def _commit(
+        self, conn: Any, batch: list[tuple[Operation, Sink, bool]]
+    ) -> list[tuple[Sink, bool, Any]]:
+        """Run a batch in one transaction; return each sink with (ok, result or exception)."""
+        errors = self.dialect.driver_errors
+        try:
+            conn.execute(self.dialect.begin)
+        except errors as exc:
+            _rollback(conn, errors)
+            error = self.map_error(exc)
+            return [(sink, False, error) for _, sink, _ in batch]
+        results: list[tuple[Sink, bool, Any]] = []
+        for op, sink, single in batch:
+            if isinstance(sink, Future) and not sink.set_running_or_notify_cancel():
+                continue
+            results.append((sink, *self._one(conn, op, single and self.dialect.single_is_atomic)))
+        try:
+            conn.execute("COMMIT")
+        except errors as exc:
+            _rollback(conn, errors)
+            error = self.map_error(exc)
+            return [(sink, False, error if ok else value) for sink, ok, value in results]
+        return results
+
+    def _one(self, conn: Any, op: Operation, bare: bool) -> tuple[bool, Any]:
+        """Run one operation (in its own savepoint unless ``bare``), retrying transient errors."""
+        errors = self.dialect.driver_errors
+        for attempt in range(_RETRIES):
+            try:
+                if bare:
+                    return True, op(conn)
+                conn.execute("SAVEPOINT op")
+                value = op(conn)
+                conn.execute("RELEASE SAVEPOINT op")
+                return True, value
+            except Exception as exc:  # the op's own error goes to its caller, the rest commit
+                if not bare:
+                    try:
+                        conn.execute("ROLLBACK TO SAVEPOINT op")
+                        conn.execute("RELEASE SAVEPOINT op")
+                    except errors:
+                        log.exception("rolling back a failed operation on %s", self.describe)
+                if isinstance(exc, self.dialect.transient_errors) and attempt + 1 < _RETRIES:
+                    log.info("retrying an operation on %s after %s", self.describe, exc)
+                    continue
+                return False, self.map_error(exc)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _rollback(conn: Any, errors: tuple[type[Exception], ...]) -> None:
+    try:
+        conn.execute("ROLLBACK")
+    except errors:
+        log.debug("rollback failed")
+
+
+def _settle(results: list[tuple[Sink, bool, Any]]) -> None:
+    """Hand out a batch's outcomes: thread futures directly, asyncio ones once per loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+    for sink, ok, value in results:
+        if isinstance(sink, Future):
+            if ok:
+                sink.set_result(value)
+            else:
+                sink.set_exception(value)
+        else:
+            loop, future = sink
+            by_loop.setdefault(loop, []).append((future, ok, value))
+    for loop, outcomes in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle_async, outcomes)
+        except RuntimeError:
+            log.debug("an event loop closed before its database results arrived")
+
+
+def _settle_async(outcomes: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for future, ok, value in outcomes:
+        if future.cancelled():
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)

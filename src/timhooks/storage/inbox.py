@@ -1,0 +1,227 @@
+"""The receiver's inbox in SQL, the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from timhooks.protocol.errors import ConfigError
+from timhooks.storage.base import InboxEntry, InboxStatus, NewInboxEntry, webhook_digest
+from timhooks.storage.engine import BatchWriter, skip_locked
+from timhooks.storage.migrations import Migration
+
+__all__ = ["INBOX_MIGRATIONS", "SqlInbox"]
+
+_INBOX_V1 = """
+CREATE TABLE IF NOT EXISTS inbox (
+    id INTEGER PRIMARY KEY,
+    digest BLOB NOT NULL UNIQUE,
+    sdk_app_id INTEGER NOT NULL,
+    command TEXT NOT NULL,
+    phase TEXT NOT NULL,
+    status TEXT NOT NULL,
+    body BLOB NOT NULL,
+    client_ip TEXT NOT NULL DEFAULT '',
+    opt_platform TEXT NOT NULL DEFAULT '',
+    received_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL,
+    last_error TEXT,
+    answer BLOB,
+    updated_at REAL
+);
+CREATE INDEX IF NOT EXISTS inbox_due ON inbox (next_attempt_at) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS inbox_command ON inbox (command, id);
+"""
+
+INBOX_MIGRATIONS = (
+    Migration(1, "the inbox", _INBOX_V1),
+    Migration(
+        2,
+        "an index for pruning handled entries",
+        "CREATE INDEX IF NOT EXISTS inbox_handled ON inbox (received_at)"
+        " WHERE status IN ('done', 'answered')",
+    ),
+)
+
+_INBOX_COLUMNS = (
+    "id, sdk_app_id, command, phase, status, body, client_ip, opt_platform, received_at, "
+    "attempts, next_attempt_at, last_error, answer"
+)
+
+
+def _inbox_entry(row: Any) -> InboxEntry:
+    return InboxEntry(
+        id=row["id"],
+        sdk_app_id=row["sdk_app_id"],
+        command=row["command"],
+        phase=row["phase"],
+        status=InboxStatus(row["status"]),
+        body=bytes(row["body"]),
+        client_ip=row["client_ip"],
+        opt_platform=row["opt_platform"],
+        received_at=row["received_at"],
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        last_error=row["last_error"],
+        answer=None if row["answer"] is None else bytes(row["answer"]),
+    )
+
+
+class SqlInbox:
+    """The receiver's inbox over a BatchWriter."""
+
+    def __init__(self, db: BatchWriter) -> None:
+        self._db = db
+
+    @property
+    def describe(self) -> str:
+        """Which database this is, for messages."""
+        return self._db.describe
+
+    async def put(self, entry: NewInboxEntry) -> tuple[int, bool]:
+        """Store a webhook once; return its id and whether it was new."""
+        digest = webhook_digest(entry.command, entry.body)
+        pending = entry.status is InboxStatus.PENDING
+
+        def op(conn: Any) -> tuple[int, bool]:
+            row = conn.execute(
+                "INSERT INTO inbox (digest, sdk_app_id, command, phase, status, body, client_ip,"
+                " opt_platform, received_at, next_attempt_at, answer)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (digest) DO NOTHING RETURNING id",
+                (
+                    digest,
+                    entry.sdk_app_id,
+                    entry.command,
+                    entry.phase,
+                    entry.status.value,
+                    entry.body,
+                    entry.client_ip,
+                    entry.opt_platform,
+                    entry.received_at,
+                    entry.received_at if pending else None,
+                    entry.answer,
+                ),
+            ).fetchone()
+            if row is not None:
+                return int(row[0]), True
+            existing = conn.execute("SELECT id FROM inbox WHERE digest = ?", (digest,)).fetchone()
+            return int(existing[0]), False
+
+        return await self._db.run(op, single=True)
+
+    async def claim(self, *, now: float, limit: int, lease: float) -> list[InboxEntry]:
+        """Take up to ``limit`` due pending entries for ``lease`` seconds."""
+
+        def op(conn: Any) -> list[InboxEntry]:
+            # The outer condition repeats the inner one: on PostgreSQL a row another claimer
+            # took between the two is skipped when its lock is released (and SKIP LOCKED skips
+            # rows locked right now), so no entry is claimed twice.
+            rows = conn.execute(
+                f"UPDATE inbox SET next_attempt_at = ?, attempts = attempts + 1, updated_at = ?"
+                f" WHERE id IN (SELECT id FROM inbox WHERE status = 'pending'"
+                f" AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?"
+                f"{skip_locked(conn)}) AND status = 'pending' AND next_attempt_at <= ?"
+                f" RETURNING {_INBOX_COLUMNS}",
+                (now + lease, now, now, limit, now),
+            ).fetchall()
+            return sorted((_inbox_entry(r) for r in rows), key=lambda e: e.id)
+
+        return await self._db.run(op, single=True)
+
+    async def complete(self, entry_id: int, *, now: float) -> None:
+        """Mark an entry done."""
+        await self._db.run(
+            lambda conn: conn.execute(
+                "UPDATE inbox SET status = 'done', next_attempt_at = NULL, updated_at = ?"
+                " WHERE id = ?",
+                (now, entry_id),
+            ),
+            single=True,
+        )
+
+    async def fail(self, entry_id: int, error: str, *, retry_at: float | None, now: float) -> None:
+        """Record a failed attempt: pending again at ``retry_at``, or dead."""
+        status = InboxStatus.PENDING if retry_at is not None else InboxStatus.DEAD
+        await self._db.run(
+            lambda conn: conn.execute(
+                "UPDATE inbox SET status = ?, next_attempt_at = ?, last_error = ?, updated_at = ?"
+                " WHERE id = ?",
+                (status.value, retry_at, error[:2000], now, entry_id),
+            )
+        )
+
+    async def get(self, entry_id: int) -> InboxEntry | None:
+        """One entry by id."""
+
+        def op(conn: Any) -> InboxEntry | None:
+            row = conn.execute(
+                f"SELECT {_INBOX_COLUMNS} FROM inbox WHERE id = ?", (entry_id,)
+            ).fetchone()
+            return None if row is None else _inbox_entry(row)
+
+        return await self._db.run(op)
+
+    async def list(
+        self,
+        *,
+        command: str | None = None,
+        status: InboxStatus | None = None,
+        limit: int = 100,
+    ) -> list[InboxEntry]:
+        """The newest entries first, filtered by command and status."""
+        where, params = [], []
+        if command is not None:
+            where.append("command = ?")
+            params.append(command)
+        if status is not None:
+            where.append("status = ?")
+            params.append(status.value)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+
+        def op(conn: Any) -> list[InboxEntry]:
+            rows = conn.execute(
+                f"SELECT {_INBOX_COLUMNS} FROM inbox {clause} ORDER BY id DESC LIMIT ?",
+                (*params, limit),
+            ).fetchall()
+            return [_inbox_entry(r) for r in rows]
+
+        return await self._db.run(op)
+
+    async def replay(self, entry_id: int, *, now: float) -> bool:
+        """Make an entry pending again with a fresh attempt count."""
+
+        def op(conn: Any) -> bool:
+            row = conn.execute("SELECT phase FROM inbox WHERE id = ?", (entry_id,)).fetchone()
+            if row is None:
+                return False
+            if row[0] == "before":
+                raise ConfigError(
+                    f"inbox entry {entry_id} is a before-webhook: it was answered inline and"
+                    " cannot be replayed"
+                )
+            cur = conn.execute(
+                "UPDATE inbox SET status = 'pending', attempts = 0, next_attempt_at = ?,"
+                " last_error = NULL, updated_at = ? WHERE id = ?",
+                (now, now, entry_id),
+            )
+            return bool(cur.rowcount > 0)
+
+        return await self._db.run(op)
+
+    async def prune(self, *, before: float) -> int:
+        """Delete handled entries (done, answered) received before ``before``; dead ones stay."""
+        return await self._db.run(
+            lambda conn: (
+                conn.execute(
+                    "DELETE FROM inbox WHERE status IN ('done', 'answered') AND received_at < ?",
+                    (before,),
+                ).rowcount
+            ),
+            single=True,
+        )
+
+    async def close(self) -> None:
+        """Finish pending writes and close the database."""
+        await asyncio.to_thread(self._db.close)
