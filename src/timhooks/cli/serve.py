@@ -52,6 +52,14 @@ def add_commands(commands: Any) -> None:
         const=False,
         help="do not deliver after-webhooks in this process (run `timhooks worker`)",
     )
+    serve.add_argument(
+        "--refuse-private-targets",
+        dest="allow_private_targets",
+        action="store_const",
+        const=False,
+        help="refuse webhook URLs whose host is or resolves to a loopback, private or"
+        " link-local address (multi-tenant deployments; off by default)",
+    )
     serve.add_argument("--json", action="store_true", help="print the start-up facts as JSON")
     serve.set_defaults(run=run_serve)
 
@@ -107,10 +115,14 @@ def run_serve(args: argparse.Namespace) -> int:
             "callback_retry_attempts",
             "callback_retry_base",
             "dispatch",
+            "allow_private_targets",
         )
     }
     config = load_config(file=args.config, flags=flags)
     server = ChatServer(config)
+    # The URL check at configuration time cannot see what a host name resolves to when a
+    # webhook is sent; the sender checks that too (ChatServer does not pass the flag on yet).
+    server.sender.refuse_private = not config.allow_private_targets
 
     async def main() -> None:
         app = await server.start()

@@ -144,13 +144,10 @@ class WebhookSender:
             async with asyncio.timeout(time_limit):
                 if self.refuse_private:
                     error = await _private_target(target.url)
-                if error is not None:
-                    raise _Refused
-                response = await self._client.post(url, content=body, timeout=time_limit)
-                status = response.status_code
-                answer = response.content[:_MAX_ANSWER]
-        except _Refused:
-            pass  # ``error`` says why
+                if error is None:
+                    response = await self._client.post(url, content=body, timeout=time_limit)
+                    status = response.status_code
+                    answer = response.content[:_MAX_ANSWER]
         except TimeoutError:
             error = f"timed out after {time_limit:g} s"
         except httpx.HTTPError as exc:
@@ -173,10 +170,6 @@ class WebhookSender:
             response=answer,
             decision=decision if spec is not None and spec.is_before else None,
         )
-
-
-class _Refused(Exception):
-    """The target was refused before any request was made."""
 
 
 def _is_public(address: str) -> bool:

@@ -18,6 +18,7 @@ from timhooks.delivery.dispatcher import OutboxDispatcher
 from timhooks.delivery.sender import WebhookSender
 from timhooks.protocol.usersig import generate_usersig
 from timhooks.server.config import CallbackConfig, ServerConfig, validate_callback_url
+from timhooks.server.openapi import openapi_endpoint
 from timhooks.server.rest import RestApi
 from timhooks.server.service import ChatService
 from timhooks.server.store import App, ServerStore
@@ -59,6 +60,7 @@ class ChatServer:
             routes=[
                 Route("/v4/{service}/{command}", self.rest.endpoint, methods=["POST", "GET"]),
                 Route("/", self._about, methods=["GET"]),
+                Route("/openapi.json", openapi_endpoint(self.service), methods=["GET"]),
             ],
             lifespan=self._lifespan,
         )
