@@ -12,7 +12,10 @@ from typing import Any
 from timhooks.cli.output import print_json, when, with_store
 from timhooks.protocol.usersig import DEFAULT_EXPIRE, generate_usersig
 from timhooks.server.config import FailurePolicy, ServerConfig, load_config
+from timhooks.server.schema import SERVER_MIGRATIONS
 from timhooks.server.store import Delivery, DeliveryStatus, ServerStore
+from timhooks.storage import describe_url, open_inbox
+from timhooks.storage.inbox import INBOX_MIGRATIONS
 
 __all__ = ["add_commands"]
 
@@ -60,8 +63,40 @@ def add_commands(commands: Any) -> None:
         help="refuse webhook URLs whose host is or resolves to a loopback, private or"
         " link-local address (multi-tenant deployments; off by default)",
     )
+    serve.add_argument(
+        "--no-upgrade",
+        dest="upgrade",
+        action="store_const",
+        const=False,
+        help="refuse to start on an outdated schema instead of migrating it",
+    )
+    serve.add_argument(
+        "--retention-days", type=float, help="prune finished deliveries after this (default 7)"
+    )
     serve.add_argument("--json", action="store_true", help="print the start-up facts as JSON")
     serve.set_defaults(run=run_serve)
+
+    worker = commands.add_parser(
+        "worker", help="deliver after-webhooks from a shared database (no REST API)"
+    )
+    worker.add_argument("--db", required=True, help="the database the servers write to")
+    worker.add_argument("--concurrency", type=int, help="deliveries in flight (default 32)")
+    worker.add_argument("--retention-days", type=float)
+    worker.add_argument("--no-upgrade", dest="upgrade", action="store_const", const=False)
+    worker.set_defaults(run=run_worker)
+
+    db = commands.add_parser("db", help="database schema and retention")
+    dbsub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    upgrade = dbsub.add_parser("upgrade", help="migrate the server and inbox schemas")
+    upgrade.add_argument("--db", default=_DEFAULT_DB)
+    upgrade.add_argument("--component", choices=("server", "inbox", "all"), default="all")
+    upgrade.set_defaults(run=run_db_upgrade)
+    prune = dbsub.add_parser("prune", help="delete finished deliveries and handled events")
+    prune.add_argument("--db", default=_DEFAULT_DB)
+    prune.add_argument("--older-than-days", type=float, default=7.0)
+    prune.add_argument("--component", choices=("server", "inbox"), default="server")
+    prune.add_argument("--json", action="store_true")
+    prune.set_defaults(run=run_db_prune)
 
     deliveries = commands.add_parser("deliveries", help="inspect and replay sent webhooks")
     sub = deliveries.add_subparsers(dest="deliveries_command", required=True, metavar="ACTION")
@@ -133,7 +168,7 @@ def run_serve(args: argparse.Namespace) -> int:
             "admin": app.admins[0],
             "admin_usersig": server.admin_usersig(app),
             "callback_url": app.callback.url,
-            "db": server.store.path,
+            "db": describe_url(config.db),
         }
         if args.json:
             print_json(facts)
@@ -230,4 +265,59 @@ def run_usersig(args: argparse.Namespace) -> int:
     print(
         generate_usersig(args.app_id, args.key, args.user, now=int(time.time()), expire=args.expire)
     )
+    return 0
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    """Deliver after-webhooks from the shared database until interrupted."""
+    import signal
+
+    from timhooks.server.app import ChatServer
+
+    flags = {"db": args.db, "concurrency": args.concurrency, "upgrade": args.upgrade}
+    flags["retention_days"] = args.retention_days
+    config = load_config(flags=flags)
+
+    async def main() -> None:
+        server = ChatServer(config)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await server.start_worker()
+        print(f"timhooks worker delivering from {describe_url(config.db)}", file=sys.stderr)
+        sys.stderr.flush()
+        try:
+            await stop.wait()
+        finally:
+            await server.stop()
+
+    asyncio.run(main())
+    return 0
+
+
+def run_db_upgrade(args: argparse.Namespace) -> int:
+    """Migrate the schemas; print what was applied."""
+    from timhooks.storage import open_writer
+
+    components = {"server": SERVER_MIGRATIONS, "inbox": INBOX_MIGRATIONS}
+    names = list(components) if args.component == "all" else [args.component]
+    for name in names:
+        applied: list[int] = []
+        open_writer(args.db, component=name, migrations=components[name], applied=applied).close()
+        print(f"{name}: applied migrations {applied}" if applied else f"{name}: up to date")
+    return 0
+
+
+def run_db_prune(args: argparse.Namespace) -> int:
+    """Delete what retention allows; print how many rows went."""
+    before = time.time() - args.older_than_days * 86400
+    if args.component == "server":
+        pruned: int = with_store(lambda: ServerStore(args.db), lambda s: s.prune(before=before))
+    else:
+        pruned = with_store(lambda: open_inbox(args.db), lambda s: s.prune(before=before))
+    if args.json:
+        print_json({"component": args.component, "pruned": pruned})
+    else:
+        print(f"{args.component}: pruned {pruned} rows older than {args.older_than_days:g} days")
     return 0

@@ -9,6 +9,7 @@ run from the inbox with retries.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import time
@@ -54,6 +55,7 @@ Before-handlers return a Decision (None means allow); after-handlers return noth
 """
 
 DEFAULT_MAX_BODY = 1024 * 1024
+_PRUNE_EVERY = 3600.0
 DEFAULT_RETRY = RetryPolicy()
 # Tencent proceeds when a before-webhook times out (reference 1.4); so does the receiver's fallback.
 ALLOW = Decision()
@@ -145,6 +147,7 @@ class Receiver:
         concurrency: int = 16,
         poll_interval: float = 1.0,
         record_before: bool = True,
+        retention_days: float = 7.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         configured = dict(apps or {})
@@ -174,7 +177,9 @@ class Receiver:
         self.retry = retry
         self.handler_timeout = handler_timeout
         self.record_before = record_before
+        self.retention_days = retention_days
         self.clock = clock
+        self._pruner: asyncio.Task[None] | None = None
         self._owns_inbox = isinstance(inbox, str | Path)
         self.inbox: InboxStore = open_inbox(inbox) if isinstance(inbox, str | Path) else inbox
         self._handlers: dict[str, _Registered] = {}
@@ -362,6 +367,22 @@ class Receiver:
     def _ensure_worker(self) -> None:
         if not self._worker.running and not self._stopped:
             self._worker.start()
+            if self.retention_days > 0 and self._pruner is None:
+                self._pruner = asyncio.get_running_loop().create_task(
+                    self._prune(), name="timhooks-inbox-pruner"
+                )
+
+    async def _prune(self) -> None:
+        """Hourly, delete handled entries older than ``retention_days`` (dead ones stay)."""
+        while True:
+            try:
+                before = self.clock() - self.retention_days * 86400
+                pruned = await self.inbox.prune(before=before)
+                if pruned:
+                    log.info("pruned %d handled inbox entries", pruned)
+            except Exception as exc:  # a custom inbox may fail here; pruning must not stop us
+                log.error("pruning the inbox failed: %r", exc)
+            await asyncio.sleep(_PRUNE_EVERY)
 
     async def _claim(self, limit: int) -> list[InboxEntry]:
         return await self.inbox.claim(now=self.clock(), limit=limit, lease=self.handler_timeout * 2)
@@ -378,6 +399,11 @@ class Receiver:
         """
         self._stopped = True
         await self._worker.stop(grace)
+        if self._pruner is not None:
+            self._pruner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pruner
+            self._pruner = None
         if self._background:
             await asyncio.wait(self._background, timeout=grace)
         if self._owns_inbox:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
@@ -16,6 +19,7 @@ from starlette.routing import Route
 
 from timhooks.delivery.dispatcher import OutboxDispatcher
 from timhooks.delivery.sender import WebhookSender
+from timhooks.protocol.errors import StorageError
 from timhooks.protocol.usersig import generate_usersig
 from timhooks.server.config import CallbackConfig, ServerConfig, validate_callback_url
 from timhooks.server.openapi import openapi_endpoint
@@ -24,6 +28,10 @@ from timhooks.server.service import ChatService
 from timhooks.server.store import App, ServerStore
 
 __all__ = ["ChatServer"]
+
+log = logging.getLogger("timhooks.server")
+
+_PRUNE_EVERY = 3600.0
 
 
 class ChatServer:
@@ -38,7 +46,7 @@ class ChatServer:
     ) -> None:
         self.config = config
         self.clock = clock
-        self.store = ServerStore(config.db)
+        self.store = ServerStore(config.db, upgrade=config.upgrade)
         self.sender = WebhookSender(transport=transport, clock=clock)
         self.service = ChatService(
             self.store,
@@ -65,6 +73,7 @@ class ChatServer:
             lifespan=self._lifespan,
         )
         self.default_app: App | None = None
+        self._maintenance: asyncio.Task[None] | None = None
 
     async def _about(self, request: Request) -> JSONResponse:
         return JSONResponse(
@@ -76,20 +85,51 @@ class ChatServer:
         )
 
     async def start(self) -> App:
-        """Load or create the configured app, start the dispatcher; return the app."""
+        """Load the apps, create or update the configured one, start the dispatcher and
+        maintenance; return the configured app."""
         await self.service.load()
         app = await self._configure_app()
-        await self.service.load()
-        if self.config.dispatch:
-            self.dispatcher.start()
+        await self.start_worker()
         self.default_app = app
         return app
 
+    async def start_worker(self) -> None:
+        """Load the apps as stored and start the dispatcher and maintenance, changing no app
+        (``timhooks worker``)."""
+        await self.service.load()
+        if self.config.dispatch:
+            self.dispatcher.start()
+        self._maintenance = asyncio.get_running_loop().create_task(
+            self._maintain(), name="timhooks-maintenance"
+        )
+
     async def stop(self, grace: float = 10.0) -> None:
         """Stop the dispatcher, close connections and the database."""
+        if self._maintenance is not None:
+            self._maintenance.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._maintenance
+            self._maintenance = None
         await self.dispatcher.stop(grace)
         await self.sender.aclose()
         await self.store.close()
+
+    async def _maintain(self) -> None:
+        """Reload app settings other processes changed; prune old deliveries hourly."""
+        cfg = self.config
+        last_prune = 0.0
+        while True:
+            await asyncio.sleep(cfg.reload_interval)
+            try:
+                await self.service.load()
+                now = self.clock()
+                if cfg.retention_days > 0 and now - last_prune >= _PRUNE_EVERY:
+                    last_prune = now
+                    pruned = await self.store.prune(before=now - cfg.retention_days * 86400)
+                    if pruned:
+                        log.info("pruned %d finished deliveries", pruned)
+            except StorageError as exc:
+                log.error("maintenance failed: %s", exc)
 
     @asynccontextmanager
     async def _lifespan(self, app: object) -> AsyncIterator[None]:

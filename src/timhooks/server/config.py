@@ -230,6 +230,9 @@ class ServerConfig:
     dispatch: bool = True
     concurrency: int = 32
     allow_private_targets: bool = True
+    upgrade: bool = True  # migrate the database schema on start
+    retention_days: float = 7.0  # prune finished deliveries older than this; 0 keeps all
+    reload_interval: float = 2.0  # seconds between reloads of app settings other processes set
 
 
 _ENV = "TIMHOOKS_"
@@ -257,6 +260,9 @@ _SERVER_KEYS: dict[str, Any] = {
     "dispatch": _flag,
     "concurrency": int,
     "allow_private_targets": _flag,
+    "upgrade": _flag,
+    "retention_days": float,
+    "reload_interval": float,
 }
 _CALLBACK_KEYS: dict[str, Any] = {
     "callback_url": str,

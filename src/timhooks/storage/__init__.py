@@ -80,11 +80,17 @@ def open_writer(
     upgrade: bool = True,
     synchronous: str = "FULL",
     pg_threads: int = 4,
+    applied: list[int] | None = None,
 ) -> BatchWriter:
-    """Open the database at ``url`` with ``component``'s schema migrated (or checked)."""
+    """Open the database at ``url`` with ``component``'s schema migrated (or checked).
+
+    The versions a migration applied are appended to ``applied`` when it is given.
+    """
 
     def setup(conn: Any) -> None:
-        migrate(conn, component, migrations, allowed=upgrade)
+        versions = migrate(conn, component, migrations, allowed=upgrade)
+        if applied is not None:
+            applied.extend(versions)
 
     if is_postgres(url):
         from timhooks.storage.postgres import PostgresWriter
