@@ -9,6 +9,7 @@ worker thread (it has one writer anyway); PostgreSQL runs several, each with its
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -157,17 +158,19 @@ class BatchWriter:
     # --- the worker threads -----------------------------------------------------------------
 
     def _run(self, setup: Callable[[Any], None] | None, ready: Future[None]) -> None:
+        conn = None
         try:
             conn = self.dialect.connect()
             if setup is not None:
                 setup(conn)
         except Exception as exc:
+            if conn is not None:
+                with contextlib.suppress(*self.dialect.driver_errors):
+                    conn.close()
             mapped = self.map_error(exc)
-            ready.set_exception(
-                mapped
-                if isinstance(mapped, StorageError)
-                else StorageError(f"{self.describe}: {exc}")
-            )
+            if not isinstance(mapped, StorageError):
+                mapped = StorageError(f"{self.describe}: {exc}")
+            ready.set_exception(mapped)
             return
         ready.set_result(None)
         try:
