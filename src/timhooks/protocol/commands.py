@@ -134,7 +134,7 @@ class CommandSpec:
         """
         try:
             data = msgspec.json.decode(body)
-        except (msgspec.DecodeError, RecursionError) as exc:
+        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
             raise MalformedResponse(f"answer is not valid JSON: {_decode_reason(exc)}") from None
         if not isinstance(data, dict):
             raise MalformedResponse(f"answer must be a JSON object, got {_json_type(data)}")
@@ -167,6 +167,10 @@ class CommandSpec:
 
 
 def _decode_reason(exc: Exception) -> str:
+    # msgspec raises UnicodeDecodeError (not DecodeError) for invalid UTF-8 inside a JSON string;
+    # atheris found it: without it a hostile body leaked a foreign error (STYLE.md habit 1).
+    if isinstance(exc, UnicodeDecodeError):
+        return f"invalid UTF-8 at byte {exc.start}"
     return "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
 
 
@@ -310,7 +314,7 @@ def parse_event(body: bytes | str, *, command: str | None = None) -> ev.Event:
     """
     try:
         data = msgspec.json.decode(body)
-    except (msgspec.DecodeError, RecursionError) as exc:
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
         raise MalformedRequest(f"body is not valid JSON: {_decode_reason(exc)}") from None
     if not isinstance(data, dict):
         raise MalformedRequest(f"body must be a JSON object, got {_json_type(data)}")

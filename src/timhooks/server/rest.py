@@ -140,7 +140,9 @@ class RestApi:
             raise ApiError(RestCode.JSON_PARSE_ERROR, "the body is empty; send {} for no fields")
         try:
             data = msgspec.json.decode(raw)
-        except (msgspec.DecodeError, RecursionError) as exc:
+        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
+            # msgspec reports invalid UTF-8 inside a string as UnicodeDecodeError, not as a
+            # DecodeError: without it such a body was a 500.
             raise ApiError(
                 RestCode.JSON_PARSE_ERROR, f"the body is not valid JSON: {exc}"
             ) from None
