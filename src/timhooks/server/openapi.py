@@ -95,6 +95,8 @@ _RECALL = _body(
     Reason=_text(100),
 )
 _GROUP_ID = _body(["GroupId"], GroupId=_TEXT)
+# OpenAPI 3.0 spells an open bound as a boolean next to minimum.
+_TIMEOUT_MS = {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": 60000}
 
 # The main request fields of each command (reference 5.1, 5.2; README for timhooks' own).
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -196,8 +198,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
             "type": "array",
             "items": {"type": "string", "enum": sorted(COMMANDS)},
         },
-        BeforeTimeoutMs={"type": "number", "exclusiveMinimum": 0, "maximum": 60000},
-        AfterTimeoutMs={"type": "number", "exclusiveMinimum": 0, "maximum": 60000},
+        BeforeTimeoutMs=_TIMEOUT_MS,
+        AfterTimeoutMs=_TIMEOUT_MS,
         BeforeFailurePolicy={"type": "string", "enum": ["proceed", "deny"]},
         AfterRetry={
             "type": "object",
