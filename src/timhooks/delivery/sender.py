@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
+import re
 import socket
 import time
 from collections.abc import Callable
@@ -33,6 +35,28 @@ from timhooks.protocol.signing import compute_sign
 __all__ = ["Attempt", "WebhookSender", "WebhookTarget"]
 
 _MAX_ANSWER = 64 * 1024
+
+# httpx logs every request's URL at INFO, and a webhook URL carries its Sign (a credential for
+# the minute RequestTime allows). Secrets never go to logs: the values of Sign and usersig are
+# masked in httpx's records before any handler sees them.
+_SECRET_PARAM = re.compile(r"([?&](?:Sign|usersig)=)[^&\s\"]*", re.IGNORECASE)
+
+
+class _MaskSecrets(logging.Filter):
+    """Masks Sign and usersig query values in the httpx logger's records."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(
+                _SECRET_PARAM.sub(r"\1***", str(a)) if isinstance(a, str | httpx.URL) else a
+                for a in record.args
+            )
+        elif isinstance(record.msg, str):
+            record.msg = _SECRET_PARAM.sub(r"\1***", record.msg)
+        return True
+
+
+logging.getLogger("httpx").addFilter(_MaskSecrets())
 # Any after-command's spec reads an answer for after-webhooks: their answers only need to be
 # well formed, Tencent ignores the code (reference 1.1).
 _AFTER_SPEC = COMMANDS[AfterGroupFull.command]

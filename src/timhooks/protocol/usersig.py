@@ -119,6 +119,10 @@ def decode_usersig(usersig: str) -> UserSigInfo:
         raise UserSigMalformed("UserSig is not zlib-compressed") from None
     if inflater.unconsumed_tail:
         raise UserSigMalformed("UserSig inflates to more than 16 KiB")
+    if not inflater.eof:
+        # A UserSig cut short (here: its zlib checksum lost) is 70003, "parse failed (e.g.
+        # truncated)" (reference 6), even when what is left still inflates to the full JSON.
+        raise UserSigMalformed("UserSig is truncated")
     try:
         doc = json.loads(text)
     except (ValueError, RecursionError):

@@ -1,0 +1,571 @@
+"""Hostile input on both sides: forged or replayed webhooks, slow bodies, forged UserSigs,
+one app reaching for another's data, private webhook targets, secrets in logs and output."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from timhooks.delivery.sender import WebhookSender, WebhookTarget
+from timhooks.protocol import (
+    SignatureMismatch,
+    build_query,
+    compute_sign,
+    generate_usersig,
+    verify_sign,
+)
+from timhooks.protocol import signing as signing_module
+from timhooks.receiver import Receiver
+from timhooks.server.app import ChatServer
+from timhooks.server.config import CallbackConfig, ServerConfig
+from timhooks.server.store import App
+
+APP, KEY = 1400000111, "app-one-secret-key-0123456789"
+OTHER, OTHER_KEY = 1400000222, "app-two-secret-key-9876543210"
+TOKEN = "webhook-token-s3cret"
+ADMIN = "administrator"
+COMMAND = "Group.CallbackAfterGroupFull"
+ACK = json.dumps({"ActionStatus": "OK", "ErrorInfo": "", "ErrorCode": 0}).encode()
+
+
+# --- Sign and RequestTime ---------------------------------------------------------------------
+
+
+def test_equal_length_wrong_signatures_are_rejected_with_compare_digest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Sign that differs in any one hex digit (same length) is refused, and the check goes
+    through hmac.compare_digest (constant time); no timing is measured."""
+    now = 1669872112
+    good = compute_sign("xxxxyyyy", now)
+    calls: list[tuple[bytes, bytes]] = []
+    real = signing_module.hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(signing_module.hmac, "compare_digest", spy)
+    assert verify_sign("xxxxyyyy", good, str(now), now=now) == now
+    for i in range(len(good)):
+        wrong = good[:i] + ("0" if good[i] != "0" else "1") + good[i + 1 :]
+        with pytest.raises(SignatureMismatch):
+            verify_sign("xxxxyyyy", wrong, str(now), now=now)
+    assert len(calls) == 1 + len(good)
+    assert all(len(a) == len(b) == 64 for a, b in calls)
+
+
+def signed_query(token: str, when: int) -> str:
+    return build_query(
+        sdk_app_id=APP,
+        callback_command=COMMAND,
+        client_ip="127.0.0.1",
+        opt_platform="Web",
+        request_time=when,
+        sign=compute_sign(token, when),
+    )
+
+
+async def test_request_time_outside_the_window_is_rejected(tmp_path: Path) -> None:
+    """A correctly signed webhook whose RequestTime is more than 60 s off is answered 401 and
+    not stored; inside the window it is accepted."""
+    receiver = Receiver(app_id=APP, token=TOKEN, inbox=tmp_path / "inbox.db")
+    body = json.dumps({"CallbackCommand": COMMAND, "GroupId": "@TGS#w"}).encode()
+    try:
+        now = int(time.time())
+        for skew in (-61, 61, -3600):
+            answer = await receiver.handle("POST", signed_query(TOKEN, now + skew), body)
+            assert answer.status == 401, skew
+            assert "RequestTime" in json.loads(answer.body)["ErrorInfo"]
+        assert await receiver.inbox.list() == []
+        assert (await receiver.handle("POST", signed_query(TOKEN, now - 50), body)).status == 200
+    finally:
+        await receiver.stop()
+
+
+async def test_replayed_webhook_within_the_window_is_stored_and_handled_once(
+    tmp_path: Path,
+) -> None:
+    """The same signed webhook replayed inside the window gets 200 each time but is stored once
+    and its handler runs once."""
+    seen: list[str] = []
+    receiver = Receiver(app_id=APP, token=TOKEN, inbox=tmp_path / "inbox.db", poll_interval=0.05)
+
+    @receiver.on(COMMAND)
+    async def handle(event: Any) -> None:
+        seen.append(event.group_id)
+
+    body = json.dumps({"CallbackCommand": COMMAND, "GroupId": "@TGS#r", "EventTime": 1}).encode()
+    query = signed_query(TOKEN, int(time.time()))
+    try:
+        for _ in range(5):
+            assert (await receiver.handle("POST", query, body)).status == 200
+        for _ in range(100):
+            if seen:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.3)
+        assert seen == ["@TGS#r"]
+        assert len(await receiver.inbox.list()) == 1
+    finally:
+        await receiver.stop()
+
+
+# --- body limits and deadlines over real sockets -----------------------------------------------
+
+
+class _Uvicorn(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Any:
+        yield
+
+
+@contextlib.asynccontextmanager
+async def served(app: Any) -> AsyncIterator[int]:
+    """Serve an ASGI app on 127.0.0.1 (lifespan off) in this loop; yield its port."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = _Uvicorn(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            assert not task.done()
+            await asyncio.sleep(0.01)
+        yield port
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 15)
+        sock.close()
+
+
+async def dribble(port: int, target: str, declared: int, *, every: float = 0.2) -> bytes:
+    """Send headers promising ``declared`` bytes, then one byte per ``every`` s; return the
+    response that arrives (the server must answer before the body is complete)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(
+            f"POST {target} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {declared}\r\n\r\n".encode()
+        )
+        await writer.drain()
+
+        async def trickle() -> None:
+            with contextlib.suppress(OSError):
+                for _ in range(declared - 1):
+                    writer.write(b" ")
+                    await writer.drain()
+                    await asyncio.sleep(every)
+
+        sender = asyncio.create_task(trickle())
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            length = int(
+                next(
+                    line.split(b":", 1)[1]
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+            )
+            return head + await asyncio.wait_for(reader.readexactly(length), 10)
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+
+async def test_receiver_answers_408_to_a_body_that_dribbles_in(tmp_path: Path) -> None:
+    """A client that sends headers and then a byte now and then gets 408 once the body
+    deadline passes; the receiver is not held for ever."""
+    receiver = Receiver(app_id=APP, inbox=tmp_path / "inbox.db")
+    receiver.asgi.body_deadline = 0.5
+    try:
+        async with served(receiver.asgi) as port:
+            started = time.monotonic()
+            query = build_query(
+                sdk_app_id=APP, callback_command=COMMAND, client_ip="1.2.3.4", opt_platform="Web"
+            )
+            answer = await dribble(port, f"/?{query}", 100)
+            took = time.monotonic() - started
+        assert answer.startswith(b"HTTP/1.1 408"), answer
+        assert b"did not arrive within 0.5 s" in answer
+        assert took < 3, took
+    finally:
+        await receiver.stop()
+
+
+@contextlib.asynccontextmanager
+async def chat_server(tmp_path: Path, **config: Any) -> AsyncIterator[ChatServer]:
+    server = ChatServer(
+        ServerConfig(db=str(tmp_path / "chat.db"), app_id=APP, key=KEY, dispatch=False, **config),
+        transport=httpx.MockTransport(lambda request: httpx.Response(200, content=ACK)),
+    )
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+def params(user: str = ADMIN, app: int = APP, key: str = KEY) -> dict[str, str]:
+    sig = generate_usersig(app, key, user, now=int(time.time()))
+    return {"sdkappid": str(app), "identifier": user, "usersig": sig, "random": "7"}
+
+
+async def test_rest_answers_60002_to_a_body_that_dribbles_in(tmp_path: Path) -> None:
+    """A REST call whose body does not arrive in time is an envelope with 60002."""
+    async with chat_server(tmp_path) as server:
+        server.rest.body_deadline = 0.5
+        async with served(server.asgi) as port:
+            query = httpx.QueryParams(params()).__str__()
+            answer = await dribble(port, f"/v4/im_open_login_svc/account_import?{query}", 100)
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200")
+        envelope = json.loads(body)
+        assert envelope["ErrorCode"] == 60002
+        assert "did not arrive within 0.5 s" in envelope["ErrorInfo"]
+
+
+async def test_body_size_limits_on_both_sides(tmp_path: Path) -> None:
+    """A body over the limit is refused before it is read: 413 from the receiver, 60002 from
+    the REST API."""
+    receiver = Receiver(app_id=APP, inbox=tmp_path / "inbox.db", max_body=1000)
+    try:
+        transport = httpx.ASGITransport(app=receiver.asgi)
+        async with httpx.AsyncClient(transport=transport, base_url="http://r") as http:
+            r = await http.post("/?SdkAppid=1&CallbackCommand=x", content=b"x" * 1001)
+        assert r.status_code == 413
+    finally:
+        await receiver.stop()
+    async with chat_server(tmp_path) as server:
+        transport = httpx.ASGITransport(app=server.asgi)
+        async with httpx.AsyncClient(transport=transport, base_url="http://s") as http:
+            big = b'{"UserID": "' + b"x" * (1024 * 1024) + b'"}'
+            r = await http.post(
+                "/v4/im_open_login_svc/account_import", params=params(), content=big
+            )
+        assert r.json()["ErrorCode"] == 60002
+        assert "larger than" in r.json()["ErrorInfo"]
+
+
+# --- UserSig on every command, admin-only commands, app isolation ------------------------------
+
+
+async def test_every_command_verifies_the_usersig(tmp_path: Path) -> None:
+    """Every REST path refuses a missing, forged, other-user or other-app UserSig with its
+    70xxx code, and every admin-only command refuses a user's valid UserSig with 60010."""
+    async with chat_server(tmp_path) as server:
+        transport = httpx.ASGITransport(app=server.asgi)
+        async with httpx.AsyncClient(transport=transport, base_url="http://s") as http:
+
+            async def code(path: str, query: dict[str, str]) -> int:
+                r = await http.post(path, params=query, content=b"{}")
+                data = r.json()
+                assert data["ErrorInfo"], data
+                result: int = data["ErrorCode"]
+                return result
+
+            for (service, name), command in server.service.commands.items():
+                path = f"/v4/{service}/{name}"
+                user = ADMIN if command.admin else "penn"
+                good = params(user)
+                assert await code(path, {**good, "usersig": ""}) == 70003, path
+                assert await code(path, {**good, "usersig": good["usersig"][:-8]}) == 70003
+                forged = generate_usersig(APP, "not-the-key", user, now=int(time.time()))
+                assert await code(path, {**good, "usersig": forged}) == 70009, path
+                assert await code(path, {**good, "usersig": params("mallory")["usersig"]}) == 70013
+                assert (
+                    await code(
+                        path, params(user, app=OTHER, key=OTHER_KEY) | {"sdkappid": str(APP)}
+                    )
+                    == 70014
+                )
+                if command.admin:
+                    assert await code(path, params("penn")) == 60010, path
+
+
+async def test_one_app_never_reads_or_changes_another_apps_data(tmp_path: Path) -> None:
+    """Two apps in one database: the second app's admin cannot see, change or destroy the
+    first app's groups, Official Accounts, members or webhook settings."""
+    async with chat_server(tmp_path) as server:
+        await server.store.put_app(
+            App(sdk_app_id=OTHER, key=OTHER_KEY, admins=(ADMIN,), callback=CallbackConfig()),
+            now=time.time(),
+        )
+        await server.service.load()
+        transport = httpx.ASGITransport(app=server.asgi)
+        async with httpx.AsyncClient(transport=transport, base_url="http://s") as http:
+
+            async def call(app: int, key: str, path: str, body: dict[str, Any]) -> Any:
+                r = await http.post(f"/v4/{path}", params=params(app=app, key=key), json=body)
+                return r.json()
+
+            one = (APP, KEY)
+            two = (OTHER, OTHER_KEY)
+            ok = await call(
+                *one, "im_open_login_svc/multiaccount_import", {"AccountList": ["a", "b"]}
+            )
+            assert ok["ErrorCode"] == 0
+            group = await call(
+                *one,
+                "group_open_http_svc/create_group",
+                {"Owner_Account": "a", "Type": "Public", "Name": "mine", "GroupId": "shared-id"},
+            )
+            assert group["ErrorCode"] == 0, group
+            oa = await call(
+                *one,
+                "official_account_open_http_svc/create_official_account",
+                {"Owner_Account": "a", "Name": "n", "OfficialAccountUserID": "@TOA#_shared"},
+            )
+            assert oa["ErrorCode"] == 0, oa
+            set_cb = await call(
+                *one,
+                "timhooks_config/set_callback",
+                {"Url": "http://example.com/hook", "Token": TOKEN},
+            )
+            assert set_cb["ErrorCode"] == 0
+
+            info = await call(
+                *two, "group_open_http_svc/get_group_info", {"GroupIdList": ["shared-id"]}
+            )
+            assert info["ErrorCode"] != 0 or all(g.get("ErrorCode") for g in info["GroupInfo"]), (
+                info
+            )
+            assert "mine" not in json.dumps(info)
+            for path, body in (
+                ("group_open_http_svc/get_group_member_info", {"GroupId": "shared-id"}),
+                (
+                    "group_open_http_svc/add_group_member",
+                    {"GroupId": "shared-id", "MemberList": [{"Member_Account": "b"}]},
+                ),
+                (
+                    "group_open_http_svc/delete_group_member",
+                    {"GroupId": "shared-id", "MemberToDel_Account": ["a"]},
+                ),
+                ("group_open_http_svc/destroy_group", {"GroupId": "shared-id"}),
+                (
+                    "official_account_open_http_svc/destroy_official_account",
+                    {"Official_Account": "@TOA#_shared"},
+                ),
+                (
+                    "official_account_open_http_svc/get_subscriber_info",
+                    {"Official_Account": "@TOA#_shared"},
+                ),
+            ):
+                answer = await call(*two, path, body)
+                assert answer["ErrorCode"] != 0, (path, answer)
+            oa_info = await call(
+                *two,
+                "official_account_open_http_svc/get_official_account_info",
+                {"OfficialAccountIdList": [{"Official_Account": "@TOA#_shared"}]},
+            )
+            assert '"n"' not in json.dumps(oa_info)
+            assert 'Owner_Account": "a' not in json.dumps(oa_info)
+            other_cb = await call(*two, "timhooks_config/get_callback", {})
+            assert other_cb["Callback"]["Url"] == ""
+            # The same ids are free in the second app, and the first app's data is untouched.
+            mine = await call(
+                *two,
+                "group_open_http_svc/create_group",
+                {"Type": "Public", "Name": "theirs", "GroupId": "shared-id"},
+            )
+            assert mine["ErrorCode"] == 0, mine
+            still = await call(
+                *one, "group_open_http_svc/get_group_info", {"GroupIdList": ["shared-id"]}
+            )
+            assert still["GroupInfo"][0]["Name"] == "mine"
+            members = await call(
+                *one, "group_open_http_svc/get_group_member_info", {"GroupId": "shared-id"}
+            )
+            assert [m["Member_Account"] for m in members["MemberList"]] == ["a"]
+
+
+# --- private webhook targets --------------------------------------------------------------------
+
+
+async def test_sender_refuses_hosts_that_resolve_to_private_addresses() -> None:
+    """With refuse_private, a webhook to a name resolving to loopback is not sent and the
+    attempt says why; public addresses still go out; off by default."""
+    sent: list[str] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        sent.append(str(request.url.host))
+        return httpx.Response(200, content=ACK)
+
+    guarded = WebhookSender(transport=httpx.MockTransport(record), refuse_private=True)
+    default = WebhookSender(transport=httpx.MockTransport(record))
+    try:
+        for url in ("http://localhost:8080/hook", "http://127.0.0.1/hook", "http://[::1]/x"):
+            attempt = await guarded.post(
+                WebhookTarget(APP, url, None),
+                COMMAND,
+                b"{}",
+                client_ip="",
+                platform="Web",
+                time_limit=2,
+            )
+            assert not attempt.ok
+            assert attempt.error is not None
+            assert "non-public address" in attempt.error, attempt.error
+        assert sent == []
+        public = await guarded.post(
+            WebhookTarget(APP, "http://93.184.216.34/hook", None),
+            COMMAND,
+            b"{}",
+            client_ip="",
+            platform="Web",
+            time_limit=2,
+        )
+        assert public.ok, public.error
+        local = await default.post(
+            WebhookTarget(APP, "http://localhost:8080/hook", None),
+            COMMAND,
+            b"{}",
+            client_ip="",
+            platform="Web",
+            time_limit=2,
+        )
+        assert local.ok, local.error
+        assert sent == ["93.184.216.34", "localhost"]
+    finally:
+        await guarded.aclose()
+        await default.aclose()
+
+
+def test_serve_refuse_private_targets_flag(tmp_path: Path) -> None:
+    """`timhooks serve --refuse-private-targets` refuses a loopback webhook URL at start-up
+    with a clear error."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "timhooks",
+            "serve",
+            "--db",
+            str(tmp_path / "c.db"),
+            "--refuse-private-targets",
+            "--callback-url",
+            "http://127.0.0.1:8080/im",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result
+    assert "not public" in result.stderr, result.stderr
+
+
+# --- secrets stay out of logs and output ----------------------------------------------------
+
+
+async def test_secrets_never_reach_the_logs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Keys, the webhook token, UserSigs and Signs appear in no log record, even when
+    webhooks fail and calls are refused."""
+    caplog.set_level(logging.DEBUG)
+    server = ChatServer(
+        ServerConfig(
+            db=str(tmp_path / "chat.db"),
+            app_id=APP,
+            key=KEY,
+            callback=CallbackConfig(url="http://example.com/hook", token=TOKEN),
+        ),
+        transport=httpx.MockTransport(lambda request: httpx.Response(500, content=b"down")),
+    )
+    await server.start()
+    sigs: list[str] = []
+    try:
+        transport = httpx.ASGITransport(app=server.asgi)
+        async with httpx.AsyncClient(transport=transport, base_url="http://s") as http:
+            for body in ({"Type": "Public", "Name": "g"}, {"Type": "Nope", "Name": "g"}):
+                query = params()
+                sigs.append(query["usersig"])
+                await http.post("/v4/group_open_http_svc/create_group", params=query, json=body)
+            bad = params() | {"usersig": params("x", key="wrong")["usersig"]}
+            sigs.append(bad["usersig"])
+            await http.post("/v4/group_open_http_svc/create_group", params=bad, json={})
+        for _ in range(100):
+            if (
+                await server.store.deliveries(status=None)
+                and not await server.store.pending_count()
+            ):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await server.stop()
+    text = caplog.text
+    assert "failed" in text  # the webhook failures were logged
+    now = int(time.time())
+    signs = {compute_sign(TOKEN, t) for t in range(now - 30, now + 2)}
+    for secret in (KEY, TOKEN, *sigs, *signs):
+        assert secret not in text
+
+
+def test_cli_output_holds_no_secrets(tmp_path: Path) -> None:
+    """`deliveries list/show --json` (attempt URLs included) show neither the key, the token
+    nor a Sign; only `serve --json`'s start-up facts and `usersig` print credentials."""
+    db = tmp_path / "chat.db"
+
+    async def make() -> None:
+        server = ChatServer(
+            ServerConfig(
+                db=str(db),
+                app_id=APP,
+                key=KEY,
+                callback=CallbackConfig(url="http://example.com/hook", token=TOKEN),
+            ),
+            transport=httpx.MockTransport(lambda request: httpx.Response(200, content=ACK)),
+        )
+        await server.start()
+        try:
+            transport = httpx.ASGITransport(app=server.asgi)
+            async with httpx.AsyncClient(transport=transport, base_url="http://s") as http:
+                r = await http.post(
+                    "/v4/group_open_http_svc/create_group",
+                    params=params(),
+                    json={"Type": "Public", "Name": "g"},
+                )
+                assert r.json()["ErrorCode"] == 0
+            for _ in range(100):
+                if not await server.store.pending_count():
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            await server.stop()
+
+    asyncio.run(make())
+    outputs = []
+    for args in (("list", "--json"), ("list",), ("show", "1", "--json"), ("show", "2")):
+        result = subprocess.run(
+            [sys.executable, "-m", "timhooks", "deliveries", args[0], *args[1:], "--db", str(db)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        outputs.append(result.stdout + result.stderr)
+    text = "\n".join(outputs)
+    assert "RequestTime=" in text  # attempt URLs are shown, without their Sign
+    assert "Sign=" not in text
+    for secret in (KEY, TOKEN):
+        assert secret not in text
