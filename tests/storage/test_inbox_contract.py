@@ -12,7 +12,9 @@ from timhooks.storage import InboxStatus, NewInboxEntry, open_inbox
 CMD = "Group.CallbackAfterGroupFull"
 
 
-def entry(n: int, *, status: InboxStatus = InboxStatus.PENDING, at: float = 1000.0) -> NewInboxEntry:
+def entry(
+    n: int, *, status: InboxStatus = InboxStatus.PENDING, at: float = 1000.0
+) -> NewInboxEntry:
     body = b'{"CallbackCommand":"%s","GroupId":"g%d"}' % (CMD.encode(), n)
     return NewInboxEntry(
         sdk_app_id=1400000000,
@@ -34,10 +36,13 @@ async def test_put_stores_once_and_reports_duplicates(db_url: str) -> None:
         first = await inbox.put(entry(1))
         again = await inbox.put(entry(1))
         other = await inbox.put(entry(2))
-        assert first[1] is True and again == (first[0], False)
-        assert other[1] is True and other[0] != first[0]
+        assert first[1] is True
+        assert again == (first[0], False)
+        assert other[1] is True
+        assert other[0] != first[0]
         stored = await inbox.get(first[0])
-        assert stored is not None and stored.payload == {"CallbackCommand": CMD, "GroupId": "g1"}
+        assert stored is not None
+        assert stored.payload == {"CallbackCommand": CMD, "GroupId": "g1"}
     finally:
         await inbox.close()
 
@@ -48,7 +53,8 @@ async def test_claim_leases_and_outcomes(db_url: str) -> None:
     try:
         ids = [(await inbox.put(entry(n)))[0] for n in range(3)]
         claimed = await inbox.claim(now=1000.0, limit=10, lease=30.0)
-        assert [e.id for e in claimed] == ids and all(e.attempts == 1 for e in claimed)
+        assert [e.id for e in claimed] == ids
+        assert all(e.attempts == 1 for e in claimed)
         assert await inbox.claim(now=1010.0, limit=10, lease=30.0) == []
         await inbox.complete(ids[0], now=1011.0)
         await inbox.fail(ids[1], "boom", retry_at=1020.0, now=1011.0)
@@ -58,7 +64,8 @@ async def test_claim_leases_and_outcomes(db_url: str) -> None:
         states = {e.id: e.status for e in await inbox.list(limit=10)}
         assert states == {ids[0]: "done", ids[1]: "pending", ids[2]: "dead"}
         dead = await inbox.get(ids[2])
-        assert dead is not None and dead.last_error == "gave up"
+        assert dead is not None
+        assert dead.last_error == "gave up"
         assert await inbox.replay(ids[2], now=1030.0) is True
         replayed = await inbox.claim(now=1030.0, limit=10, lease=30.0)
         assert [(e.id, e.attempts) for e in replayed] == [(ids[2], 1)]
@@ -122,7 +129,8 @@ async def test_concurrent_claimers_never_share_an_entry(db_url: str) -> None:
                 seen.extend(e.id for e in batch)
 
         await asyncio.gather(drain(a), drain(b), drain(a), drain(b))
-        assert len(seen) == 300 and len(set(seen)) == 300
+        assert len(seen) == 300
+        assert len(set(seen)) == 300
     finally:
         for inbox in (writer, a, b):
             await inbox.close()

@@ -36,7 +36,13 @@ def queue_rows(conn: Any, n: int, now: float = 1000.0) -> None:
         " next_attempt_at, created_at) VALUES (?, ?, 'after', ?, '127.0.0.1', 'RESTAPI',"
         " 'pending', ?, ?)",
         [
-            (APP, "Group.CallbackAfterGroupFull", json.dumps({"GroupId": f"g{i}"}).encode(), now, now)
+            (
+                APP,
+                "Group.CallbackAfterGroupFull",
+                json.dumps({"GroupId": f"g{i}"}).encode(),
+                now,
+                now,
+            )
             for i in range(n)
         ],
     )
@@ -59,15 +65,18 @@ async def test_outbox_claim_record_replay_prune(db_url: str) -> None:
     try:
         await store.run(lambda c: queue_rows(c, 3))
         rows = await store.claim(now=1000.0, limit=10, lease=12.0)
-        assert len(rows) == 3 and await store.claim(now=1005.0, limit=10, lease=12.0) == []
+        assert len(rows) == 3
+        assert await store.claim(now=1005.0, limit=10, lease=12.0) == []
         await store.record(rows[0].id, attempt(True), retry_at=None)
         await store.record(rows[1].id, attempt(False), retry_at=1003.0)
         await store.record(rows[2].id, attempt(False), retry_at=None)
         assert [r.id for r in await store.claim(now=1003.0, limit=10, lease=12.0)] == [rows[1].id]
         failed = await store.deliveries(status=DeliveryStatus.FAILED)
-        assert [d.id for d in failed] == [rows[2].id] and failed[0].last_status == 500
+        assert [d.id for d in failed] == [rows[2].id]
+        assert failed[0].last_status == 500
         found = await store.delivery(rows[2].id)
-        assert found is not None and found[1][0]["error"] == "HTTP status 500, not 200"
+        assert found is not None
+        assert found[1][0]["error"] == "HTTP status 500, not 200"
         assert await store.replay(rows[2].id, now=1010.0) is True
         assert await store.pending_count() == 2
         assert await store.prune(before=2000.0) == 1  # only the delivered one
@@ -88,7 +97,8 @@ async def test_two_dispatchers_claim_disjoint_rows(db_url: str) -> None:
                 seen.extend(r.id for r in batch)
 
         await asyncio.gather(*(drain(s) for s in stores), *(drain(s) for s in stores))
-        assert len(seen) == 400 and len(set(seen)) == 400
+        assert len(seen) == 400
+        assert len(set(seen)) == 400
     finally:
         for store in stores:
             await store.close()
@@ -103,7 +113,8 @@ async def test_apps_round_trip_with_callback_settings(db_url: str) -> None:
     again = ServerStore(db_url)
     try:
         apps = await again.apps()
-        assert apps[APP].callback == cfg and apps[APP].admins == ("administrator",)
+        assert apps[APP].callback == cfg
+        assert apps[APP].admins == ("administrator",)
     finally:
         await again.close()
 
@@ -146,7 +157,9 @@ async def test_concurrent_subscriptions_respect_the_limit(db_url: str) -> None:
         await stores[0].run(
             lambda c: dm.import_accounts_tx(c, call(), [(u, "", "") for u in [*users, "owner"]])
         )
-        req = dm.NewOfficialAccount(owner="owner", name="n", oa_id="@TOA#_race", max_subscriber_num=25)
+        req = dm.NewOfficialAccount(
+            owner="owner", name="n", oa_id="@TOA#_race", max_subscriber_num=25
+        )
         await stores[0].run(lambda c: dm.create_oa_tx(c, call(), req))
 
         async def subscribe(store: ServerStore, chunk: list[str]) -> dict[str, int]:

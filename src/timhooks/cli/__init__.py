@@ -6,6 +6,7 @@ Every listing takes ``--json`` for programs; the default output is for people.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -22,6 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Tencent Cloud Chat webhooks: a Chat backend that sends them, a receiver "
         "that takes them.",
     )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log every delivery attempt and retry"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve.add_commands(commands)
     events.add_commands(commands)
@@ -32,6 +36,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         status: int = args.run(args)
     except TimhooksError as exc:
