@@ -1,4 +1,8 @@
-"""The yardstick: a bare ASGI app that reads the body and answers Tencent's OK JSON."""
+"""The yardstick: a bare ASGI app that reads the body and answers Tencent's OK JSON.
+
+It answers the lifespan protocol with nothing to start, so uvicorn runs it with exactly the
+options ``timhooks listen`` uses (``--lifespan on``, warning log level, no access log).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,14 @@ _HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """Answer every HTTP request with the OK answer after reading its body."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
     if scope["type"] != "http":
         return
     more = True

@@ -1,0 +1,203 @@
+"""Sampling profiles with py-spy, summarized: where the CPU samples of a process went.
+
+``py-spy record -f raw --threads --nonblocking`` writes one line per distinct stack, the thread
+first and the innermost frame last, then the sample count. C code (SQLite, sockets, JSON) has
+no frame of its own: its time is the calling Python line's, which is why the hottest *lines*
+are listed with their source.
+"""
+
+from __future__ import annotations
+
+import linecache
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
+_THREAD = re.compile(r"^thread \([^)]*\): ?(?P<name>.*)$")
+
+
+def pyspy_path() -> str | None:
+    """The py-spy executable (next to this Python first, then on PATH), or None."""
+    sibling = Path(sys.executable).parent / "py-spy"
+    if sibling.exists():
+        return str(sibling)
+    return shutil.which("py-spy")
+
+
+class Recording:
+    """py-spy attached to a running process until ``stop()``."""
+
+    def __init__(self, pid: int, out: Path, *, rate: int = 100) -> None:
+        exe = pyspy_path()
+        if exe is None:
+            raise RuntimeError("py-spy is not installed (pip install py-spy)")
+        self.out = out
+        self.log = out.with_suffix(".log")
+        with open(self.log, "wb") as log:
+            self.popen = subprocess.Popen(
+                [
+                    exe,
+                    "record",
+                    "-p",
+                    str(pid),
+                    "-f",
+                    "raw",
+                    "-o",
+                    str(out),
+                    "--threads",
+                    "--nonblocking",
+                    "-r",
+                    str(rate),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
+    def stop(self) -> Path:
+        """Stop sampling (py-spy writes its file on SIGINT); the raw profile's path."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGINT)
+            try:
+                self.popen.wait(30)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(10)
+        return self.out
+
+
+@dataclass
+class Frame:
+    """One parsed stack frame."""
+
+    func: str
+    file: str
+    line: int
+
+    @property
+    def module(self) -> str:
+        """timhooks.<package> for our code, else the top-level package or file."""
+        path = self.file
+        if path.startswith("<"):
+            return "python (import/runpy)"
+        parts = path.split("/")
+        if parts[0] == "timhooks" and len(parts) > 1:
+            return "timhooks." + parts[1].removesuffix(".py")
+        return parts[0].removesuffix(".py")
+
+    @property
+    def where(self) -> str:
+        """``func (file:line)``."""
+        return f"{self.func} ({self.file}:{self.line})"
+
+    @property
+    def function(self) -> str:
+        """``func (file)``."""
+        return f"{self.func} ({self.file})"
+
+
+def parse_frame(text: str) -> Frame:
+    """A py-spy frame ``func (file:line)``; anything else becomes a frame with no file."""
+    match = _FRAME.match(text.strip())
+    if match is None:
+        return Frame(text.strip() or "?", "?", 0)
+    return Frame(match["func"], match["file"], int(match["line"] or 0))
+
+
+def source_line(file: str, line: int) -> str:
+    """The source text of ``file:line`` found on sys.path (py-spy shortens paths)."""
+    for entry in sys.path:
+        candidate = Path(entry or ".") / file
+        if candidate.is_file():
+            return linecache.getline(str(candidate), line).strip()
+    return ""
+
+
+@dataclass
+class Profile:
+    """A summarized profile."""
+
+    name: str
+    samples: int = 0
+    threads: Counter[str] = field(default_factory=Counter)
+    lines: Counter[str] = field(default_factory=Counter)
+    functions: Counter[str] = field(default_factory=Counter)
+    modules: Counter[str] = field(default_factory=Counter)
+    inclusive: Counter[str] = field(default_factory=Counter)
+    frames: dict[str, Frame] = field(default_factory=dict)
+
+    def share(self, count: int) -> float:
+        """``count`` as a fraction of all samples."""
+        return count / self.samples if self.samples else 0.0
+
+
+def _thread_name(text: str) -> str:
+    match = _THREAD.match(text)
+    name = match["name"] if match else text
+    # Worker threads are numbered per process; the number says nothing across runs.
+    return re.sub(r"[-_:]\d+$", "", name) or "thread"
+
+
+def summarize(name: str, raw: str) -> Profile:
+    """Summarize py-spy's raw output."""
+    prof = Profile(name)
+    for row in raw.splitlines():
+        stack, _, count_text = row.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        parts = stack.split(";")
+        thread = "?"
+        if parts and parts[0].startswith("thread ("):
+            thread = _thread_name(parts.pop(0))
+        frames = [parse_frame(p) for p in parts if p]
+        if not frames:
+            continue
+        prof.samples += count
+        prof.threads[thread] += count
+        leaf = frames[-1]
+        prof.lines[leaf.where] += count
+        prof.functions[leaf.function] += count
+        prof.modules[leaf.module] += count
+        prof.frames.setdefault(leaf.where, leaf)
+        for function in {f.function for f in frames if f.file.startswith("timhooks/")}:
+            prof.inclusive[function] += count
+    return prof
+
+
+def markdown(prof: Profile, *, top: int = 12) -> list[str]:
+    """The profile as Markdown: threads, modules, hottest lines, our functions inclusive."""
+    if not prof.samples:
+        return ["No samples were recorded."]
+    pct = prof.share
+    out = [
+        f"{prof.samples:,} samples (100 per second per busy thread).",
+        "",
+        "Threads: " + ", ".join(f"{name} {pct(n):.0%}" for name, n in prof.threads.most_common()),
+        "",
+        "Self time by module (where the innermost Python frame is): "
+        + ", ".join(f"{m} {pct(n):.1%}" for m, n in prof.modules.most_common(10)),
+        "",
+        "| self | hottest lines (C calls count to the line that makes them) | source |",
+        "|---:|---|---|",
+    ]
+    for where, n in prof.lines.most_common(top):
+        frame = prof.frames[where]
+        code = source_line(frame.file, frame.line).replace("|", "\\|")
+        code = code if len(code) <= 70 else code[:67] + "..."
+        out.append(
+            f"| {pct(n):.1%} | `{where}` | `{code}` |"
+            if code
+            else f"| {pct(n):.1%} | `{where}` | |"
+        )
+    out += ["", "| inclusive | timhooks function (samples with it on the stack) |", "|---:|---|"]
+    for function, n in prof.inclusive.most_common(top):
+        out.append(f"| {pct(n):.1%} | `{function}` |")
+    return out
