@@ -1,9 +1,10 @@
-"""Sampling profiles with py-spy, summarized: where the CPU samples of a process went.
+"""Sampling profiles with py-spy, summarized: where the samples of a busy process went.
 
-``py-spy record -f raw --threads --nonblocking`` writes one line per distinct stack, the thread
-first and the innermost frame last, then the sample count. C code (SQLite, sockets, JSON) has
-no frame of its own: its time is the calling Python line's, which is why the hottest *lines*
-are listed with their source.
+``py-spy record -f raw --threads --nonblocking --full-filenames`` writes one line per distinct
+stack, the thread first and the innermost frame last, then the sample count. C code (SQLite,
+sockets, JSON) has no frame of its own: its time is the calling Python line's, which is why the
+hottest *lines* are listed with their source. py-spy counts some waits as busy (an asyncio loop
+in select, a writer thread blocked on its queue): those are set apart as waiting.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class Recording:
                     str(out),
                     "--threads",
                     "--nonblocking",
+                    "--full-filenames",
                     "-r",
                     str(rate),
                 ],
@@ -73,13 +75,48 @@ class Recording:
         return self.out
 
 
+_SHORTEN = (
+    re.compile(r"^.*/site-packages/"),
+    re.compile(r"^.*/src/(?=timhooks/)"),
+    re.compile(r"^.*/lib/python3\.\d+/"),
+    re.compile(r"^.*/bench/"),
+)
+# Innermost lines that wait rather than work, though py-spy samples them as busy.
+_WAITS = re.compile(r"(\b_?queue\.get\(|\bselector\.poll\(|\._selector\.poll\(|waiter\.acquire\()")
+
+
+def shorten(path: str) -> str:
+    """``.../site-packages/uvicorn/server.py`` as ``uvicorn/server.py``, our files as
+    ``timhooks/...``, the standard library from its package."""
+    for pattern in _SHORTEN:
+        short = pattern.sub("", path)
+        if short != path:
+            return short
+    return path
+
+
 @dataclass
 class Frame:
-    """One parsed stack frame."""
+    """One parsed stack frame (``path`` as py-spy gave it, ``file`` shortened)."""
 
     func: str
-    file: str
+    path: str
     line: int
+
+    @property
+    def file(self) -> str:
+        """The shortened path."""
+        return shorten(self.path)
+
+    @property
+    def source(self) -> str:
+        """The frame's source line, when the file is readable."""
+        return linecache.getline(self.path, self.line).strip() if self.line else ""
+
+    @property
+    def waiting(self) -> bool:
+        """True for an innermost frame that waits (select, a queue) rather than computes."""
+        return bool(_WAITS.search(self.source))
 
     @property
     def module(self) -> str:
@@ -111,21 +148,13 @@ def parse_frame(text: str) -> Frame:
     return Frame(match["func"], match["file"], int(match["line"] or 0))
 
 
-def source_line(file: str, line: int) -> str:
-    """The source text of ``file:line`` found on sys.path (py-spy shortens paths)."""
-    for entry in sys.path:
-        candidate = Path(entry or ".") / file
-        if candidate.is_file():
-            return linecache.getline(str(candidate), line).strip()
-    return ""
-
-
 @dataclass
 class Profile:
     """A summarized profile."""
 
     name: str
     samples: int = 0
+    waiting: int = 0
     threads: Counter[str] = field(default_factory=Counter)
     lines: Counter[str] = field(default_factory=Counter)
     functions: Counter[str] = field(default_factory=Counter)
@@ -133,9 +162,14 @@ class Profile:
     inclusive: Counter[str] = field(default_factory=Counter)
     frames: dict[str, Frame] = field(default_factory=dict)
 
+    @property
+    def busy(self) -> int:
+        """Samples that were not waits."""
+        return self.samples - self.waiting
+
     def share(self, count: int) -> float:
-        """``count`` as a fraction of all samples."""
-        return count / self.samples if self.samples else 0.0
+        """``count`` as a fraction of the busy samples."""
+        return count / self.busy if self.busy else 0.0
 
 
 def _thread_name(text: str) -> str:
@@ -161,8 +195,11 @@ def summarize(name: str, raw: str) -> Profile:
         if not frames:
             continue
         prof.samples += count
-        prof.threads[thread] += count
         leaf = frames[-1]
+        if leaf.waiting:
+            prof.waiting += count
+            continue
+        prof.threads[thread] += count
         prof.lines[leaf.where] += count
         prof.functions[leaf.function] += count
         prof.modules[leaf.module] += count
@@ -178,7 +215,10 @@ def markdown(prof: Profile, *, top: int = 12) -> list[str]:
         return ["No samples were recorded."]
     pct = prof.share
     out = [
-        f"{prof.samples:,} samples (100 per second per busy thread).",
+        f"{prof.samples:,} samples (100 per second per busy thread); {prof.waiting:,} "
+        f"({prof.waiting / prof.samples:.0%}) were waits py-spy counted as busy (an event loop "
+        "in select, the SQLite writer blocked on its queue) and are left out: the percentages "
+        f"below are of the other {prof.busy:,}.",
         "",
         "Threads: " + ", ".join(f"{name} {pct(n):.0%}" for name, n in prof.threads.most_common()),
         "",
@@ -190,7 +230,7 @@ def markdown(prof: Profile, *, top: int = 12) -> list[str]:
     ]
     for where, n in prof.lines.most_common(top):
         frame = prof.frames[where]
-        code = source_line(frame.file, frame.line).replace("|", "\\|")
+        code = frame.source.replace("|", "\\|")
         code = code if len(code) <= 70 else code[:67] + "..."
         out.append(
             f"| {pct(n):.1%} | `{where}` | `{code}` |"

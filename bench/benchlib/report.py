@@ -263,11 +263,14 @@ def render(
         )
     else:
         lines += [
-            "py-spy (`record --threads --nonblocking -f raw`, 100 samples/s) attached to the "
-            "process under test while bench/loadgen.py loads it, in a separate, unmeasured run "
-            "(sampling slows the process a little). Percentages are of all samples of the "
-            "process's busy threads. Self time is the innermost Python frame: time in C "
-            "(SQLite, sockets, hashing, JSON) counts to the Python line that calls it.",
+            "py-spy (`record --threads --nonblocking --full-filenames -f raw`, 100 samples/s) "
+            "attached to the process under test while bench/loadgen.py loads it, in a separate, "
+            "unmeasured run (sampling slows the process a little). Self time is the innermost "
+            "Python frame: time in C (SQLite and its fsync, sockets, hashing, zlib, JSON) counts "
+            "to the Python line that calls it. `Runner.run (asyncio/runners.py)` as the innermost "
+            "frame is time inside uvloop's C event loop (socket reads and writes, callbacks "
+            "without Python frames). Inclusive time counts a function once per sample that has "
+            "it on the stack.",
         ]
         for run in profiles:
             lines += ["", f"### {run.title}", "", run.method, ""]
