@@ -19,12 +19,13 @@ import logging
 import re
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
 
+from timhooks.delivery.http import HttpError, HttpPool
 from timhooks.protocol.commands import COMMANDS, CommandSpec
 from timhooks.protocol.decisions import Decision
 from timhooks.protocol.errors import MalformedResponse
@@ -62,6 +63,9 @@ logging.getLogger("httpx").addFilter(_MaskSecrets())
 _AFTER_SPEC = COMMANDS[AfterGroupFull.command]
 
 
+_Send = Callable[[str, bytes, float, str | None], Awaitable[tuple[int, bytes]]]
+
+
 @dataclass(frozen=True, slots=True)
 class WebhookTarget:
     """Where and how one app's webhooks go."""
@@ -90,7 +94,11 @@ class Attempt:
 
 
 class WebhookSender:
-    """Posts webhooks over a keep-alive connection pool."""
+    """Posts webhooks over keep-alive connections.
+
+    By default through timhooks' own HTTP/1.1 pool (``delivery.http``); given an httpx
+    ``transport`` (a test double, a proxy) through an httpx client on it instead.
+    """
 
     def __init__(
         self,
@@ -100,21 +108,37 @@ class WebhookSender:
         clock: Callable[[], float] = time.time,
         refuse_private: bool = False,
     ) -> None:
-        limits = httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
-        )
-        self._client = httpx.AsyncClient(
-            transport=transport,
-            limits=limits,
-            headers={"Content-Type": "application/json"},
-            follow_redirects=False,
-        )
         self.clock = clock
         self.refuse_private = refuse_private
+        if transport is None:
+            pool = HttpPool(max_idle_per_origin=max_connections, max_body=_MAX_ANSWER)
+
+            async def via_pool(
+                url: str, body: bytes, time_limit: float, connect_to: str | None
+            ) -> tuple[int, bytes]:
+                return await pool.post(url, body, connect_to=connect_to)
+
+            self._send: _Send = via_pool
+            self._close: Callable[[], Awaitable[None]] = pool.aclose
+        else:
+            client = httpx.AsyncClient(
+                transport=transport,
+                headers={"Content-Type": "application/json"},
+                follow_redirects=False,
+            )
+
+            async def via_httpx(
+                url: str, body: bytes, time_limit: float, connect_to: str | None
+            ) -> tuple[int, bytes]:
+                response = await client.post(url, content=body, timeout=time_limit)
+                return response.status_code, response.content[:_MAX_ANSWER]
+
+            self._send = via_httpx
+            self._close = client.aclose
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._client.aclose()
+        """Close the connections."""
+        await self._close()
 
     def _url(
         self, target: WebhookTarget, command: str, client_ip: str, platform: str
@@ -166,14 +190,15 @@ class WebhookSender:
         decision: Decision | None = None
         try:
             async with asyncio.timeout(time_limit):
+                connect_to = None
                 if self.refuse_private:
-                    error = await _private_target(target.url)
+                    error, connect_to = await _private_target(target.url)
                 if error is None:
-                    response = await self._client.post(url, content=body, timeout=time_limit)
-                    status = response.status_code
-                    answer = response.content[:_MAX_ANSWER]
+                    status, answer = await self._send(url, body, time_limit, connect_to)
         except TimeoutError:
             error = f"timed out after {time_limit:g} s"
+        except HttpError as exc:
+            error = str(exc)
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         if error is None and status != 200:
@@ -210,26 +235,26 @@ def _is_public(address: str) -> bool:
     )
 
 
-async def _private_target(url: str) -> str | None:
-    """Why ``url``'s host may not be called (it resolves to a non-public address), or None.
+async def _private_target(url: str) -> tuple[str | None, str | None]:
+    """Why ``url``'s host may not be called (a non-public address), or None and the address.
 
-    Resolved with the running loop's getaddrinfo, like the connection itself. Every address the
-    name resolves to must be public: a name with one internal address is refused. (httpx resolves
-    again when it connects, so a DNS server that changes its answer in between is not stopped
-    here; pinning the checked address would take a custom transport.)
+    Resolved with the running loop's getaddrinfo. Every address the name resolves to must be
+    public: a name with one internal address is refused. The checked address is the one the
+    connection goes to, so a DNS server that changes its answer in between gains nothing (with
+    an httpx transport, httpx resolves again: that path is for tests and proxies).
     """
     parts = urlsplit(url)
     host = parts.hostname or ""
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
-        return "the webhook URL has a bad port"
+        return "the webhook URL has a bad port", None
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
-        return f"cannot resolve {host!r}: {exc}"
+        return f"cannot resolve {host!r}: {exc}", None
     for info in infos:
         address = str(info[4][0])
         if not _is_public(address):
-            return f"refused: {host!r} resolves to the non-public address {address}"
-    return None
+            return f"refused: {host!r} resolves to the non-public address {address}", None
+    return None, str(infos[0][4][0]) if infos else None
