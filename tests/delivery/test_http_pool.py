@@ -77,7 +77,8 @@ async def test_chunked_and_close_delimited_answers() -> None:
     """Chunked answers are reassembled; an answer without length ends at connection close."""
     replies = iter(
         [
-            b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{"a"\r\n3\r\n:1}\r\n0\r\n\r\n',
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + b'4\r\n{"a"\r\n3\r\n:1}\r\n0\r\n\r\n',
             b"HTTP/1.0 500 Oops\r\n\r\nplain text",
         ]
     )
