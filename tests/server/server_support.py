@@ -557,6 +557,7 @@ async def stack(
     callback: dict[str, Any] | None = None,
     connect: bool = True,
     receiver_options: dict[str, Any] | None = None,
+    server_options: dict[str, Any] | None = None,
 ) -> AsyncIterator[Stack]:
     """A ChatServer whose callback URL is a Recorder in front of a timhooks Receiver.
 
@@ -578,6 +579,7 @@ async def stack(
             app_id=APP,
             key=KEY,
             callback=CallbackConfig(**settings) if settings else None,
+            **(server_options or {}),
         )
         server = ChatServer(config)
         try:

@@ -257,9 +257,8 @@ async def test_out_of_range_code_counts_as_a_plain_deny(name: str, tmp_path: Pat
 @pytest.mark.parametrize("policy", ["proceed", "deny"])
 @pytest.mark.parametrize("name", SCENARIOS)
 async def test_timeout_follows_the_failure_policy(name: str, policy: str, tmp_path: Path) -> None:
-    """A before-webhook slower than BeforeTimeoutMs ends the caller's wait at about that timeout;
-    with policy proceed the change is made (and its after-webhook sent), with deny it is refused
-    with the command's code."""
+    """A before-webhook slower than BeforeTimeoutMs ends the wait at about that time; the change
+    is made under policy proceed and refused with the command's code under deny."""
     scenario = SCENARIOS[name]
     async with stack(tmp_path, receiver_options={"before_deadline": 10.0}) as st:
         ctx = await scenario.setup(st)
@@ -294,14 +293,25 @@ async def test_timeout_follows_the_failure_policy(name: str, policy: str, tmp_pa
         assert "timed out" in (record.last_error or "")
 
 
+BEFORE_FAILURES = {
+    "HTTP 500": respond(500, b"down"),
+    "not JSON": respond(200, b"<html>busy</html>"),
+    "JSON array": respond(200, b"[]"),
+    "no ErrorCode": respond(200, {"ActionStatus": "OK", "ErrorInfo": ""}),
+}
+
+
 @pytest.mark.parametrize("policy", ["proceed", "deny"])
-async def test_unreachable_app_follows_the_failure_policy(policy: str, tmp_path: Path) -> None:
-    """A before-webhook answered with HTTP 500 is a failure: proceed creates the group, deny
-    refuses it with 10016."""
+@pytest.mark.parametrize("answer", BEFORE_FAILURES)
+async def test_failed_before_webhook_follows_the_failure_policy(
+    tmp_path: Path, answer: str, policy: str
+) -> None:
+    """A non-200, non-JSON or wrongly shaped answer to a before-webhook is a failure: proceed
+    creates the group, deny refuses it with 10016."""
     scenario = SCENARIOS["create_group"]
     async with stack(tmp_path, callback={"failure_policy": policy}) as st:
         ctx = await scenario.setup(st)
-        st.recorder.fail(scenario.command, respond(500, b"down"))
+        st.recorder.fail(scenario.command, BEFORE_FAILURES[answer])
         result = await scenario.act(st, ctx)
         assert result["ErrorCode"] == (0 if policy == "proceed" else 10016), result
         assert await scenario.happened(st, ctx) is (policy == "proceed")

@@ -477,3 +477,61 @@ async def test_each_app_has_its_own_webhook_settings(tmp_path: Path) -> None:
         await other.create_group("owner", "Public")
         await st.drained()
         assert len(st.recorder.of(CREATED)) == 2
+
+
+# --- private targets ----------------------------------------------------------------------------
+
+PRIVATE = {"allow_private_targets": False}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/cb",
+        "http://[::1]/cb",
+        "http://[::ffff:127.0.0.1]/cb",
+        "http://localhost/cb",
+        "http://10.1.2.3/cb",
+        "http://192.168.0.9/cb",
+        "http://169.254.169.254/latest",
+    ],
+)
+async def test_private_targets_can_be_refused(tmp_path: Path, url: str) -> None:
+    """With allow_private_targets off, set_callback refuses loopback, private and link-local
+    addresses (10004) while a public host is accepted."""
+    async with stack(tmp_path, connect=False, server_options=PRIVATE) as st:
+        result = await st.rest.call(CONFIG, "set_callback", {"Url": url})
+        assert result["ErrorCode"] == 10004, result
+        public = await st.rest.ok(CONFIG, "set_callback", {"Url": "https://www.example.com/cb"})
+        assert public["Callback"]["Url"] == "https://www.example.com/cb"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="config.py validate_callback_url: numeric host shorthands (127.1, 2130706433,"
+    " 0x7f.0.0.1) are not parsed as IP addresses, pass as domain names, and resolve to loopback",
+)
+@pytest.mark.parametrize("host", ["127.1", "2130706433", "0x7f.0.0.1"])
+async def test_loopback_shorthands_are_refused(tmp_path: Path, host: str) -> None:
+    """With allow_private_targets off, IPv4 shorthands of a loopback address are refused too."""
+    async with stack(tmp_path, connect=False, server_options=PRIVATE) as st:
+        result = await st.rest.call(CONFIG, "set_callback", {"Url": f"http://{host}/cb"})
+        assert result["ErrorCode"] == 10004, result
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="app.py ChatServer: allow_private_targets=False is not passed on to WebhookSender"
+    " (refuse_private); only cli/serve.py sets it, so the library server delivers to loopback",
+)
+async def test_delivery_refuses_a_target_that_became_private(tmp_path: Path) -> None:
+    """With allow_private_targets off, a stored webhook URL that points at a private address is
+    refused when a webhook is sent: nothing reaches it and the attempt says why."""
+    async with stack(tmp_path, connect=False, server_options=PRIVATE) as st:
+        app = st.server.service.apps[st.rest.app_id]
+        await st.add_app(app.sdk_app_id, app.key, callback=CallbackConfig(url=st.callback_url))
+        await create_group(st)
+        row = await settled(st, CREATED)
+        assert st.recorder.hits == []
+        assert row.status is DeliveryStatus.FAILED
+        assert "non-public" in (row.last_error or "")

@@ -657,9 +657,8 @@ def test_huge_member_offset_is_a_bad_parameter(api: BackgroundStack) -> None:
 
 
 def test_client_errors(api: BackgroundStack) -> None:
-    """Client actions check the user's own UserSig and their rights: a non-member cannot invite
-    (10007), a DisableApply group takes no application (10007), a member cannot apply twice
-    (10013), the owner cannot quit (10004), nobody can handle an application that is not there."""
+    """Client actions check the user's UserSig and rights: 70003, 10007 for no right, 10013 for
+    a second application, 10004 for an owner quitting or a missing application."""
 
     def client(user: str, command: str, body: dict, **changes: str) -> dict[str, Any]:
         query = params(**{"identifier": user, "usersig": sig(user), "platform": "Web", **changes})
@@ -706,9 +705,8 @@ def test_client_errors(api: BackgroundStack) -> None:
 
 
 async def test_one_app_cannot_see_another_apps_things(tmp_path: Path) -> None:
-    """Two apps on one backend: each app's admin sees only its own OAs, groups and users, the
-    same custom IDs can exist in both, and a UserSig of one app is refused by the other
-    (70014)."""
+    """Two apps on one backend see only their own OAs, groups and users, may reuse custom IDs,
+    and refuse each other's UserSigs (70014)."""
     async with stack(tmp_path, connect=False) as st:
         other_key = "another-apps-secret-key"
         await st.add_app(OTHER_APP, other_key)

@@ -34,9 +34,8 @@ CREATED_GROUP = ev.AfterCreateGroup.command
 
 
 async def test_serve_deliveries_list_show_replay(tmp_path: Path) -> None:
-    """serve --json prints the start-up facts (a working admin UserSig among them) and sends
-    webhooks; deliveries list/show --json describe them, and deliveries replay makes the
-    running server deliver a failed one again."""
+    """serve --json prints working start-up facts and sends webhooks; deliveries list/show --json
+    describe them and deliveries replay has the running server deliver a failed one again."""
     db = tmp_path / "served.db"
     async with app_backend(tmp_path) as app:
         app.recorder.fail(CREATED_OA, respond(500, b"down for a moment"))
