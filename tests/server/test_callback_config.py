@@ -506,11 +506,6 @@ async def test_private_targets_can_be_refused(tmp_path: Path, url: str) -> None:
         assert public["Callback"]["Url"] == "https://www.example.com/cb"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="config.py validate_callback_url: numeric host shorthands (127.1, 2130706433,"
-    " 0x7f.0.0.1) are not parsed as IP addresses, pass as domain names, and resolve to loopback",
-)
 @pytest.mark.parametrize("host", ["127.1", "2130706433", "0x7f.0.0.1"])
 async def test_loopback_shorthands_are_refused(tmp_path: Path, host: str) -> None:
     """With allow_private_targets off, IPv4 shorthands of a loopback address are refused too."""
@@ -519,11 +514,6 @@ async def test_loopback_shorthands_are_refused(tmp_path: Path, host: str) -> Non
         assert result["ErrorCode"] == 10004, result
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app.py ChatServer: allow_private_targets=False is not passed on to WebhookSender"
-    " (refuse_private); only cli/serve.py sets it, so the library server delivers to loopback",
-)
 async def test_delivery_refuses_a_target_that_became_private(tmp_path: Path) -> None:
     """With allow_private_targets off, a stored webhook URL that points at a private address is
     refused when a webhook is sent: nothing reaches it and the attempt says why."""

@@ -150,11 +150,6 @@ async def test_serve_deliveries_list_show_replay(tmp_path: Path) -> None:
             served.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli/serve.py run_serve: uvicorn re-raises the caught SIGTERM at the end of"
-    " uv.serve(), killing the process before the finally's server.stop() drains the dispatcher",
-)
 async def test_sigterm_drains_the_webhook_in_flight(tmp_path: Path) -> None:
     """SIGTERM stops serve gracefully: an after-webhook in flight is allowed to finish and is
     recorded as delivered before the process exits."""

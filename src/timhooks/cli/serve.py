@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 import time
 from typing import Any
@@ -127,6 +128,34 @@ def add_commands(commands: Any) -> None:
     usersig.set_defaults(run=run_usersig)
 
 
+class _QuietSignals:
+    """A uvicorn server that leaves signals to ``run_serve``.
+
+    uvicorn re-raises the signal it caught once serving ends, which would kill the process
+    before the dispatcher drains; ``run_serve`` handles SIGINT and SIGTERM itself instead.
+    """
+
+    def __init__(self, config: Any) -> None:
+        import contextlib
+
+        import uvicorn
+
+        class Server(uvicorn.Server):
+            @contextlib.contextmanager
+            def capture_signals(self) -> Any:
+                yield
+
+        self._server = Server(config)
+
+    def request_exit(self) -> None:
+        """Stop accepting requests and finish the ones in flight."""
+        self._server.should_exit = True
+
+    async def serve(self) -> None:
+        """Serve until asked to exit."""
+        await self._server.serve()
+
+
 def run_serve(args: argparse.Namespace) -> int:
     """Start the Chat backend and serve until interrupted."""
     import uvicorn
@@ -151,13 +180,12 @@ def run_serve(args: argparse.Namespace) -> int:
             "callback_retry_base",
             "dispatch",
             "allow_private_targets",
+            "upgrade",
+            "retention_days",
         )
     }
     config = load_config(file=args.config, flags=flags)
     server = ChatServer(config)
-    # The URL check at configuration time cannot see what a host name resolves to when a
-    # webhook is sent; the sender checks that too (ChatServer does not pass the flag on yet).
-    server.sender.refuse_private = not config.allow_private_targets
 
     async def main() -> None:
         app = await server.start()
@@ -177,7 +205,7 @@ def run_serve(args: argparse.Namespace) -> int:
             for name in ("sdk_app_id", "key", "admin", "admin_usersig", "callback_url", "db"):
                 print(f"  {name:<14} {facts[name] if facts[name] is not None else '(none)'}")
         sys.stdout.flush()
-        uv = uvicorn.Server(
+        uv = _QuietSignals(
             uvicorn.Config(
                 server.asgi,
                 host=config.host,
@@ -187,6 +215,10 @@ def run_serve(args: argparse.Namespace) -> int:
                 lifespan="off",
             )
         )
+        # SIGINT/SIGTERM end serving; then the dispatcher drains before the process exits.
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, uv.request_exit)
         try:
             await uv.serve()
         finally:

@@ -47,7 +47,11 @@ class ChatServer:
         self.config = config
         self.clock = clock
         self.store = ServerStore(config.db, upgrade=config.upgrade)
-        self.sender = WebhookSender(transport=transport, clock=clock)
+        # The URL check at configuration time cannot see what a host name resolves to when a
+        # webhook is sent: with private targets refused, the sender checks each time too.
+        self.sender = WebhookSender(
+            transport=transport, clock=clock, refuse_private=not config.allow_private_targets
+        )
         self.service = ChatService(
             self.store,
             self.sender,

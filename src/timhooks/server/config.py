@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import socket
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -43,6 +44,17 @@ class FailurePolicy:
     ALL = (PROCEED, DENY)
 
 
+def _ipv4_shorthand(host: str) -> ipaddress.IPv4Address | None:
+    """An IPv4 address written the way inet_aton reads it (``127.1``, ``2130706433``,
+    ``0x7f.0.0.1``): the resolver connects there, so the checks must see it as an address."""
+    if not host or not all(part.isalnum() for part in host.split(".")):
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
+
+
 def validate_callback_url(url: str, *, allow_private: bool = True) -> str:
     """Check ``url`` against Tencent's webhook URL rules (reference 2); return it unchanged.
 
@@ -70,14 +82,15 @@ def validate_callback_url(url: str, *, allow_private: bool = True) -> str:
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        address = None
+        address = _ipv4_shorthand(host)
+    if address is None:
         if len(host) > 63:
-            raise ConfigError("callback URL domain is longer than 63 characters") from None
+            raise ConfigError("callback URL domain is longer than 63 characters")
         if not all(_LABEL.match(label) for label in host.split(".")):
             raise ConfigError(
                 f"callback URL domain {host!r} may hold only letters, digits and single hyphens"
                 " that neither start nor end a label"
-            ) from None
+            )
     if _PATH_FORBIDDEN.search(parts.path):
         raise ConfigError("callback URL path must not contain spaces or any of !$&?#")
     if not allow_private:
@@ -225,7 +238,7 @@ class ServerConfig:
     db: str = "timhooks.db"
     app_id: int | None = None
     key: str | None = None
-    admins: tuple[str, ...] = ("administrator",)
+    admins: tuple[str, ...] | None = None  # None: keep the stored ones (new apps: administrator)
     callback: CallbackConfig | None = None
     dispatch: bool = True
     concurrency: int = 32

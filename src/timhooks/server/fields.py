@@ -69,6 +69,8 @@ class Fields:
         value: int | None = self._get(name, int, False)
         if value is None:
             return default
+        if not -(2**63) <= value < 2**63:
+            raise self.error(f"{name} is out of the 64-bit integer range")
         if (low is not None and value < low) or (high is not None and value > high):
             bounds = (
                 f"[{low if low is not None else '-inf'}, {high if high is not None else 'inf'}]"

@@ -71,6 +71,9 @@ class RestApi:
             # the change was rolled back, so the caller may simply try again.
             log.error("REST %s failed on storage: %s", request.url.path, exc)
             return self._envelope(RestCode.INTERNAL, f"storage unavailable, try again: {exc}")
+        except Exception:  # a bug of ours: logged with its traceback, answered as Tencent would
+            log.exception("REST %s failed", request.url.path)
+            return self._envelope(RestCode.INTERNAL, "internal error")
         return self._envelope(0, "", fields)
 
     async def _serve(self, request: Request) -> dict[str, Any]:
@@ -85,7 +88,7 @@ class RestApi:
         raw_app = q.get("sdkappid")
         if not raw_app:
             raise ApiError(RestCode.MISSING_SDKAPPID, "the query has no sdkappid")
-        if not raw_app.isdigit() or len(raw_app) > 20:
+        if not (raw_app.isascii() and raw_app.isdigit()) or len(raw_app) > 18:
             raise ApiError(RestCode.SDKAPPID_INVALID, "sdkappid must be a number")
         app = self.service.apps.get(int(raw_app))
         if app is None:
@@ -107,17 +110,23 @@ class RestApi:
             raise ApiError(RestCode.NEEDS_ADMIN, f"{identifier!r} is not an App admin")
         data = await self._body(request)
         client_ip = request.client.host if request.client else ""
-        if service == _CLIENT:
-            platform: Platform | str = Platform.parse(q.get("platform", "Unknown"))
-            await self.service.ensure_user(app, identifier)
-        else:
+        rest = service != _CLIENT
+        if rest:
             platform = Platform.RESTAPI
-        call = self.service.call(app, identifier, client_ip, platform)
+        else:
+            # A client cannot claim to be the REST API: that platform is the admin's alone.
+            platform = Platform.parse(q.get("platform", "Unknown"))
+            if platform is Platform.RESTAPI:
+                platform = Platform.UNKNOWN
+            await self.service.ensure_user(app, identifier)
+        call = self.service.call(app, identifier, client_ip, platform, rest=rest)
         return await command.handler(call, Fields(data, command.bad_param))
 
     async def _body(self, request: Request) -> dict[str, Any]:
         declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+        if declared is not None and (
+            not (declared.isascii() and declared.isdigit()) or int(declared) > MAX_BODY
+        ):
             raise ApiError(RestCode.HTTP_PARSE_ERROR, f"body larger than {MAX_BODY} bytes")
         chunks: list[bytes] = []
         size = 0

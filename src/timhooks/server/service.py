@@ -50,6 +50,7 @@ _OA_LIMITS = {
     "CustomString": 3000,
 }
 _USER_ID_MAX = 32
+_INT32 = 2**31 - 1  # the largest count or offset timhooks takes
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +247,8 @@ class ChatService:
             face_url=f.text("FaceUrl", max_bytes=_OA_LIMITS["FaceUrl"]) or "",
             organization=f.text("Organization", max_bytes=_OA_LIMITS["Organization"]) or "",
             custom_string=f.text("CustomString", max_bytes=_OA_LIMITS["CustomString"]) or "",
-            max_subscriber_num=f.integer("MaxSubscriberNum", default=100000, low=1) or 100000,
+            max_subscriber_num=f.integer("MaxSubscriberNum", default=100000, low=1, high=_INT32)
+            or 100000,
         )
         await self.store.run(lambda c: dm.check_create_oa(c, call, req))
         await self._before(
@@ -275,7 +277,7 @@ class ChatService:
                 if name == "Name" and not value:
                     raise f.error("Name must not be empty")
                 changes[name] = value
-        most = f.integer("MaxSubscriberNum", low=1)
+        most = f.integer("MaxSubscriberNum", low=1, high=_INT32)
         if most is not None:
             changes["MaxSubscriberNum"] = most
         await self._tx(lambda c: dm.modify_oa_tx(c, call, oa_id, changes))
@@ -327,7 +329,7 @@ class ChatService:
         oa_id = f.req_text("Official_Account")
         limit = f.integer("Limit", default=200, low=1, high=200) or 200
         cursor = f.text("Next") or ""
-        if cursor and not cursor.isdigit():
+        if cursor and not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):
             raise f.error("Next must be the value a previous call returned")
         after = int(cursor or 0)
         items, nxt, total = await self.store.run(
@@ -491,7 +493,7 @@ class ChatService:
         """A page of a group's members (Limit, Offset)."""
         group_id = f.req_text("GroupId")
         limit = f.integer("Limit", default=100, low=1, high=6000) or 100
-        offset = f.integer("Offset", default=0, low=0) or 0
+        offset = f.integer("Offset", default=0, low=0, high=_INT32) or 0
         items, total = await self.store.run(
             lambda c: dm.member_page(c, call.app_id, group_id, limit, offset)
         )
@@ -626,7 +628,7 @@ class ChatService:
             raise ApiError(
                 RestCode.ACCOUNT_BAD_PARAM, f"UserID is longer than {_USER_ID_MAX} bytes"
             )
-        call = self.call(app, user, "", Platform.UNKNOWN)
+        call = self.call(app, user, "", Platform.UNKNOWN, rest=False)
         await self.store.run(
             lambda c: c.execute(
                 "INSERT INTO accounts (sdk_app_id, user_id, created_at) VALUES (?, ?, ?)"
@@ -636,8 +638,10 @@ class ChatService:
         )
         self._users.add((app.sdk_app_id, user))
 
-    def call(self, app: App, operator: str, client_ip: str, platform: Platform | str) -> Call:
-        """The context of one request."""
+    def call(
+        self, app: App, operator: str, client_ip: str, platform: Platform | str, *, rest: bool
+    ) -> Call:
+        """The context of one request: ``rest`` for the admin REST API, else a client action."""
         return Call(
             app_id=app.sdk_app_id,
             operator=operator,
@@ -645,7 +649,7 @@ class ChatService:
             platform=str(platform),
             callback=app.callback,
             now=self.clock(),
-            rest=platform == Platform.RESTAPI,
+            rest=rest,
         )
 
 
