@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any
 
-from timhooks.cli.output import print_json, when, with_store
+from timhooks.cli.output import not_found, print_json, replayed, when, with_store
 from timhooks.protocol.events import Event
 from timhooks.receiver.core import Receiver, WebhookMeta
 from timhooks.storage import InboxEntry, InboxStatus, describe_url, open_inbox
@@ -171,8 +171,7 @@ def run_show(args: argparse.Namespace) -> int:
         lambda: open_inbox(args.db), lambda inbox: inbox.get(args.id)
     )
     if entry is None:
-        print(f"timhooks: no inbox entry {args.id} in {args.db}", file=sys.stderr)
-        return 1
+        return not_found("inbox entry", args.id, args.db)
     if args.json:
         print_json(entry.to_dict())
         return 0
@@ -190,11 +189,11 @@ def run_replay(args: argparse.Namespace) -> int:
     found: bool = with_store(
         lambda: open_inbox(args.db), lambda inbox: inbox.replay(args.id, now=time.time())
     )
-    if not found:
-        print(f"timhooks: no inbox entry {args.id} in {args.db}", file=sys.stderr)
-        return 1
-    if args.json:
-        print_json({"id": args.id, "status": InboxStatus.PENDING.value})
-    else:
-        print(f"inbox entry {args.id} is pending again; a running receiver will handle it")
-    return 0
+    return replayed(
+        found,
+        what="inbox entry",
+        ident=args.id,
+        db=args.db,
+        as_json=args.json,
+        then="a running receiver will handle it",
+    )

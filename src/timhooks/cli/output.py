@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-__all__ = ["print_json", "when", "with_store"]
+__all__ = ["not_found", "print_json", "replayed", "when", "with_store"]
 
 T = TypeVar("T")
 S = TypeVar("S", bound="Closable")
@@ -43,3 +44,22 @@ def with_store(open_store: Callable[[], S], work: Callable[[S], Awaitable[T]]) -
             await store.close()
 
     return asyncio.run(session())
+
+
+def not_found(what: str, ident: int, db: str) -> int:
+    """Say that ``what`` number ``ident`` is not in ``db``; the exit status 1."""
+    from timhooks.storage import describe_url
+
+    print(f"timhooks: no {what} {ident} in {describe_url(db)}", file=sys.stderr)
+    return 1
+
+
+def replayed(found: bool, *, what: str, ident: int, db: str, as_json: bool, then: str) -> int:
+    """Report a replay: pending again (and who will act on it), or not found."""
+    if not found:
+        return not_found(what, ident, db)
+    if as_json:
+        print_json({"id": ident, "status": "pending"})
+    else:
+        print(f"{what} {ident} is pending again; {then}")
+    return 0

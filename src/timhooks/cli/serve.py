@@ -10,7 +10,7 @@ import sys
 import time
 from typing import Any
 
-from timhooks.cli.output import print_json, when, with_store
+from timhooks.cli.output import not_found, print_json, replayed, when, with_store
 from timhooks.protocol.usersig import DEFAULT_EXPIRE, generate_usersig
 from timhooks.server.config import FailurePolicy, ServerConfig, load_config
 from timhooks.server.schema import SERVER_MIGRATIONS
@@ -261,8 +261,7 @@ def run_deliveries_show(args: argparse.Namespace) -> int:
     """Print one outbox row with its attempts."""
     found = with_store(lambda: ServerStore(args.db), lambda store: store.delivery(args.id))
     if found is None:
-        print(f"timhooks: no delivery {args.id} in {args.db}", file=sys.stderr)
-        return 1
+        return not_found("delivery", args.id, args.db)
     delivery, attempts = found
     data = delivery.to_dict()
     data["attempts_log"] = attempts
@@ -282,14 +281,14 @@ def run_deliveries_replay(args: argparse.Namespace) -> int:
     found: bool = with_store(
         lambda: ServerStore(args.db), lambda store: store.replay(args.id, now=time.time())
     )
-    if not found:
-        print(f"timhooks: no delivery {args.id} in {args.db}", file=sys.stderr)
-        return 1
-    if args.json:
-        print_json({"id": args.id, "status": DeliveryStatus.PENDING.value})
-    else:
-        print(f"delivery {args.id} is pending again; a running dispatcher will send it")
-    return 0
+    return replayed(
+        found,
+        what="delivery",
+        ident=args.id,
+        db=args.db,
+        as_json=args.json,
+        then="a running dispatcher will send it",
+    )
 
 
 def run_usersig(args: argparse.Namespace) -> int:

@@ -159,13 +159,19 @@ def check_oa_id(oa_id: str) -> None:
         )
 
 
+def _row(conn: Conn, table: str, key: str, app_id: int, ident: str, lock: bool) -> Row | None:
+    """One row of ``table`` by app and ``key``; ``lock`` holds it to the transaction's end."""
+    row: Row | None = conn.execute(
+        f"SELECT * FROM {table} WHERE sdk_app_id = ? AND {key} = ?"
+        + (for_update(conn) if lock else ""),
+        (app_id, ident),
+    ).fetchone()
+    return row
+
+
 def oa_row(conn: Conn, app_id: int, oa_id: str, *, lock: bool = False) -> Row:
     """The Official Account, or ApiError 130004; ``lock`` holds its row to the transaction's end."""
-    row: Row | None = conn.execute(
-        "SELECT * FROM official_accounts WHERE sdk_app_id = ? AND oa_id = ?"
-        + (for_update(conn) if lock else ""),
-        (app_id, oa_id),
-    ).fetchone()
+    row = _row(conn, "official_accounts", "oa_id", app_id, oa_id, lock)
     if row is None:
         raise ApiError(RestCode.OA_NOT_FOUND, f"Official Account {oa_id!r} does not exist")
     return row
@@ -569,11 +575,7 @@ APPLY_OPTIONS = ("FreeAccess", "NeedPermission", "DisableApply")
 
 def group_row(conn: Conn, app_id: int, group_id: str, *, lock: bool = False) -> Row:
     """The group, or ApiError 10010; ``lock`` holds its row to the transaction's end."""
-    row: Row | None = conn.execute(
-        "SELECT * FROM groups WHERE sdk_app_id = ? AND group_id = ?"
-        + (for_update(conn) if lock else ""),
-        (app_id, group_id),
-    ).fetchone()
+    row = _row(conn, "groups", "group_id", app_id, group_id, lock)
     if row is None:
         raise ApiError(RestCode.GROUP_NOT_FOUND, f"group {group_id!r} does not exist")
     return row
