@@ -134,3 +134,18 @@ async def test_concurrent_claimers_never_share_an_entry(db_url: str) -> None:
     finally:
         for inbox in (writer, a, b):
             await inbox.close()
+
+
+async def test_entries_stored_claimed_wait_out_their_lease(db_url: str) -> None:
+    """An entry its receiver handles at once is not claimed by others until its lease ends."""
+    from dataclasses import replace
+
+    inbox = open_inbox(db_url)
+    try:
+        held, _ = await inbox.put(replace(entry(1), claimed_until=1030.0))
+        free, _ = await inbox.put(entry(2))
+        assert [e.id for e in await inbox.claim(now=1000.0, limit=10, lease=5.0)] == [free]
+        later = await inbox.claim(now=1031.0, limit=10, lease=5.0)
+        assert [(e.id, e.attempts) for e in later] == [(held, 2)]
+    finally:
+        await inbox.close()

@@ -157,6 +157,7 @@ class Receiver:
             raise ConfigError("a token needs its app_id")
         if not configured:
             raise ConfigError("a Receiver needs at least one app: Receiver(app_id=..., token=...)")
+        self.concurrency = concurrency
         if before_deadline <= 0 or handler_timeout <= 0 or concurrency < 1 or max_body < 1:
             raise ConfigError(
                 "deadlines, handler timeout, concurrency and max_body must be positive"
@@ -191,6 +192,7 @@ class Receiver:
             name="timhooks-inbox-worker",
         )
         self._stopped = False
+        self._direct: set[asyncio.Task[None]] = set()
         self._background: set[asyncio.Task[Any]] = set()
         self._asgi: ReceiverApp | None = None
 
@@ -315,6 +317,11 @@ class Receiver:
     async def _store_after(
         self, spec: CommandSpec | None, q: WebhookQuery, body: bytes
     ) -> WebhookResponse:
+        now = self.clock()
+        handler = self._handler_for(q.callback_command)
+        # A handler slot free now: store the entry already claimed by this process and hand it
+        # over directly (no claim round trip). No handler: the entry is stored as done.
+        direct = handler is not None and not self._stopped and len(self._direct) < self.concurrency
         entry = NewInboxEntry(
             sdk_app_id=q.sdk_app_id,
             command=q.callback_command,
@@ -322,16 +329,40 @@ class Receiver:
             body=body,
             client_ip=q.client_ip,
             opt_platform=q.opt_platform_raw,
-            received_at=self.clock(),
+            received_at=now,
+            status=InboxStatus.PENDING if handler is not None else InboxStatus.DONE,
+            claimed_until=now + self._lease if direct else None,
         )
         try:
-            _, new = await self.inbox.put(entry)
+            entry_id, new = await self.inbox.put(entry)
         except StorageError as exc:
             log.error("could not store %s: %s", q.callback_command, exc)
             return WebhookResponse.error(503, "the inbox could not store the webhook; try again")
-        if new:
+        if new and direct:
+            self._hand_over(entry, entry_id)
+        elif new and handler is not None:
             self._worker.wake()
         return WebhookResponse(200, ACK_BODY)
+
+    def _hand_over(self, new: NewInboxEntry, entry_id: int) -> None:
+        entry = InboxEntry(
+            id=entry_id,
+            sdk_app_id=new.sdk_app_id,
+            command=new.command,
+            phase=new.phase,
+            status=InboxStatus.PENDING,
+            body=new.body,
+            client_ip=new.client_ip,
+            opt_platform=new.opt_platform,
+            received_at=new.received_at,
+            attempts=1,
+            next_attempt_at=new.claimed_until,
+            last_error=None,
+            answer=None,
+        )
+        task = asyncio.ensure_future(self._process(entry))
+        self._direct.add(task)
+        task.add_done_callback(self._direct.discard)
 
     def _meta(self, q: WebhookQuery, received: float) -> WebhookMeta:
         return WebhookMeta(
@@ -384,8 +415,13 @@ class Receiver:
                 log.error("pruning the inbox failed: %r", exc)
             await asyncio.sleep(_PRUNE_EVERY)
 
+    @property
+    def _lease(self) -> float:
+        """How long a claimed entry is this process's: a handler's time limit, twice."""
+        return self.handler_timeout * 2
+
     async def _claim(self, limit: int) -> list[InboxEntry]:
-        return await self.inbox.claim(now=self.clock(), limit=limit, lease=self.handler_timeout * 2)
+        return await self.inbox.claim(now=self.clock(), limit=limit, lease=self._lease)
 
     async def start(self) -> None:
         """Start running handlers from the inbox (also done by the first request)."""
@@ -399,6 +435,14 @@ class Receiver:
         """
         self._stopped = True
         await self._worker.stop(grace)
+        if self._direct:
+            # Handlers handed entries directly get the same grace; entries of cancelled ones
+            # stay claimed until their lease ends, then run again.
+            _, late = await asyncio.wait(self._direct, timeout=grace)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
         if self._pruner is not None:
             self._pruner.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -39,6 +39,9 @@ class NewInboxEntry:
     received_at: float
     status: InboxStatus = InboxStatus.PENDING
     answer: bytes | None = None
+    # A pending entry its receiver hands straight to a handler is stored claimed (one attempt,
+    # leased until then), so no other claimer takes it meanwhile; None: due at once.
+    claimed_until: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

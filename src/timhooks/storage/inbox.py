@@ -83,12 +83,14 @@ class SqlInbox:
         """Store a webhook once; return its id and whether it was new."""
         digest = webhook_digest(entry.command, entry.body)
         pending = entry.status is InboxStatus.PENDING
+        claimed = pending and entry.claimed_until is not None
+        due = (entry.claimed_until if claimed else entry.received_at) if pending else None
 
         def op(conn: Any) -> tuple[int, bool]:
             row = conn.execute(
                 "INSERT INTO inbox (digest, sdk_app_id, command, phase, status, body, client_ip,"
-                " opt_platform, received_at, next_attempt_at, answer)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " opt_platform, received_at, next_attempt_at, answer, attempts)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (digest) DO NOTHING RETURNING id",
                 (
                     digest,
@@ -100,8 +102,9 @@ class SqlInbox:
                     entry.client_ip,
                     entry.opt_platform,
                     entry.received_at,
-                    entry.received_at if pending else None,
+                    due,
                     entry.answer,
+                    1 if claimed else 0,
                 ),
             ).fetchone()
             if row is not None:
