@@ -145,7 +145,8 @@ async def test_entries_stored_claimed_wait_out_their_lease(db_url: str) -> None:
         held, _ = await inbox.put(replace(entry(1), claimed_until=1030.0))
         free, _ = await inbox.put(entry(2))
         assert [e.id for e in await inbox.claim(now=1000.0, limit=10, lease=5.0)] == [free]
+        assert await inbox.claim(now=1004.0, limit=10, lease=5.0) == []
         later = await inbox.claim(now=1031.0, limit=10, lease=5.0)
-        assert [(e.id, e.attempts) for e in later] == [(held, 2)]
+        assert [(e.id, e.attempts) for e in later] == [(held, 2), (free, 2)]
     finally:
         await inbox.close()
