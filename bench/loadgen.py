@@ -252,11 +252,13 @@ class Load:
         return result
 
 
-def run_loop(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` on uvloop when it is installed, else on asyncio's own loop."""
+def run_loop(coro: Coroutine[Any, Any, T], loop: str = "uvloop") -> T:
+    """Run ``coro`` on uvloop when asked and installed, else on asyncio's own loop."""
     try:
         import uvloop
     except ImportError:
+        return asyncio.run(coro)
+    if loop == "asyncio":
         return asyncio.run(coro)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(coro)
@@ -279,8 +281,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=0.0, help="seconds not measured")
     parser.add_argument("--expect-ok", action="store_true", help='require "ActionStatus":"OK"')
     parser.add_argument("--seed", default=str(time.time_ns()))
+    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
     args = parser.parse_args()
-    print(json.dumps(run_loop(Load(args).run())))
+    print(json.dumps(run_loop(Load(args).run(), args.loop)))
 
 
 if __name__ == "__main__":

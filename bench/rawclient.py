@@ -1,10 +1,11 @@
-"""The dispatcher's yardstick: a plain keep-alive httpx loop posting a requests file (own process).
+"""A plain keep-alive httpx loop posting a requests file (its own process): the dispatcher's
+figure next to what a general-purpose client achieves.
 
-``--connections`` workers share one ``httpx.AsyncClient`` (a pool as large as the webhook
-sender's) and post the lines of ``--requests-file`` (JSON lines of ``target``, ``body``) to
-``url`` once each (or until ``--duration`` seconds), as fast as the answers come back: no
-database, no attempt records, no answer parsing beyond reading it. ``--loop`` picks the event
-loop (``timhooks serve`` runs on asyncio's own loop, so that is the default).
+``--connections`` workers share one ``httpx.AsyncClient`` (a pool of 256 connections) and
+post the lines of ``--requests-file`` (JSON lines of ``target``, ``body``) to ``url`` once
+each (or until ``--duration`` seconds), as fast as the answers come back: no database, no
+attempt records, no answer parsing beyond reading it. ``--loop`` picks the event loop
+(asyncio's own by default, as ``timhooks serve``).
 
 Prints one JSON object like loadgen.py: requests, errors, seconds, rps, p50_ms, p99_ms, cpu_s.
 """

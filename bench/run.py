@@ -24,7 +24,7 @@ from pathlib import Path
 from benchlib import prefill
 from benchlib.procs import BENCH, Procs
 from benchlib.profiles import pyspy_path
-from benchlib.report import Conditions, python_command, render
+from benchlib.report import Conditions, python_command, render, src_digest
 from benchlib.results import Section
 from benchlib.scenarios import PROFILES, SCENARIOS, Bench, ProfileRun, Settings
 
@@ -75,14 +75,14 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _interrupt)
     root = Path(tempfile.mkdtemp(prefix="timhooks-bench-"))
-    conditions = Conditions(note=args.note)
+    conditions = Conditions(note=args.note, src_start=src_digest(REPO))
     sections: list[Section] = []
     profiles: list[ProfileRun] = []
     started = time.perf_counter()
     complete = False
 
     def write() -> None:
-        conditions.finish()
+        conditions.finish(REPO)
         conditions.commit_latency = ", ".join(
             f"{p50:.2f} / {p99:.2f} ms" for p50, p99 in probes
         ) + (" (at the start, at the end)" if len(probes) > 1 else " (at the start)")

@@ -34,7 +34,7 @@ def pyspy_path() -> str | None:
 class Recording:
     """py-spy attached to a running process until ``stop()``."""
 
-    def __init__(self, pid: int, out: Path, *, rate: int = 100) -> None:
+    def __init__(self, pid: int, out: Path, *, rate: int = 100, gil: bool = False) -> None:
         exe = pyspy_path()
         if exe is None:
             raise RuntimeError("py-spy is not installed (pip install py-spy)")
@@ -56,6 +56,7 @@ class Recording:
                     "--full-filenames",
                     "-r",
                     str(rate),
+                    *(["--gil"] if gil else []),
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -209,13 +210,14 @@ def summarize(name: str, raw: str) -> Profile:
     return prof
 
 
-def markdown(prof: Profile, *, top: int = 12) -> list[str]:
+def markdown(prof: Profile, *, top: int = 12, seconds: float | None = None) -> list[str]:
     """The profile as Markdown: threads, modules, hottest lines, our functions inclusive."""
     if not prof.samples:
         return ["No samples were recorded."]
     pct = prof.share
+    held = f" (the GIL was held in {prof.samples / (100 * seconds):.0%} of them)" if seconds else ""
     out = [
-        f"{prof.samples:,} samples (100 per second per busy thread); {prof.waiting:,} "
+        f"{prof.samples:,} samples{held}; {prof.waiting:,} "
         f"({prof.waiting / prof.samples:.0%}) were waits py-spy counted as busy (an event loop "
         "in select, the SQLite writer blocked on its queue) and are left out: the percentages "
         f"below are of the other {prof.busy:,}.",

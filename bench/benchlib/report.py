@@ -82,6 +82,17 @@ def _git(repo: Path) -> str:
     return f"commit {head}, src/ clean"
 
 
+def src_digest(repo: Path) -> str:
+    """A short digest of every file under src/: equal digests, same code measured."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for path in sorted((repo / "src").rglob("*.py")):
+        h.update(str(path.relative_to(repo)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def _version(name: str) -> str:
     try:
         return metadata.version(name)
@@ -102,10 +113,13 @@ class Conditions:
     load_end: str = ""
     note: str = ""
     commit_latency: str = ""
+    src_start: str = ""
+    src_end: str = ""
 
-    def finish(self) -> None:
-        """Record the load average at the end."""
+    def finish(self, repo: Path) -> None:
+        """Record the load average and the source digest at the end."""
         self.load_end = _loadavg()
+        self.src_end = src_digest(repo)
 
 
 def machine(repo: Path, workdir: Path) -> list[str]:
@@ -211,6 +225,18 @@ def render(
             f"{spread([w.io_pressure for w in windows], True)} (Linux pressure stall "
             "information, machine-wide: it includes the processes under test)."
         )
+    if conditions.src_start:
+        same = conditions.src_start == conditions.src_end
+        lines.append(
+            f"- Digest of src/*.py: {conditions.src_start} at the start"
+            + (
+                ", unchanged at the end."
+                if same
+                else f", **{conditions.src_end} at the end: the code changed during the run** "
+                "(other engineers edit this checkout), so scenarios may have measured "
+                "different code."
+            )
+        )
     if conditions.commit_latency:
         lines.append(
             f"- SQLite commit latency (WAL, synchronous=FULL, one row) in the temporary "
@@ -276,8 +302,23 @@ def render(
             lines += ["", f"### {run.title}", "", run.method, ""]
             if run.error:
                 lines.append(f"**FAILED:** {run.error}")
-            elif run.profile is not None:
-                lines += profile_markdown(run.profile)
+            else:
+                if run.gil is not None:
+                    lines += [
+                        "**Where the GIL went** (py-spy `--gil`: only the thread holding the "
+                        "GIL is sampled; for a process near one core this is the serial "
+                        "bottleneck: Python code, and C code that keeps the GIL):",
+                        "",
+                        *profile_markdown(run.gil, seconds=run.seconds),
+                    ]
+                if run.profile is not None:
+                    lines += [
+                        "",
+                        "**Every busy thread** (including time blocked in system calls with "
+                        "the GIL released: SQLite's fsync at COMMIT, socket writes):",
+                        "",
+                        *profile_markdown(run.profile, top=8),
+                    ]
     lines.append("")
     return "\n".join(lines)
 

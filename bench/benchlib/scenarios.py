@@ -58,7 +58,8 @@ class Settings:
     connections: int = 32  # load generator connections; dispatcher concurrency is 32 too
     before_rate: float = 1000.0
     outbox_rows: int = 20_000
-    drain_cap: float = 20.0  # seconds a drain may take before the rate is read from a part
+    drain_cap: float = 15.0  # seconds a drain may take before the rate is read from a part
+    yardstick_cap: float = 5.0  # seconds of the (slow) httpx yardstick
     rest_calls: int = 200  # calls per add_subscriber / add_group_member batch
     rest_connections: int = 8
     oa_size: int = 100_000
@@ -66,7 +67,7 @@ class Settings:
     group_max: int = 6_000
     create_calls: int = 300  # create_official_account calls per batch (one connection)
     memory_events: int = 100_000
-    memory_cap: float = 120.0
+    memory_cap: float = 60.0
     profile: bool = True
     profile_seconds: float = 8.0
 
@@ -80,6 +81,7 @@ class Settings:
             warmup=0.2,
             outbox_rows=400,
             drain_cap=1.5,
+            yardstick_cap=1.0,
             rest_calls=10,
             oa_size=10_000,
             create_calls=30,
@@ -219,10 +221,10 @@ def delivery_stats(db: Path) -> dict[str, float]:
     """
     conn = prefill.read_only(db)
     try:
-        first, last, attempts, ok = conn.execute(
+        first, last, attempts, ok, busy = conn.execute(
             "SELECT MIN(a.at), MAX(a.at + a.latency_ms / 1000.0), COUNT(*),"
-            " SUM(a.error IS NULL) FROM attempts a JOIN outbox o ON o.id = a.outbox_id"
-            " WHERE o.phase = 'after'"
+            " SUM(a.error IS NULL), SUM(a.latency_ms) / 1000.0"
+            " FROM attempts a JOIN outbox o ON o.id = a.outbox_id WHERE o.phase = 'after'"
         ).fetchone()
         lat = sorted(
             r[0]
@@ -253,6 +255,8 @@ def delivery_stats(db: Path) -> dict[str, float]:
         "p50_ms": pick(0.5),
         "p99_ms": pick(0.99),
         "seconds": span,
+        # Attempts in flight on average: the concurrency the dispatcher kept up.
+        "in_flight": (busy or 0.0) / span if span > 0 else math.nan,
         "errors": "; ".join(str(e) for e in errors),  # type: ignore[dict-item]
     }
 
@@ -417,10 +421,11 @@ def receiver_before_latency(b: Bench) -> Section:
                 )
                 b.procs.stop(proc)
                 _no_errors(result, label)
-                _need(
-                    result["requests"] >= 0.95 * s.before_rate * s.duration,
-                    f"{label}: only {result['requests']} requests answered at the fixed rate",
-                )
+                if result["requests"] < 0.95 * s.before_rate * s.duration:
+                    sec.notes.append(
+                        f"run {run + 1}, {label}: only {result['requests']:,} requests were "
+                        f"answered in {s.duration:g} s: the fixed rate was not kept up."
+                    )
                 p99[side] = result["p99_ms"]
                 sec.figure(f"{label}: p50 latency", "ms", 2).add(result["p50_ms"])
                 sec.figure(f"{label}: p99 latency", "ms", 2).add(result["p99_ms"])
@@ -463,60 +468,65 @@ def dispatcher_throughput(b: Bench) -> Section:
         "the server's own attempt records, so start-up is not counted. A drain that has not "
         f"finished after {s.drain_cap:g} s is stopped and the rate read from what was "
         "delivered.",
-        "Yardsticks against the same bare receiver, same bodies, same signed query, 32 "
-        "concurrent requests: bench/rawclient.py (one httpx.AsyncClient as the sender's, on "
-        "asyncio's loop as `timhooks serve` runs, and on uvloop), and bench/loadgen.py "
-        "(raw asyncio sockets, the client-side ceiling).",
+        "The yardstick: bench/loadgen.py posting the same bodies with the same signed query to "
+        "the same bare receiver, 32 requests in flight on keep-alive connections, raw asyncio "
+        "streams with no database: on the event loop `timhooks serve` runs on (detected from "
+        "the libraries it mapped), and on the other loop for context. Also a plain "
+        f"httpx.AsyncClient loop (bench/rawclient.py, {s.yardstick_cap:g} s) for context.",
         "End to end: the same drain to `timhooks listen --token` as the app backend.",
         "Checked: every attempt of the drain succeeded; the receiver stored every delivery.",
     ]
     with _scenario(sec, b.say):
+        serve_loop = "asyncio"
         for run in range(s.runs):
             rates: dict[str, float] = {}
             bare = b.bare()
             for side in _order(run, ("dispatcher", "raw")):
                 if side == "dispatcher":
-                    rates.update(_dispatch(b, sec, bare, label="dispatcher -> bare"))
+                    rate, serve_loop = _dispatch(b, sec, bare, label="dispatcher -> bare")
+                    rates["dispatcher"] = rate
                 else:
                     rates.update(_raw_clients(b, sec, bare, run))
             b.procs.stop(bare)
-            rates.update(_end_to_end(b, sec))
-            sec.ratio("dispatcher / raw httpx loop (asyncio)").add(
-                ratio(rates["dispatcher -> bare"], rates["httpx/asyncio"])
+            rates["e2e"] = _end_to_end(b, sec)
+            other = "uvloop" if serve_loop == "asyncio" else "asyncio"
+            sec.ratio(f"dispatcher / raw sockets on {serve_loop} (serve's loop)").add(
+                ratio(rates["dispatcher"], rates[f"sockets/{serve_loop}"])
             )
-            sec.ratio("dispatcher / raw asyncio sockets").add(
-                ratio(rates["dispatcher -> bare"], rates["sockets"])
+            sec.ratio(f"dispatcher / raw sockets on {other}").add(
+                ratio(rates["dispatcher"], rates[f"sockets/{other}"])
             )
-            sec.ratio("raw httpx on uvloop / on asyncio").add(
-                ratio(rates["httpx/uvloop"], rates["httpx/asyncio"])
-            )
+            sec.ratio("dispatcher / raw httpx loop").add(ratio(rates["dispatcher"], rates["httpx"]))
             sec.ratio("dispatcher to timhooks listen / to bare").add(
-                ratio(rates["dispatcher -> timhooks listen"], rates["dispatcher -> bare"])
+                ratio(rates["e2e"], rates["dispatcher"])
             )
+        sec.notes.append(f"`timhooks serve` ran on the {serve_loop} event loop.")
         sec.bars.append(
             Bar(
-                "dispatcher / raw httpx client loop",
-                sec.ratio("dispatcher / raw httpx loop (asyncio)"),
+                "dispatcher / raw client loop (asyncio sockets, serve's loop)",
+                sec.ratios[0],
                 0.8,
                 True,
             )
         )
-        sec.bars.append(
-            Bar(
-                "dispatcher / raw asyncio sockets (the client-side ceiling; no bar)",
-                sec.ratio("dispatcher / raw asyncio sockets"),
-                None,
-                True,
-            )
-        )
-        _dispatcher_limits(sec)
+        _dispatcher_limits(sec, serve_loop)
     return sec
 
 
 def _drain(
-    b: Bench, sec: Section, db: Path, serve_to: Proc, *, label: str, rows: int, cap: float
+    b: Bench,
+    sec: Section,
+    db: Path,
+    serve_to: Proc,
+    *,
+    label: str,
+    rows: int,
+    cap: float,
+    loops: list[str] | None = None,
 ) -> tuple[dict[str, float], CpuWindow, Proc]:
     serve = b.serve(db, callback=serve_to.url + "/")
+    if loops is not None:
+        loops.append(_event_loop_of(serve))
     with CpuWindow([serve, serve_to]) as window:
         done, _ = _wait_for(lambda: _pending_outbox(db) == 0, cap=cap, alive=[serve, serve_to])
     b.procs.stop(serve)
@@ -532,24 +542,37 @@ def _drain(
     return stats, window, serve
 
 
-def _dispatch(b: Bench, sec: Section, bare: Proc, *, label: str) -> dict[str, float]:
+def _dispatch(b: Bench, sec: Section, bare: Proc, *, label: str) -> tuple[float, str]:
     s = b.s
     db = b.workdir("c-serve") / "server.db"
     prefill.outbox(db, s.outbox_rows, seed=f"{time.time_ns()}")
+    loops: list[str] = []
     stats, window, serve = _drain(
-        b, sec, db, bare, label=label, rows=s.outbox_rows, cap=s.drain_cap
+        b, sec, db, bare, label=label, rows=s.outbox_rows, cap=s.drain_cap, loops=loops
     )
+    cores = window.cores(serve.name)
     sec.figure(f"{label}: webhooks/s", "webhooks/s", 0).add(stats["rate"])
     sec.figure(f"{label}: attempt p50 latency", "ms", 2).add(stats["p50_ms"])
     sec.figure(f"{label}: attempt p99 latency", "ms", 2).add(stats["p99_ms"])
-    cores = window.cores(serve.name)
+    sec.figure(f"{label}: attempts in flight (average, of 32)", "requests", 1).add(
+        stats["in_flight"]
+    )
     sec.figure(f"{label}: timhooks serve CPU", "cores", 2).add(cores)
     sec.figure(f"{label}: timhooks serve CPU per webhook", "µs", 0).add(
         cores / stats["rate"] * 1e6 if stats["rate"] > 0 else math.nan
     )
     sec.figure(f"{label}: other processes' CPU", "cores", 2).add(window.other_cores)
     b.say(f"  {label}: {stats['rate']:.0f} webhooks/s")
-    return {label: stats["rate"]}
+    return stats["rate"], loops[0] if loops else "asyncio"
+
+
+def _event_loop_of(proc: Proc) -> str:
+    """uvloop if the process has uvloop's extension mapped (it runs its loop), else asyncio."""
+    try:
+        maps = Path(f"/proc/{proc.pid}/maps").read_text()
+    except OSError:
+        return "asyncio"
+    return "uvloop" if "uvloop/loop." in maps else "asyncio"
 
 
 def _raw_clients(b: Bench, sec: Section, bare: Proc, run: int) -> dict[str, float]:
@@ -562,40 +585,43 @@ def _raw_clients(b: Bench, sec: Section, bare: Proc, run: int) -> dict[str, floa
         work / "requests.jsonl", ({"target": f"/?{query}", "body": b.decode()} for b in bodies)
     )
     rates: dict[str, float] = {}
-    for key, label, loop in (
-        ("httpx/asyncio", "raw httpx loop (asyncio) -> bare", "asyncio"),
-        ("httpx/uvloop", "raw httpx loop (uvloop) -> bare", "uvloop"),
-    ):
-        with CpuWindow([bare]) as window:
-            result = b.rawclient(bare.url, requests, loop=loop, cap=s.drain_cap)
+    for loop in ("asyncio", "uvloop"):
+        label = f"raw asyncio sockets on {loop} -> bare"
+        result = b.loadgen(
+            bare.url + "/",
+            "--requests-file",
+            str(requests),
+            "--connections",
+            str(s.connections),
+            "--duration",
+            str(s.drain_cap),
+            "--loop",
+            loop,
+            timeout=s.drain_cap + 60,
+        )
         _no_errors(result, label)
-        rates[key] = result["rps"]
+        rates[f"sockets/{loop}"] = result["rps"]
         sec.figure(f"{label}: requests/s", "req/s", 0).add(result["rps"])
         sec.figure(f"{label}: p50 latency", "ms", 2).add(result["p50_ms"])
-        sec.figure(f"{label}: client CPU", "cores", 2).add(window.load_cores)
         sec.figure(f"{label}: client CPU per request", "µs", 0).add(
-            window.load_cpu / result["requests"] * 1e6 if result["requests"] else math.nan
+            result["cpu_s"] / result["requests"] * 1e6 if result["requests"] else math.nan
         )
         b.say(f"  {label}: {result['rps']:.0f} req/s")
-    label = "raw asyncio sockets (loadgen) -> bare"
-    result = b.loadgen(
-        bare.url + "/",
-        "--requests-file",
-        str(requests),
-        "--connections",
-        str(s.connections),
-        "--duration",
-        str(s.drain_cap),
-        timeout=s.drain_cap + 60,
-    )
+    label = "raw httpx loop (asyncio) -> bare"
+    with CpuWindow([bare]) as window:
+        result = b.rawclient(bare.url, requests, loop="asyncio", cap=s.yardstick_cap)
     _no_errors(result, label)
-    rates["sockets"] = result["rps"]
+    rates["httpx"] = result["rps"]
     sec.figure(f"{label}: requests/s", "req/s", 0).add(result["rps"])
+    sec.figure(f"{label}: client CPU", "cores", 2).add(window.load_cores)
+    sec.figure(f"{label}: client CPU per request", "µs", 0).add(
+        window.load_cpu / result["requests"] * 1e6 if result["requests"] else math.nan
+    )
     b.say(f"  {label}: {result['rps']:.0f} req/s")
     return rates
 
 
-def _end_to_end(b: Bench, sec: Section) -> dict[str, float]:
+def _end_to_end(b: Bench, sec: Section) -> float:
     s = b.s
     label = "dispatcher -> timhooks listen"
     work = b.workdir("c-e2e")
@@ -611,25 +637,38 @@ def _end_to_end(b: Bench, sec: Section) -> dict[str, float]:
     _need(stored == stats["ok"], f"{label}: {stats['ok']} delivered but {stored} stored")
     sec.figure(f"{label}: webhooks/s", "webhooks/s", 0).add(stats["rate"])
     sec.figure(f"{label}: attempt p50 latency", "ms", 2).add(stats["p50_ms"])
+    sec.figure(f"{label}: attempts in flight (average, of 32)", "requests", 1).add(
+        stats["in_flight"]
+    )
     sec.figure(f"{label}: timhooks serve CPU", "cores", 2).add(window.cores("serve"))
     sec.figure(f"{label}: timhooks listen CPU", "cores", 2).add(window.cores("listen"))
     b.say(f"  {label}: {stats['rate']:.0f} webhooks/s")
-    return {label: stats["rate"]}
+    return stats["rate"]
 
 
-def _dispatcher_limits(sec: Section) -> None:
+def _dispatcher_limits(sec: Section, loop: str) -> None:
     """Say, from the figures, what bounds the dispatcher."""
     serve = sec.figure("dispatcher -> bare: timhooks serve CPU", "cores", 2).median
-    client = sec.figure("raw httpx loop (asyncio) -> bare: client CPU", "cores", 2).median
     per_hook = sec.figure("dispatcher -> bare: timhooks serve CPU per webhook", "µs", 0).median
-    per_req = sec.figure("raw httpx loop (asyncio) -> bare: client CPU per request", "µs", 0)
-    sockets = sec.figure("raw asyncio sockets (loadgen) -> bare: requests/s", "req/s", 0).median
+    flight = sec.figure("dispatcher -> bare: attempts in flight (average, of 32)", "requests", 1)
+    p50 = sec.figure("dispatcher -> bare: attempt p50 latency", "ms", 2).median
+    raw = f"raw asyncio sockets on {loop} -> bare"
+    per_req = sec.figure(f"{raw}: client CPU per request", "µs", 0).median
+    sockets = sec.figure(f"{raw}: requests/s", "req/s", 0).median
     sec.notes.append(
         f"What bounds it, measured: `timhooks serve` used {serve:.2f} cores while "
-        f"dispatching, {per_hook:,.0f} µs of CPU per webhook; the plain httpx loop alone "
-        f"used {client:.2f} cores, {per_req.median:,.0f} µs per request, against "
-        f"{sockets:,.0f} requests/s from raw asyncio sockets to the same receiver. Where the "
-        "httpx loop is near one core, the HTTP client itself is the limit (see the profile)."
+        f"dispatching, {per_hook:,.0f} µs of CPU per webhook (HTTP client, claims and attempt "
+        f"records in SQLite); the raw socket loop on the same event loop needed {per_req:,.0f} "
+        f"µs per request for {sockets:,.0f} requests/s. On average {flight.median:.1f} of the "
+        f"32 allowed attempts were in flight (attempt p50 {p50:.2f} ms): the rest of the time "
+        "a slot waited for the dispatcher itself (claiming rows, committing the attempt "
+        "record) rather than for the receiver. "
+        + (
+            "Near one core, the process is CPU-bound: its event loop and SQLite writer "
+            "thread share the GIL; the profile below shows on what."
+            if serve >= 0.85
+            else "Below one core, it is bound by those waits more than by CPU."
+        )
     )
 
 
@@ -1019,16 +1058,29 @@ SCENARIOS: dict[str, Callable[[Bench], Section]] = {
 
 @dataclass
 class ProfileRun:
-    """A profile of one process under one scenario's load."""
+    """Profiles of one process under one scenario's load: every busy thread, and the GIL."""
 
     title: str
     method: str
-    profile: Profile | None = None
+    profile: Profile | None = None  # every busy thread
+    gil: Profile | None = None  # only the thread holding the GIL
+    seconds: float = 0.0
     error: str | None = None
 
 
-def _record(b: Bench, proc: Proc, name: str) -> Recording:
-    return Recording(proc.pid, b.workdir(f"profile-{name}") / f"{name}.txt")
+class _Recorder:
+    """Two py-spy recordings of one process at once: all busy threads, and the GIL holder."""
+
+    def __init__(self, b: Bench, proc: Proc, name: str) -> None:
+        work = b.workdir(f"profile-{name}")
+        self.all = Recording(proc.pid, work / f"{name}.txt")
+        self.gil = Recording(proc.pid, work / f"{name}-gil.txt", gil=True)
+        self.started = time.perf_counter()
+
+    def finish(self, run: ProfileRun) -> None:
+        run.seconds = time.perf_counter() - self.started
+        run.profile = _summarized(run.title, self.all)
+        run.gil = _summarized(run.title, self.gil)
 
 
 def _summarized(title: str, rec: Recording) -> Profile:
@@ -1050,9 +1102,9 @@ def profile_receiver(b: Bench) -> ProfileRun:
         listener = b.listen(b.workdir("p-listen") / "inbox.db")
         load = _background_load(b, listener, s.profile_seconds + 2)
         time.sleep(1)
-        rec = _record(b, listener, "receiver")
+        rec = _Recorder(b, listener, "receiver")
         time.sleep(s.profile_seconds)
-        run.profile = _summarized(run.title, rec)
+        rec.finish(run)
         load.wait(60)
         b.procs.stop(listener)
     except BenchError as exc:
@@ -1096,9 +1148,9 @@ def profile_dispatcher(b: Bench) -> ProfileRun:
         prefill.outbox(db, s.outbox_rows, seed=f"prof{time.time_ns()}")
         bare = b.bare()
         serve = b.serve(db, callback=bare.url + "/")
-        rec = _record(b, serve, "dispatcher")
+        rec = _Recorder(b, serve, "dispatcher")
         _wait_for(lambda: _pending_outbox(db) == 0, cap=s.profile_seconds, alive=[serve, bare])
-        run.profile = _summarized(run.title, rec)
+        rec.finish(run)
         b.procs.stop(serve)
         b.procs.stop(bare)
     except BenchError as exc:
@@ -1131,7 +1183,7 @@ def profile_rest(b: Bench) -> ProfileRun:
         serve = b.serve(db, callback=None)
         sig = prefill.admin_usersig()
         file = _subscriber_calls(work / "calls.jsonl", world.large_oa[0], sig, calls)
-        rec = _record(b, serve, "rest")
+        rec = _Recorder(b, serve, "rest")
         result = b.loadgen(
             serve.url + "/",
             "--requests-file",
@@ -1143,7 +1195,7 @@ def profile_rest(b: Bench) -> ProfileRun:
             "--expect-ok",
             timeout=660,
         )
-        run.profile = _summarized(run.title, rec)
+        rec.finish(run)
         _no_errors(result, "add_subscriber")
         run.method += f" {result['rps']:.0f} calls/s while profiled."
         b.procs.stop(serve)
