@@ -73,6 +73,8 @@ class SqlInbox:
 
     def __init__(self, db: BatchWriter) -> None:
         self._db = db
+        self._done_ids: list[int] = []
+        self._done_flush: asyncio.Future[None] | None = None
 
     @property
     def describe(self) -> str:
@@ -134,15 +136,29 @@ class SqlInbox:
         return await self._db.run(op, single=True)
 
     async def complete(self, entry_id: int, *, now: float) -> None:
-        """Mark an entry done."""
-        await self._db.run(
-            lambda conn: conn.execute(
+        """Mark an entry done.
+
+        Completions that arrive in the same turn of the event loop are written by one
+        statement; each caller returns once that statement is committed.
+        """
+        if self._done_flush is None:
+            self._done_ids = []
+            self._done_flush = asyncio.ensure_future(self._flush_done(self._done_ids, now))
+        self._done_ids.append(entry_id)
+        await asyncio.shield(self._done_flush)
+
+    async def _flush_done(self, ids: list[int], now: float) -> None:
+        await asyncio.sleep(0)  # let this turn's other completions join
+        self._done_flush = None
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            sql = (
                 "UPDATE inbox SET status = 'done', next_attempt_at = NULL, updated_at = ?"
-                " WHERE id = ?",
-                (now, entry_id),
-            ),
-            single=True,
-        )
+                f" WHERE id IN ({','.join('?' * len(chunk))})"
+            )
+            params = (now, *chunk)
+            # Each chunk's operation runs (and is awaited) before the next is built.
+            await self._db.run(lambda conn: conn.execute(sql, params), single=True)  # noqa: B023
 
     async def fail(self, entry_id: int, error: str, *, retry_at: float | None, now: float) -> None:
         """Record a failed attempt: pending again at ``retry_at``, or dead."""
