@@ -157,7 +157,6 @@ class Receiver:
             raise ConfigError("a token needs its app_id")
         if not configured:
             raise ConfigError("a Receiver needs at least one app: Receiver(app_id=..., token=...)")
-        self.concurrency = concurrency
         if before_deadline <= 0 or handler_timeout <= 0 or concurrency < 1 or max_body < 1:
             raise ConfigError(
                 "deadlines, handler timeout, concurrency and max_body must be positive"
@@ -177,6 +176,7 @@ class Receiver:
         self.sign_tolerance = sign_tolerance
         self.retry = retry
         self.handler_timeout = handler_timeout
+        self.concurrency = concurrency
         self.record_before = record_before
         self.retention_days = retention_days
         self.clock = clock
