@@ -6,6 +6,7 @@ import contextlib
 import math
 import os
 import platform
+import shlex
 import sqlite3
 import statistics
 import subprocess
@@ -325,5 +326,4 @@ def render(
 
 def python_command() -> str:
     """How this harness was invoked, for the report."""
-    args = " ".join(sys.argv[1:])
-    return f"python bench/run.py {args}".strip()
+    return shlex.join(["python", "bench/run.py", *sys.argv[1:]])

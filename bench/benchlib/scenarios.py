@@ -382,12 +382,17 @@ def _receiver_limits(sec: Section) -> None:
     bare = sec.figure("bare ASGI app: CPU", "cores", 2).median
     per_l = sec.figure("timhooks listen: CPU per request", "µs", 0).median
     per_b = sec.figure("bare ASGI app: CPU per request", "µs", 0).median
+    bare_rps = sec.figure("bare ASGI app: requests/s", "req/s", 0).median
+    ceiling = 1e6 / per_l if per_l > 0 else math.nan
     sec.notes.append(
-        f"What bounds it, measured: `timhooks listen` used {listen:.2f} cores "
-        f"({per_l:,.0f} µs of CPU per request, event loop and SQLite writer thread together) "
-        f"where the bare app used {bare:.2f} ({per_b:,.0f} µs per request). CPU per request "
-        "is the steadier figure on a shared machine: their ratio is what the receiver costs "
-        "over the HTTP server itself."
+        f"What bounds it, measured: `timhooks listen` used {listen:.2f} cores, "
+        f"{per_l:,.0f} µs of CPU per request (event loop, SQLite writer thread and inbox "
+        f"worker together), where the bare app used {bare:.2f} cores, {per_b:,.0f} µs per "
+        f"request. At that cost one core serves at most {ceiling:,.0f} requests/s, "
+        f"{ratio(ceiling, bare_rps):.2f}x the bare app's median: the receiver/bare ratio "
+        "cannot pass that without less CPU per request. CPU per request is the steadier "
+        "figure on a shared machine. Below one core, the rest of the time requests wait for "
+        "their batch's commit (fsync): see the SQLite commit latency above and the profile."
     )
 
 
@@ -1138,14 +1143,15 @@ def _background_load(b: Bench, proc: Proc, seconds: float) -> subprocess.Popen[b
 def profile_dispatcher(b: Bench) -> ProfileRun:
     """The dispatcher (c) draining the outbox to the bare receiver."""
     s = b.s
+    rows = 2 * s.outbox_rows
     run = ProfileRun(
         "Dispatcher (scenario c): `timhooks serve` draining its outbox to the bare app",
-        f"{s.outbox_rows:,} pending after-webhooks; py-spy attached once the server listens, "
-        f"for {s.profile_seconds:g} s or until the outbox is empty.",
+        f"{rows:,} pending after-webhooks; py-spy attached once the server listens, for "
+        f"{s.profile_seconds:g} s or until the outbox is empty.",
     )
     try:
         db = b.workdir("p-dispatch") / "server.db"
-        prefill.outbox(db, s.outbox_rows, seed=f"prof{time.time_ns()}")
+        prefill.outbox(db, rows, seed=f"prof{time.time_ns()}")
         bare = b.bare()
         serve = b.serve(db, callback=bare.url + "/")
         rec = _Recorder(b, serve, "dispatcher")
@@ -1159,22 +1165,24 @@ def profile_dispatcher(b: Bench) -> ProfileRun:
 
 
 def profile_rest(b: Bench) -> ProfileRun:
-    """add_subscriber (d) on the large Official Account."""
+    """add_subscriber (d) on large Official Accounts."""
     s = b.s
-    calls = 3 * s.rest_calls
+    accounts = 4
+    per_account = 10 * s.rest_calls // 2
     run = ProfileRun(
-        f"REST add_subscriber (scenario d): `timhooks serve`, Official Account with "
+        f"REST add_subscriber (scenario d): `timhooks serve`, Official Accounts with "
         f"{s.oa_size:,} subscribers",
-        f"{calls} calls of 100 new subscribers, {s.rest_connections} connections, webhooks "
-        "off; py-spy attached for the whole batch.",
+        f"{accounts * per_account:,} calls of 100 new subscribers ({per_account:,} to each of "
+        f"{accounts} Official Accounts of {s.oa_size:,}), {s.rest_connections} connections, "
+        "webhooks off; py-spy attached for the whole batch.",
     )
     try:
         work = b.workdir("p-rest")
         db = work / "server.db"
         world = prefill.rest_world(
             db,
-            runs=1,
-            pool=calls * 100,
+            runs=accounts,
+            pool=per_account * 100,
             oa_size=s.oa_size,
             groups_per_run=0,
             group_size=s.group_size,
@@ -1182,12 +1190,17 @@ def profile_rest(b: Bench) -> ProfileRun:
         )
         serve = b.serve(db, callback=None)
         sig = prefill.admin_usersig()
-        file = _subscriber_calls(work / "calls.jsonl", world.large_oa[0], sig, calls)
+        files = [
+            _subscriber_calls(work / f"calls{i}.jsonl", oa, sig, per_account)
+            for i, oa in enumerate(world.large_oa)
+        ]
+        calls = work / "calls.jsonl"
+        calls.write_text("".join(f.read_text() for f in files))
         rec = _Recorder(b, serve, "rest")
         result = b.loadgen(
             serve.url + "/",
             "--requests-file",
-            str(file),
+            str(calls),
             "--connections",
             str(s.rest_connections),
             "--duration",
