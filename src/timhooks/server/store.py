@@ -20,7 +20,7 @@ from timhooks.protocol.errors import ConfigError
 from timhooks.server.config import CallbackConfig
 from timhooks.server.schema import SERVER_MIGRATIONS
 from timhooks.storage import open_writer
-from timhooks.storage.engine import skip_locked
+from timhooks.storage.engine import Coalescer, skip_locked
 
 __all__ = ["App", "Delivery", "DeliveryStatus", "ServerStore"]
 
@@ -129,6 +129,7 @@ class ServerStore:
             upgrade=upgrade,
             synchronous=synchronous,
         )
+        self._records: Coalescer[tuple[int, Attempt, float | None]] = Coalescer(self._record_many)
 
     @property
     def path(self) -> str:
@@ -207,21 +208,32 @@ class ServerStore:
         return await self._db.run(op, single=True)
 
     async def record(self, delivery_id: int, attempt: Attempt, *, retry_at: float | None) -> None:
-        """Record an attempt: delivered, pending again at ``retry_at``, or failed."""
-        if attempt.ok:
-            status, next_at = DeliveryStatus.DELIVERED, None
-        elif retry_at is not None:
-            status, next_at = DeliveryStatus.PENDING, retry_at
-        else:
-            status, next_at = DeliveryStatus.FAILED, None
-        finished = None if status is DeliveryStatus.PENDING else attempt.at
+        """Record an attempt: delivered, pending again at ``retry_at``, or failed.
+
+        The attempts recorded in one turn of the event loop are written by one operation.
+        """
+        await self._records.add((delivery_id, attempt, retry_at))
+
+    async def _record_many(self, items: list[tuple[int, Attempt, float | None]]) -> None:
+        updates = []
+        for delivery_id, attempt, retry_at in items:
+            if attempt.ok:
+                status, next_at = DeliveryStatus.DELIVERED, None
+            elif retry_at is not None:
+                status, next_at = DeliveryStatus.PENDING, retry_at
+            else:
+                status, next_at = DeliveryStatus.FAILED, None
+            finished = None if status is DeliveryStatus.PENDING else attempt.at
+            updates.append(
+                (status.value, next_at, finished, attempt.status_code, attempt.error, delivery_id)
+            )
 
         def op(conn: Any) -> None:
-            _insert_attempt(conn, delivery_id, attempt)
-            conn.execute(
+            conn.executemany(_INSERT_ATTEMPT, [_attempt_row(i, a) for i, a, _ in items])
+            conn.executemany(
                 "UPDATE outbox SET status = ?, next_attempt_at = ?, finished_at = ?,"
                 " last_status = ?, last_error = ? WHERE id = ?",
-                (status.value, next_at, finished, attempt.status_code, attempt.error, delivery_id),
+                updates,
             )
 
         await self._db.run(op)
@@ -257,7 +269,7 @@ class ServerStore:
                     attempt.error,
                 ),
             ).fetchone()
-            _insert_attempt(conn, int(row[0]), attempt)
+            conn.execute(_INSERT_ATTEMPT, _attempt_row(int(row[0]), attempt))
 
         self._db.submit(op)
 
@@ -357,20 +369,22 @@ class ServerStore:
         return await self._db.run(op)
 
 
-def _insert_attempt(conn: Any, delivery_id: int, attempt: Attempt) -> None:
+_INSERT_ATTEMPT = (
+    "INSERT INTO attempts (outbox_id, at, url, status_code, latency_ms, error, response)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _attempt_row(delivery_id: int, attempt: Attempt) -> tuple[Any, ...]:
     response = None
     if attempt.response is not None:
         response = attempt.response[:2000].decode("utf-8", "replace")
-    conn.execute(
-        "INSERT INTO attempts (outbox_id, at, url, status_code, latency_ms, error, response)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (
-            delivery_id,
-            attempt.at,
-            attempt.url,
-            attempt.status_code,
-            attempt.latency_ms,
-            attempt.error,
-            response,
-        ),
+    return (
+        delivery_id,
+        attempt.at,
+        attempt.url,
+        attempt.status_code,
+        attempt.latency_ms,
+        attempt.error,
+        response,
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 from timhooks.protocol.errors import ConfigError
 from timhooks.storage.base import InboxEntry, InboxStatus, NewInboxEntry, webhook_digest
-from timhooks.storage.engine import BatchWriter, skip_locked
+from timhooks.storage.engine import BatchWriter, Coalescer, skip_locked
 from timhooks.storage.migrations import Migration
 
 __all__ = ["INBOX_MIGRATIONS", "SqlInbox"]
@@ -73,8 +73,7 @@ class SqlInbox:
 
     def __init__(self, db: BatchWriter) -> None:
         self._db = db
-        self._done_ids: list[int] = []
-        self._done_flush: asyncio.Future[None] | None = None
+        self._completions: Coalescer[tuple[int, float]] = Coalescer(self._complete_many)
 
     @property
     def describe(self) -> str:
@@ -136,20 +135,12 @@ class SqlInbox:
         return await self._db.run(op, single=True)
 
     async def complete(self, entry_id: int, *, now: float) -> None:
-        """Mark an entry done.
+        """Mark an entry done (completions of one event-loop turn share one statement)."""
+        await self._completions.add((entry_id, now))
 
-        Completions that arrive in the same turn of the event loop are written by one
-        statement; each caller returns once that statement is committed.
-        """
-        if self._done_flush is None:
-            self._done_ids = []
-            self._done_flush = asyncio.ensure_future(self._flush_done(self._done_ids, now))
-        self._done_ids.append(entry_id)
-        await asyncio.shield(self._done_flush)
-
-    async def _flush_done(self, ids: list[int], now: float) -> None:
-        await asyncio.sleep(0)  # let this turn's other completions join
-        self._done_flush = None
+    async def _complete_many(self, items: list[tuple[int, float]]) -> None:
+        now = max(at for _, at in items)
+        ids = [entry_id for entry_id, _ in items]
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             sql = (
