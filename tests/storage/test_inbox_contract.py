@@ -150,3 +150,18 @@ async def test_entries_stored_claimed_wait_out_their_lease(db_url: str) -> None:
         assert [(e.id, e.attempts) for e in later] == [(held, 2), (free, 2)]
     finally:
         await inbox.close()
+
+
+async def test_puts_in_one_turn_are_stored_once_each(db_url: str) -> None:
+    """Concurrent puts (one INSERT for the lot) keep per-webhook ids and dedup, repeats too."""
+    inbox = open_inbox(db_url)
+    try:
+        first, _ = await inbox.put(entry(0))
+        results = await asyncio.gather(*(inbox.put(entry(n % 4)) for n in range(12)))
+        ids = {n: results[n][0] for n in range(4)}
+        assert results[0] == (first, False)
+        assert [new for _, new in results[1:4]] == [True, True, True]
+        assert all(results[n] == (ids[n % 4], False) for n in range(4, 12))
+        assert len(await inbox.list(limit=50)) == 4
+    finally:
+        await inbox.close()

@@ -129,7 +129,9 @@ class ServerStore:
             upgrade=upgrade,
             synchronous=synchronous,
         )
-        self._records: Coalescer[tuple[int, Attempt, float | None]] = Coalescer(self._record_many)
+        self._records: Coalescer[tuple[int, Attempt, float | None], None] = Coalescer(
+            self._record_many
+        )
 
     @property
     def path(self) -> str:
@@ -214,7 +216,7 @@ class ServerStore:
         """
         await self._records.add((delivery_id, attempt, retry_at))
 
-    async def _record_many(self, items: list[tuple[int, Attempt, float | None]]) -> None:
+    async def _record_many(self, items: list[tuple[int, Attempt, float | None]]) -> list[None]:
         updates = []
         for delivery_id, attempt, retry_at in items:
             if attempt.ok:
@@ -237,6 +239,7 @@ class ServerStore:
             )
 
         await self._db.run(op)
+        return [None] * len(items)
 
     def record_before(
         self,

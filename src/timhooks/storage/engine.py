@@ -24,6 +24,7 @@ __all__ = ["BatchWriter", "Coalescer", "Connection", "Dialect", "for_update", "s
 
 T = TypeVar("T")
 Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 log = logging.getLogger("timhooks.storage")
 
@@ -309,27 +310,30 @@ def _settle_async(outcomes: list[tuple[asyncio.Future[Any], bool, Any]]) -> None
             future.set_exception(value)
 
 
-class Coalescer(Generic[Item]):
+class Coalescer(Generic[Item, Result]):
     """Gathers the items added in one turn of the event loop and writes them with one call.
 
-    ``add`` returns once the flush that carried its item is done (and raises what it raised),
-    so a caller still knows its write is committed; many callers share one operation.
+    ``flush`` gets the turn's items and returns one result per item, in order. ``add`` returns
+    its item's result once that flush is done (or raises what it raised), so a caller still
+    knows its write is committed while many callers share one operation.
     """
 
-    def __init__(self, flush: Callable[[list[Item]], Awaitable[None]]) -> None:
+    def __init__(self, flush: Callable[[list[Item]], Awaitable[list[Result]]]) -> None:
         self._flush = flush
         self._items: list[Item] = []
-        self._pending: asyncio.Future[None] | None = None
+        self._pending: asyncio.Future[list[Result]] | None = None
 
-    async def add(self, item: Item) -> None:
-        """Queue ``item`` for this turn's flush and wait for it."""
+    async def add(self, item: Item) -> Result:
+        """Queue ``item`` for this turn's flush and return its result."""
         if self._pending is None:
             self._items = []
             self._pending = asyncio.ensure_future(self._run(self._items))
+        index = len(self._items)
         self._items.append(item)
-        await asyncio.shield(self._pending)
+        results = await asyncio.shield(self._pending)
+        return results[index]
 
-    async def _run(self, items: list[Item]) -> None:
+    async def _run(self, items: list[Item]) -> list[Result]:
         await asyncio.sleep(0)  # let this turn's other items join
         self._pending = None
-        await self._flush(items)
+        return await self._flush(items)

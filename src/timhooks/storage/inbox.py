@@ -68,12 +68,41 @@ def _inbox_entry(row: Any) -> InboxEntry:
     )
 
 
+_INSERT_COLUMNS = (
+    "digest, sdk_app_id, command, phase, status, body, client_ip, opt_platform, received_at,"
+    " next_attempt_at, answer, attempts"
+)
+_ROW_SLOTS = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_CHUNK = 500  # rows per statement: 6,000 parameters, well inside both backends' limits
+
+
+def _insert_row(entry: NewInboxEntry) -> tuple[Any, ...]:
+    pending = entry.status is InboxStatus.PENDING
+    claimed = pending and entry.claimed_until is not None
+    due = (entry.claimed_until if claimed else entry.received_at) if pending else None
+    return (
+        webhook_digest(entry.command, entry.body),
+        entry.sdk_app_id,
+        entry.command,
+        entry.phase,
+        entry.status.value,
+        entry.body,
+        entry.client_ip,
+        entry.opt_platform,
+        entry.received_at,
+        due,
+        entry.answer,
+        1 if claimed else 0,
+    )
+
+
 class SqlInbox:
     """The receiver's inbox over a BatchWriter."""
 
     def __init__(self, db: BatchWriter) -> None:
         self._db = db
-        self._completions: Coalescer[tuple[int, float]] = Coalescer(self._complete_many)
+        self._completions: Coalescer[tuple[int, float], None] = Coalescer(self._complete_many)
+        self._puts: Coalescer[NewInboxEntry, tuple[int, bool]] = Coalescer(self._put_many)
 
     @property
     def describe(self) -> str:
@@ -81,37 +110,46 @@ class SqlInbox:
         return self._db.describe
 
     async def put(self, entry: NewInboxEntry) -> tuple[int, bool]:
-        """Store a webhook once; return its id and whether it was new."""
-        digest = webhook_digest(entry.command, entry.body)
-        pending = entry.status is InboxStatus.PENDING
-        claimed = pending and entry.claimed_until is not None
-        due = (entry.claimed_until if claimed else entry.received_at) if pending else None
+        """Store a webhook once; return its id and whether it was new.
 
-        def op(conn: Any) -> tuple[int, bool]:
-            row = conn.execute(
-                "INSERT INTO inbox (digest, sdk_app_id, command, phase, status, body, client_ip,"
-                " opt_platform, received_at, next_attempt_at, answer, attempts)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (digest) DO NOTHING RETURNING id",
-                (
-                    digest,
-                    entry.sdk_app_id,
-                    entry.command,
-                    entry.phase,
-                    entry.status.value,
-                    entry.body,
-                    entry.client_ip,
-                    entry.opt_platform,
-                    entry.received_at,
-                    due,
-                    entry.answer,
-                    1 if claimed else 0,
-                ),
-            ).fetchone()
-            if row is not None:
-                return int(row[0]), True
-            existing = conn.execute("SELECT id FROM inbox WHERE digest = ?", (digest,)).fetchone()
-            return int(existing[0]), False
+        The webhooks stored in one turn of the event loop go in with one INSERT.
+        """
+        return await self._puts.add(entry)
+
+    async def _put_many(self, entries: list[NewInboxEntry]) -> list[tuple[int, bool]]:
+        rows = [_insert_row(e) for e in entries]
+
+        def op(conn: Any) -> list[tuple[int, bool]]:
+            new: dict[bytes, int] = {}
+            for start in range(0, len(rows), _INSERT_CHUNK):
+                chunk = rows[start : start + _INSERT_CHUNK]
+                values = ", ".join([_ROW_SLOTS] * len(chunk))
+                params = [value for row in chunk for value in row]
+                for entry_id, digest in conn.execute(
+                    f"INSERT INTO inbox ({_INSERT_COLUMNS}) VALUES {values}"
+                    " ON CONFLICT (digest) DO NOTHING RETURNING id, digest",
+                    params,
+                ).fetchall():
+                    new[bytes(digest)] = int(entry_id)
+            old = [row[0] for row in rows if row[0] not in new]
+            existing: dict[bytes, int] = {}
+            for start in range(0, len(old), _INSERT_CHUNK):
+                chunk = old[start : start + _INSERT_CHUNK]
+                for entry_id, digest in conn.execute(
+                    f"SELECT id, digest FROM inbox WHERE digest IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall():
+                    existing[bytes(digest)] = int(entry_id)
+            # The first of two equal webhooks in one batch is the new one.
+            results: list[tuple[int, bool]] = []
+            for row in rows:
+                digest = row[0]
+                if digest in new:
+                    results.append((new.pop(digest), True))
+                    existing[digest] = results[-1][0]
+                else:
+                    results.append((existing[digest], False))
+            return results
 
         return await self._db.run(op, single=True)
 
@@ -138,7 +176,7 @@ class SqlInbox:
         """Mark an entry done (completions of one event-loop turn share one statement)."""
         await self._completions.add((entry_id, now))
 
-    async def _complete_many(self, items: list[tuple[int, float]]) -> None:
+    async def _complete_many(self, items: list[tuple[int, float]]) -> list[None]:
         now = max(at for _, at in items)
         ids = [entry_id for entry_id, _ in items]
         for start in range(0, len(ids), 500):
@@ -150,6 +188,7 @@ class SqlInbox:
             params = (now, *chunk)
             # Each chunk's operation runs (and is awaited) before the next is built.
             await self._db.run(lambda conn: conn.execute(sql, params), single=True)  # noqa: B023
+        return [None] * len(items)
 
     async def fail(self, entry_id: int, error: str, *, retry_at: float | None, now: float) -> None:
         """Record a failed attempt: pending again at ``retry_at``, or dead."""
