@@ -24,7 +24,7 @@ from pathlib import Path
 from benchlib import prefill
 from benchlib.procs import BENCH, Procs
 from benchlib.profiles import pyspy_path
-from benchlib.report import Conditions, python_command, render, src_digest
+from benchlib.report import Conditions, git_state, python_command, render, src_digest
 from benchlib.results import Section
 from benchlib.scenarios import PROFILES, SCENARIOS, Bench, ProfileRun, Settings
 
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _interrupt)
     root = Path(tempfile.mkdtemp(prefix="timhooks-bench-"))
-    conditions = Conditions(note=args.note, src_start=src_digest(REPO))
+    conditions = Conditions(note=args.note, src_start=src_digest(REPO), git_start=git_state(REPO))
     sections: list[Section] = []
     profiles: list[ProfileRun] = []
     started = time.perf_counter()

@@ -116,6 +116,7 @@ class Conditions:
     commit_latency: str = ""
     src_start: str = ""
     src_end: str = ""
+    git_start: str = ""
 
     def finish(self, repo: Path) -> None:
         """Record the load average and the source digest at the end."""
@@ -123,7 +124,12 @@ class Conditions:
         self.src_end = src_digest(repo)
 
 
-def machine(repo: Path, workdir: Path) -> list[str]:
+def git_state(repo: Path) -> str:
+    """The checkout's commit and whether src/ has uncommitted changes."""
+    return _git(repo)
+
+
+def machine(repo: Path, workdir: Path, git_start: str = "") -> list[str]:
     """The machine section's bullet lines."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     versions = ", ".join(f"{p} {_version(p)}" for p in PACKAGES)
@@ -134,7 +140,7 @@ def machine(repo: Path, workdir: Path) -> list[str]:
         f"- Python: {platform.python_implementation()} {platform.python_version()}; "
         f"SQLite library {sqlite3.sqlite_version}",
         f"- Packages: {versions}",
-        f"- timhooks source: {_git(repo)}",
+        f"- timhooks source: {git_start or _git(repo)} at the start; {_git(repo)} at the end",
         f"- Temporary databases on: {_filesystem(workdir)}",
     ]
 
@@ -200,7 +206,7 @@ def render(
         "",
         "## Machine and conditions",
         "",
-        *machine(repo, workdir),
+        *machine(repo, workdir, conditions.git_start),
         f"- Load average (1, 5, 15 min) at the start: {conditions.load_start}; at the end: "
         f"{conditions.load_end}",
         "- Other work on the machine: each measurement reports the CPU used by everything "
