@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-__all__ = ["not_found", "print_json", "replayed", "when", "with_store"]
+__all__ = ["not_found", "print_json", "replayed", "run_async", "when", "with_store"]
 
 T = TypeVar("T")
 S = TypeVar("S", bound="Closable")
@@ -43,7 +43,18 @@ def with_store(open_store: Callable[[], S], work: Callable[[S], Awaitable[T]]) -
         finally:
             await store.close()
 
-    return asyncio.run(session())
+    return run_async(session())
+
+
+def run_async(main: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine on uvloop where it is installed (as uvicorn does), else on
+    asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
 
 
 def not_found(what: str, ident: int, db: str) -> int:

@@ -10,7 +10,7 @@ import sys
 import time
 from typing import Any
 
-from timhooks.cli.output import not_found, print_json, replayed, when, with_store
+from timhooks.cli.output import not_found, print_json, replayed, run_async, when, with_store
 from timhooks.protocol.usersig import DEFAULT_EXPIRE, generate_usersig
 from timhooks.server.config import FailurePolicy, ServerConfig, load_config
 from timhooks.server.schema import SERVER_MIGRATIONS
@@ -224,7 +224,7 @@ def run_serve(args: argparse.Namespace) -> int:
         finally:
             await server.stop()
 
-    asyncio.run(main())
+    run_async(main())
     return 0
 
 
@@ -323,7 +323,7 @@ def run_worker(args: argparse.Namespace) -> int:
         finally:
             await server.stop()
 
-    asyncio.run(main())
+    run_async(main())
     return 0
 
 

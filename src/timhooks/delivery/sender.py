@@ -14,6 +14,7 @@ internal address must not turn webhooks into requests against the internal netwo
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
 import re
@@ -61,6 +62,24 @@ logging.getLogger("httpx").addFilter(_MaskSecrets())
 # Any after-command's spec reads an answer for after-webhooks: their answers only need to be
 # well formed, Tencent ignores the code (reference 1.1).
 _AFTER_SPEC = COMMANDS[AfterGroupFull.command]
+
+
+@functools.lru_cache(maxsize=4096)
+def _base_url(url: str, sdk_app_id: int, command: str, client_ip: str, platform: str) -> str:
+    """The webhook URL with Tencent's query, Sign aside (the same for many webhooks)."""
+    query = build_query(
+        sdk_app_id=sdk_app_id,
+        callback_command=command,
+        client_ip=client_ip,
+        opt_platform=platform,
+    )
+    return f"{url}?{query}"
+
+
+@functools.lru_cache(maxsize=64)
+def _sign(token: str, request_time: int) -> str:
+    """Sign for a token in one second: computed once, used by every webhook of that second."""
+    return compute_sign(token, request_time)
 
 
 _Send = Callable[[str, bytes, float, str | None], Awaitable[tuple[int, bytes]]]
@@ -144,25 +163,14 @@ class WebhookSender:
         self, target: WebhookTarget, command: str, client_ip: str, platform: str
     ) -> tuple[str, str]:
         """The URL to post to, and the same without its Sign (for the attempt log)."""
-        base = build_query(
-            sdk_app_id=target.sdk_app_id,
-            callback_command=command,
-            client_ip=client_ip,
-            opt_platform=platform,
-        )
-        shown = f"{target.url}?{base}"
+        shown = _base_url(target.url, target.sdk_app_id, command, client_ip, platform)
         if target.token is None:
             return shown, shown
         now = int(self.clock())
-        signed = build_query(
-            sdk_app_id=target.sdk_app_id,
-            callback_command=command,
-            client_ip=client_ip,
-            opt_platform=platform,
-            request_time=now,
-            sign=compute_sign(target.token, now),
+        # Tencent's order: ...&Sign=...&RequestTime=... (reference 1.5); the log omits the Sign.
+        return f"{shown}&Sign={_sign(target.token, now)}&RequestTime={now}", (
+            f"{shown}&RequestTime={now}"
         )
-        return f"{target.url}?{signed}", f"{shown}&RequestTime={now}"
 
     async def post(
         self,

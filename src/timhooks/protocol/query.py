@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import unquote_plus, urlencode
 
 from timhooks.protocol.errors import MalformedRequest
 
@@ -68,7 +68,16 @@ def parse_query(query: bytes | str | Mapping[str, str]) -> WebhookQuery:
         if len(query) > _MAX_QUERY:
             raise MalformedRequest(f"query string longer than {_MAX_QUERY} bytes")
         text = query.decode("utf-8", "replace") if isinstance(query, bytes) else query
-        for key, value in parse_qsl(text, keep_blank_values=True):
+        # parse_qsl's rules (pairs split on "&", "+" and %XX decoded, blank values kept) with
+        # the decoding done only where there is something to decode: this runs per webhook.
+        for pair in text.split("&"):
+            if not pair:
+                continue
+            key, _, value = pair.partition("=")
+            if "%" in key or "+" in key:
+                key = unquote_plus(key)
+            if "%" in value or "+" in value:
+                value = unquote_plus(value)
             params.setdefault(key.lower(), value)
 
     app = params.get("sdkappid")

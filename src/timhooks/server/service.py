@@ -290,16 +290,19 @@ class ChatService:
         return {"OfficialAccountInfoList": items}
 
     async def _subscribe(self, call: Call, oa_id: str, users: list[str]) -> dict[str, int]:
-        plan = await self.store.run(lambda c: dm.plan_subscribe(c, call.app_id, oa_id, users))
         decision = ALLOW
-        if plan.candidates:
-            decision = await self._before(
-                call,
-                ev.BeforeAddSubscriber,
-                official_account=oa_id,
-                operator_account=call.operator,
-                subscribe_account_list=dm.subscriber_list(plan.candidates),
-            )
+        # Who the before-webhook would ask about is planned only when it is on: the
+        # transaction plans again anyway, under its lock.
+        if call.callback.enabled(ev.BeforeAddSubscriber.command):
+            plan = await self.store.run(lambda c: dm.plan_subscribe(c, call.app_id, oa_id, users))
+            if plan.candidates:
+                decision = await self._before(
+                    call,
+                    ev.BeforeAddSubscriber,
+                    official_account=oa_id,
+                    operator_account=call.operator,
+                    subscribe_account_list=dm.subscriber_list(plan.candidates),
+                )
         refused = frozenset(decision.refused)
         return await self._tx(lambda c: dm.subscribe_tx(c, call, oa_id, users, refused))
 
