@@ -1,9 +1,8 @@
 """A claim loop: take due work from storage, run it with bounded concurrency, repeat.
 
 The receiver's inbox worker and the server's outbox dispatcher are both this loop around their
-own ``claim`` and ``process``. Work is claimed up to one wave ahead of the free slots; what a
-stop leaves claimed but unstarted runs again when its lease ends. ``wake`` skips the poll wait
-when new work was just stored.
+own ``claim`` and ``process``. Work is claimed only when a slot is free, so a stop never leaves
+claimed-but-unstarted work behind; ``wake`` skips the poll wait when new work was just stored.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -83,33 +81,25 @@ class ClaimLoop(Generic[T]):
 
     async def _run(self) -> None:
         active: set[asyncio.Task[None]] = set()
-        # Claimed ahead, up to one wave: a slot that frees starts the next item at once instead
-        # of waiting for a claim of its own. Items wait here a delivery's time at most, well
-        # inside their lease.
-        ready: deque[T] = deque()
         wake = self._wake if self._wake is not None else asyncio.Event()
         try:
             while not self._stopping:
-                while ready and len(active) < self.concurrency:
-                    task = asyncio.create_task(self._process(ready.popleft()))
+                free = self.concurrency - len(active)
+                if free <= 0:
+                    await asyncio.wait(active, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                wake.clear()
+                try:
+                    items = await self._claim(free)
+                except StorageError as exc:
+                    log.error("%s: claiming work failed: %s", self.name, exc)
+                    items = []
+                for item in items:
+                    task = asyncio.create_task(self._process(item))
                     active.add(task)
                     task.add_done_callback(active.discard)
                     task.add_done_callback(self._report)
-                claimed = 0
-                if len(ready) <= self.concurrency // 2:
-                    wake.clear()
-                    try:
-                        items = await self._claim(self.concurrency - len(ready))
-                    except StorageError as exc:
-                        log.error("%s: claiming work failed: %s", self.name, exc)
-                        items = []
-                    ready.extend(items)
-                    claimed = len(items)
-                if ready and len(active) < self.concurrency:
-                    continue
-                if active and (ready or claimed):
-                    await asyncio.wait(active, return_when=asyncio.FIRST_COMPLETED)
-                elif not claimed:
+                if not items:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(wake.wait(), self.poll_interval)
             if active:
