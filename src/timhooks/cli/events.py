@@ -8,7 +8,14 @@ import sys
 import time
 from typing import Any
 
-from timhooks.cli.output import not_found, print_json, replayed, when, with_store
+from timhooks.cli.output import (
+    add_log_commands,
+    not_found,
+    print_json,
+    replayed,
+    when,
+    with_store,
+)
 from timhooks.protocol.events import Event
 from timhooks.receiver.core import Receiver, WebhookMeta
 from timhooks.storage import InboxEntry, InboxStatus, describe_url, open_inbox
@@ -48,27 +55,17 @@ def add_commands(commands: Any) -> None:
     ev = commands.add_parser("events", help="inspect and replay the webhooks in an inbox")
     sub = ev.add_subparsers(dest="events_command", required=True, metavar="ACTION")
 
-    lst = sub.add_parser("list", help="list stored webhooks, newest first")
-    lst.add_argument("--db", default=DEFAULT_INBOX)
-    lst.add_argument("--command", help="only this CallbackCommand")
-    lst.add_argument(
-        "--status", choices=[s.value for s in InboxStatus], help="only entries in this status"
+    add_log_commands(
+        sub,
+        db=DEFAULT_INBOX,
+        statuses=[s.value for s in InboxStatus],
+        runners=(run_list, run_show, run_replay),
+        helps=(
+            "list stored webhooks, newest first",
+            "one stored webhook with its payload",
+            "run an entry's handler again (a running receiver does)",
+        ),
     )
-    lst.add_argument("--limit", type=int, default=100)
-    lst.add_argument("--json", action="store_true", help="a JSON array for programs")
-    lst.set_defaults(run=run_list)
-
-    show = sub.add_parser("show", help="one stored webhook with its payload")
-    show.add_argument("id", type=int)
-    show.add_argument("--db", default=DEFAULT_INBOX)
-    show.add_argument("--json", action="store_true")
-    show.set_defaults(run=run_show)
-
-    replay = sub.add_parser("replay", help="run an entry's handler again (a running receiver does)")
-    replay.add_argument("id", type=int)
-    replay.add_argument("--db", default=DEFAULT_INBOX)
-    replay.add_argument("--json", action="store_true")
-    replay.set_defaults(run=run_replay)
 
 
 def _summary(payload: Any) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import sys
@@ -9,7 +10,15 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-__all__ = ["not_found", "print_json", "replayed", "run_async", "when", "with_store"]
+__all__ = [
+    "add_log_commands",
+    "not_found",
+    "print_json",
+    "replayed",
+    "run_async",
+    "when",
+    "with_store",
+]
 
 T = TypeVar("T")
 S = TypeVar("S", bound="Closable")
@@ -74,3 +83,32 @@ def replayed(found: bool, *, what: str, ident: int, db: str, as_json: bool, then
     else:
         print(f"{what} {ident} is pending again; {then}")
     return 0
+
+
+def add_log_commands(
+    sub: Any,
+    *,
+    db: str,
+    statuses: list[str],
+    runners: tuple[Callable[[argparse.Namespace], int], ...],
+    helps: tuple[str, str, str],
+) -> argparse.ArgumentParser:
+    """``list``, ``show ID`` and ``replay ID`` over a stored log (the inbox, the outbox).
+
+    Returns the ``list`` parser for command-specific filters.
+    """
+    run_list, run_show, run_replay = runners
+    lst: argparse.ArgumentParser = sub.add_parser("list", help=helps[0])
+    lst.add_argument("--db", default=db)
+    lst.add_argument("--command", help="only this CallbackCommand")
+    lst.add_argument("--status", choices=statuses, help="only entries in this status")
+    lst.add_argument("--limit", type=int, default=100)
+    lst.add_argument("--json", action="store_true", help="a JSON array for programs")
+    lst.set_defaults(run=run_list)
+    for name, help_text, run in (("show", helps[1], run_show), ("replay", helps[2], run_replay)):
+        one = sub.add_parser(name, help=help_text)
+        one.add_argument("id", type=int)
+        one.add_argument("--db", default=db)
+        one.add_argument("--json", action="store_true")
+        one.set_defaults(run=run)
+    return lst

@@ -10,7 +10,15 @@ import sys
 import time
 from typing import Any
 
-from timhooks.cli.output import not_found, print_json, replayed, run_async, when, with_store
+from timhooks.cli.output import (
+    add_log_commands,
+    not_found,
+    print_json,
+    replayed,
+    run_async,
+    when,
+    with_store,
+)
 from timhooks.protocol.usersig import DEFAULT_EXPIRE, generate_usersig
 from timhooks.server.config import FailurePolicy, ServerConfig, load_config
 from timhooks.server.schema import SERVER_MIGRATIONS
@@ -101,24 +109,18 @@ def add_commands(commands: Any) -> None:
 
     deliveries = commands.add_parser("deliveries", help="inspect and replay sent webhooks")
     sub = deliveries.add_subparsers(dest="deliveries_command", required=True, metavar="ACTION")
-    lst = sub.add_parser("list", help="webhooks in the outbox, newest first")
-    lst.add_argument("--db", default=_DEFAULT_DB)
-    lst.add_argument("--status", choices=[s.value for s in DeliveryStatus])
-    lst.add_argument("--command", help="only this CallbackCommand")
-    lst.add_argument("--app-id", type=int)
-    lst.add_argument("--limit", type=int, default=100)
-    lst.add_argument("--json", action="store_true")
-    lst.set_defaults(run=run_deliveries_list)
-    show = sub.add_parser("show", help="one webhook with every attempt")
-    show.add_argument("id", type=int)
-    show.add_argument("--db", default=_DEFAULT_DB)
-    show.add_argument("--json", action="store_true")
-    show.set_defaults(run=run_deliveries_show)
-    replay = sub.add_parser("replay", help="deliver an after-webhook again")
-    replay.add_argument("id", type=int)
-    replay.add_argument("--db", default=_DEFAULT_DB)
-    replay.add_argument("--json", action="store_true")
-    replay.set_defaults(run=run_deliveries_replay)
+    lst = add_log_commands(
+        sub,
+        db=_DEFAULT_DB,
+        statuses=[s.value for s in DeliveryStatus],
+        runners=(run_deliveries_list, run_deliveries_show, run_deliveries_replay),
+        helps=(
+            "webhooks in the outbox, newest first",
+            "one webhook with every attempt",
+            "deliver an after-webhook again",
+        ),
+    )
+    lst.add_argument("--app-id", type=int, help="only this app's webhooks")
 
     usersig = commands.add_parser("usersig", help="make a UserSig for a user of an app")
     usersig.add_argument("--app-id", type=int, required=True)
