@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,22 +16,15 @@ from typing import Any
 import httpx
 import pytest
 
+from loopback import HOST, free_port, running, timhooks, timhooks_argv
 from timhooks.protocol import build_query, compute_sign
 from timhooks.storage import open_inbox
 
 pytestmark = pytest.mark.slow
 
 APP = 1400000000
-HOST = "127.0.0.1"
 SEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "seeds"
 ACK = {"ActionStatus": "OK", "ErrorInfo": "", "ErrorCode": 0}
-
-
-def free_port() -> int:
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -59,42 +50,10 @@ def listening(db: Path, *flags: str) -> Iterator[Listener]:
     """Run `python -m timhooks listen` until the block ends; always reap the process."""
     port = free_port()
     out_path = db.parent / f"listen-{port}.out"
-    argv = [sys.executable, "-m", "timhooks", "listen", "--app-id", str(APP), "--host", HOST]
-    argv += ["--port", str(port), "--db", str(db), "--json", *flags]
-    with open(out_path, "wb") as out, open(db.parent / f"listen-{port}.err", "wb") as err:
-        process = subprocess.Popen(argv, stdout=out, stderr=err)
-        try:
-            deadline = time.monotonic() + 20
-            while True:
-                if process.poll() is not None:
-                    raise AssertionError(f"listen exited early: {err.name}")
-                try:
-                    socket.create_connection((HOST, port), timeout=0.2).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.05)
-            yield Listener(process, port, out_path)
-        finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-
-
-def timhooks(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run the `timhooks` CLI to completion."""
-    return subprocess.run(
-        [sys.executable, "-m", "timhooks", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    argv = timhooks_argv("listen", "--app-id", str(APP), "--host", HOST, "--port", str(port))
+    argv += ["--db", str(db), "--json", *flags]
+    with running(argv, port, out_path, db.parent / f"listen-{port}.err") as process:
+        yield Listener(process, port, out_path)
 
 
 def events_json(*args: str) -> Any:

@@ -8,14 +8,12 @@ already killed) and waited for, sockets and files closed.
 from __future__ import annotations
 
 import json
-import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,23 +22,15 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
+from loopback import HOST, free_port, running, timhooks_argv
 from timhooks.protocol import generate_usersig
 
-HOST = "127.0.0.1"
 APP = 1400000077
 KEY = "fault-test-key-0123456789abcdef"
 ADMIN = "administrator"
 ACK = {"ActionStatus": "OK", "ErrorInfo": "", "ErrorCode": 0}
 AFTER_CREATE_GROUP = "Group.CallbackAfterCreateGroup"
 BEFORE_CREATE_GROUP = "Group.CallbackBeforeCreateGroup"
-
-
-def free_port() -> int:
-    """A loopback port that was free a moment ago."""
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def wait_until(check: Callable[[], Any], within: float = 20.0, every: float = 0.05) -> Any:
@@ -53,41 +43,6 @@ def wait_until(check: Callable[[], Any], within: float = 20.0, every: float = 0.
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {within} s (last: {value!r})")
         time.sleep(every)
-
-
-def timhooks(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Run the `timhooks` CLI to completion."""
-    return subprocess.run(
-        [sys.executable, "-m", "timhooks", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def _reap(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_port(process: subprocess.Popen[bytes], port: int, err: Path) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        if process.poll() is not None:
-            raise AssertionError(f"process exited early: {err.read_text()[-2000:]}")
-        try:
-            socket.create_connection((HOST, port), timeout=0.2).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
 
 
 # --- timhooks serve ---------------------------------------------------------------------------
@@ -135,21 +90,15 @@ def serving(
 ) -> Iterator[Server]:
     """Run `timhooks serve` on ``db`` until the block ends (or the test kills it)."""
     port = port or free_port()
-    argv = [sys.executable, "-m", "timhooks", "serve", "--host", HOST, "--port", str(port)]
-    argv += ["--db", str(db), "--app-id", str(APP), "--key", KEY, "--json", *flags]
+    argv = timhooks_argv("serve", "--host", HOST, "--port", str(port), "--db", str(db))
+    argv += ["--app-id", str(APP), "--key", KEY, "--json", *flags]
     if callback_url is not None:
         argv += ["--callback-url", callback_url]
     out_path = db.parent / f"serve-{port}.out"
-    err_path = db.parent / f"serve-{port}.err"
-    with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        process = subprocess.Popen(argv, stdout=out, stderr=err)
-        try:
-            _wait_port(process, port, err_path)
-            facts = json.loads(out_path.read_text().splitlines()[0])
-            with httpx.Client(base_url=f"http://{HOST}:{port}", timeout=30) as http:
-                yield Server(process, port, db, facts, http)
-        finally:
-            _reap(process)
+    with running(argv, port, out_path, db.parent / f"serve-{port}.err") as process:
+        facts = json.loads(out_path.read_text().splitlines()[0])
+        with httpx.Client(base_url=f"http://{HOST}:{port}", timeout=30) as http:
+            yield Server(process, port, db, facts, http)
 
 
 # --- timhooks listen --------------------------------------------------------------------------
@@ -172,16 +121,11 @@ class Listener:
 def listening(db: Path, port: int | None = None, *flags: str) -> Iterator[Listener]:
     """Run `timhooks listen` (app APP, no token) on ``db`` until the block ends."""
     port = port or free_port()
-    argv = [sys.executable, "-m", "timhooks", "listen", "--app-id", str(APP), "--host", HOST]
-    argv += ["--port", str(port), "--db", str(db), "--json", *flags]
-    err_path = db.parent / f"listen-{port}.err"
-    with open(db.parent / f"listen-{port}.out", "wb") as out, open(err_path, "wb") as err:
-        process = subprocess.Popen(argv, stdout=out, stderr=err)
-        try:
-            _wait_port(process, port, err_path)
-            yield Listener(process, port, db)
-        finally:
-            _reap(process)
+    argv = timhooks_argv("listen", "--app-id", str(APP), "--host", HOST, "--port", str(port))
+    argv += ["--db", str(db), "--json", *flags]
+    out, err = db.parent / f"listen-{port}.out", db.parent / f"listen-{port}.err"
+    with running(argv, port, out, err) as process:
+        yield Listener(process, port, db)
 
 
 # --- reading the databases (read-only, as another process would) ------------------------------

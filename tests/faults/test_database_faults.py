@@ -23,7 +23,6 @@ import pytest
 from faults_support import (
     AFTER_CREATE_GROUP,
     APP,
-    HOST,
     KEY,
     inbox_group_ids,
     integrity,
@@ -32,6 +31,7 @@ from faults_support import (
     serving,
 )
 
+from loopback import HOST, timhooks
 from timhooks.protocol import build_query, generate_usersig
 from timhooks.receiver import Receiver
 from timhooks.server.app import ChatServer
@@ -171,13 +171,7 @@ def test_read_only_database_at_start_is_a_clear_error(tmp_path: Path) -> None:
     """`timhooks serve` on a database it cannot open exits 2 with one line naming the file."""
     missing_dir = tmp_path / "file-not-dir"
     missing_dir.write_text("")
-    result = subprocess.run(
-        [sys.executable, "-m", "timhooks", "serve", "--db", str(missing_dir / "chat.db")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = timhooks("serve", "--db", str(missing_dir / "chat.db"))
     assert result.returncode == 2, result
     assert result.stderr.startswith("timhooks: error:"), result.stderr
     assert "Traceback" not in result.stderr

@@ -13,19 +13,18 @@ import pytest
 from faults_support import (
     AFTER_CREATE_GROUP,
     BEFORE_CREATE_GROUP,
-    HOST,
     FakeApp,
     Reply,
     fake_app,
-    free_port,
     inbox_group_ids,
     integrity,
     listening,
     outbox,
     serving,
-    timhooks,
     wait_until,
 )
+
+from loopback import HOST, free_port, timhooks
 
 pytestmark = pytest.mark.slow
 

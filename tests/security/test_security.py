@@ -7,9 +7,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,6 +16,7 @@ import httpx
 import pytest
 import uvicorn
 
+from loopback import loopback_socket, timhooks
 from timhooks.delivery.sender import WebhookSender, WebhookTarget
 from timhooks.protocol import (
     SignatureMismatch,
@@ -136,8 +134,7 @@ class _Uvicorn(uvicorn.Server):
 @contextlib.asynccontextmanager
 async def served(app: Any) -> AsyncIterator[int]:
     """Serve an ASGI app on 127.0.0.1 (lifespan off) in this loop; yield its port."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
+    sock = loopback_socket()
     port = sock.getsockname()[1]
     server = _Uvicorn(uvicorn.Config(app, log_level="warning", lifespan="off"))
     task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -452,22 +449,13 @@ async def test_sender_refuses_hosts_that_resolve_to_private_addresses() -> None:
 def test_serve_refuse_private_targets_flag(tmp_path: Path) -> None:
     """`timhooks serve --refuse-private-targets` refuses a loopback webhook URL at start-up
     with a clear error."""
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "timhooks",
-            "serve",
-            "--db",
-            str(tmp_path / "c.db"),
-            "--refuse-private-targets",
-            "--callback-url",
-            "http://127.0.0.1:8080/im",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    result = timhooks(
+        "serve",
+        "--db",
+        str(tmp_path / "c.db"),
+        "--refuse-private-targets",
+        "--callback-url",
+        "http://127.0.0.1:8080/im",
     )
     assert result.returncode == 2, result
     assert "not public" in result.stderr, result.stderr
@@ -555,13 +543,7 @@ def test_cli_output_holds_no_secrets(tmp_path: Path) -> None:
     asyncio.run(make())
     outputs = []
     for args in (("list", "--json"), ("list",), ("show", "1", "--json"), ("show", "2")):
-        result = subprocess.run(
-            [sys.executable, "-m", "timhooks", "deliveries", args[0], *args[1:], "--db", str(db)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = timhooks("deliveries", *args, "--db", str(db))
         assert result.returncode == 0, result.stderr
         outputs.append(result.stdout + result.stderr)
     text = "\n".join(outputs)

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import IO, Any
@@ -15,16 +14,7 @@ from typing import IO, Any
 import httpx
 from server_support import APP, KEY
 
-
-def timhooks(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    """Run one ``python -m timhooks`` command to completion."""
-    return subprocess.run(
-        [sys.executable, "-m", "timhooks", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+from loopback import timhooks, timhooks_argv
 
 
 async def timhooks_json(*args: str) -> Any:
@@ -45,10 +35,7 @@ class ServeProcess:
         self.log_path = tmp_path / f"{name}.stderr"
         self._log: IO[str] = open(self.log_path, "w")  # noqa: SIM115 - closed in close()
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "timhooks",
+            timhooks_argv(
                 "serve",
                 "--port",
                 str(port),
@@ -62,7 +49,7 @@ class ServeProcess:
                 callback_url,
                 "--json",
                 *extra,
-            ],
+            ),
             stdout=subprocess.PIPE,
             stderr=self._log,
             text=True,

@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl
 import httpx
 import uvicorn
 
+from loopback import loopback_socket
 from timhooks.protocol import compute_sign, generate_usersig
 from timhooks.protocol.events import Event
 from timhooks.receiver import Receiver, WebhookMeta
@@ -51,23 +52,6 @@ Send = Callable[[Message], Awaitable[None]]
 
 
 # --- servers on loopback ----------------------------------------------------------------------
-
-
-def loopback_socket() -> socket.socket:
-    """A TCP socket bound to a free port of 127.0.0.1 (uvicorn listens on it)."""
-    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted connections only when the
-    # listening socket says TCP; without it every keep-alive response stalls ~40 ms (Nagle).
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-def free_port() -> int:
-    """A port that was free a moment ago (for subprocesses that bind it themselves)."""
-    with contextlib.closing(loopback_socket()) as sock:
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class _Uvicorn(uvicorn.Server):

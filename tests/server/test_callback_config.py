@@ -19,11 +19,11 @@ from server_support import (
     Stack,
     check_query,
     hang,
-    loopback_socket,
     respond,
     stack,
 )
 
+from loopback import loopback_socket
 from timhooks.protocol import COMMANDS, ConfigError
 from timhooks.protocol import events as ev
 from timhooks.server.config import CallbackConfig

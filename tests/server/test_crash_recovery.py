@@ -14,8 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 from cli_support import ServeProcess, timhooks_json
-from server_support import Rest, app_backend, free_port, hang, loopback_socket
+from server_support import Rest, app_backend, hang
 
+from loopback import free_port, loopback_socket
 from timhooks.protocol import events as ev
 
 pytestmark = pytest.mark.slow

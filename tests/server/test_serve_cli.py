@@ -20,10 +20,10 @@ from server_support import (
     check_body,
     check_query,
     delayed,
-    free_port,
     respond,
 )
 
+from loopback import free_port
 from timhooks.protocol import events as ev
 from timhooks.protocol import verify_usersig
 

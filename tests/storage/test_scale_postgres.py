@@ -13,10 +13,8 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from loopback import free_port, reap, timhooks_argv, wait_port
 from timhooks.protocol import generate_usersig
 
 APP = 1400077777
@@ -32,46 +31,20 @@ TOTAL = int(os.environ.get("SCALE_TOTAL", "10000"))
 OA = "@TOA#_scale"
 
 
-def free_port() -> int:
-    with contextlib.closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_port(port: int, proc: subprocess.Popen[bytes], deadline: float = 20.0) -> None:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise RuntimeError(f"process exited early: {proc.args}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"nothing listens on {port}")
-
-
 @contextlib.contextmanager
 def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
     procs: list[subprocess.Popen[bytes]] = []
     try:
         yield procs
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        reap(*procs)
 
 
 def timhooks(*args: str, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "timhooks", "--verbose", *args],
+            timhooks_argv("--verbose", *args),
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
@@ -106,7 +79,7 @@ def test_two_servers_two_workers_one_killed(pg_url: str, tmp_path: Path) -> None
                 log=tmp_path / "listen.log",
             )
         )
-        wait_port(receiver_port, procs[-1])
+        wait_port(receiver_port, procs[-1], within=20)
         url = f"http://127.0.0.1:{receiver_port}/im"
         common = [
             *("--db", pg_url, "--app-id", str(APP), "--key", KEY, "--no-dispatch"),
@@ -119,7 +92,7 @@ def test_two_servers_two_workers_one_killed(pg_url: str, tmp_path: Path) -> None
             procs.append(
                 timhooks("serve", *common, "--port", str(port), log=tmp_path / f"serve{n}.log")
             )
-            wait_port(port, procs[-1])
+            wait_port(port, procs[-1], within=20)
         workers = [
             timhooks("worker", "--db", pg_url, log=tmp_path / f"worker{n}.log") for n in range(2)
         ]

@@ -1,0 +1,92 @@
+"""Loopback plumbing shared by the tests: free ports, waiting for a port, and ``python -m
+timhooks ...`` subprocesses that are always reaped.
+
+Importable as ``loopback`` from any test: pytest's default ``prepend`` import mode puts this
+directory (that of the root ``conftest.py``) on ``sys.path``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+HOST = "127.0.0.1"
+
+
+def loopback_socket() -> socket.socket:
+    """A TCP socket bound to a free port of 127.0.0.1 (not listening yet)."""
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted connections only when the
+    # listening socket says TCP; without it every keep-alive response stalls ~40 ms (Nagle).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((HOST, 0))
+    return sock
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago (for subprocesses that bind it themselves)."""
+    with contextlib.closing(loopback_socket()) as sock:
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_port(
+    port: int, process: subprocess.Popen[bytes], *, within: float = 30.0, log: Path | None = None
+) -> None:
+    """Wait until something accepts connections on ``port``; fail if ``process`` exits first
+    (quoting the tail of ``log``) or nothing listens within ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        if process.poll() is not None:
+            tail = log.read_text()[-2000:] if log is not None else ""
+            raise AssertionError(f"process exited early: {process.args}\n{tail}")
+        try:
+            socket.create_connection((HOST, port), timeout=0.2).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"nothing listens on {port} within {within} s") from None
+            time.sleep(0.05)
+
+
+def timhooks_argv(*args: str) -> list[str]:
+    """The command line of ``python -m timhooks ARGS`` with this interpreter."""
+    return [sys.executable, "-m", "timhooks", *args]
+
+
+def timhooks(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run one ``python -m timhooks`` command to completion; its output captured as text."""
+    return subprocess.run(
+        timhooks_argv(*args), capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def reap(*processes: subprocess.Popen[bytes], within: float = 15.0) -> None:
+    """Terminate the processes still running, wait for all; kill one that does not exit."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(within)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
+def running(argv: list[str], port: int, out: Path, err: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Start ``argv`` (stdout to ``out``, stderr to ``err``), wait until it listens on ``port``,
+    and reap it when the block ends."""
+    with open(out, "wb") as out_file, open(err, "wb") as err_file:
+        process = subprocess.Popen(argv, stdout=out_file, stderr=err_file)
+        try:
+            wait_port(port, process, log=err)
+            yield process
+        finally:
+            reap(process)
