@@ -412,6 +412,21 @@ def envelope(response: httpx.Response) -> dict[str, Any]:
     return data
 
 
+async def handled(
+    events: list[tuple[Event, WebhookMeta]], command: str, count: int, within: float
+) -> list[Event]:
+    """Wait until ``events`` (what receiver handlers logged) holds ``count`` of ``command``."""
+    deadline = time.monotonic() + within
+    while True:
+        found = [e for e, _ in events if e.callback_command == command]
+        if len(found) >= count:
+            return found
+        if time.monotonic() > deadline:
+            seen = [e.callback_command for e, _ in events]
+            raise AssertionError(f"receiver handlers saw no {command} in {within} s: {seen}")
+        await asyncio.sleep(0.01)
+
+
 # --- the stack ------------------------------------------------------------------------------------
 
 
@@ -429,15 +444,26 @@ class Stack:
 
     async def received(self, command: str, count: int = 1, within: float = 10.0) -> list[Event]:
         """Wait until the receiver's handlers have seen ``count`` events of ``command``."""
-        deadline = time.monotonic() + within
-        while True:
-            found = [e for e, _ in self.events if e.callback_command == command]
-            if len(found) >= count:
-                return found
-            if time.monotonic() > deadline:
-                seen = [e.callback_command for e, _ in self.events]
-                raise AssertionError(f"receiver handlers saw no {command} in {within} s: {seen}")
-            await asyncio.sleep(0.01)
+        return await handled(self.events, command, count, within)
+
+    async def webhook(
+        self,
+        command: str,
+        window: tuple[float, float],
+        platform: str = "RESTAPI",
+        *,
+        nth: int = 1,
+        **fields: Any,
+    ) -> Hit:
+        """Wait for the ``nth`` request of ``command`` (there must be no more yet) and check it:
+        Tencent's query with OptPlatform ``platform``, signed with the stack's token if it has
+        one, and a body of exactly ``fields`` with an EventTime in ``window``."""
+        hits = await self.recorder.wait_for(command, nth)
+        assert len(hits) == nth, self.recorder.commands()
+        hit = hits[-1]
+        check_query(hit, command, platform, token=self.token)
+        check_body(hit, command, window, **fields)
+        return hit
 
     def meta(self, command: str) -> list[WebhookMeta]:
         return [m for e, m in self.events if e.callback_command == command]
@@ -486,15 +512,7 @@ class AppBackend:
 
     async def received(self, command: str, count: int = 1, within: float = 10.0) -> list[Event]:
         """Wait until the receiver's handlers have seen ``count`` events of ``command``."""
-        deadline = time.monotonic() + within
-        while True:
-            found = [e for e, _ in self.events if e.callback_command == command]
-            if len(found) >= count:
-                return found
-            if time.monotonic() > deadline:
-                seen = [e.callback_command for e, _ in self.events]
-                raise AssertionError(f"receiver handlers saw no {command} in {within} s: {seen}")
-            await asyncio.sleep(0.01)
+        return await handled(self.events, command, count, within)
 
 
 @contextlib.asynccontextmanager

@@ -14,7 +14,6 @@ from server_support import (
     OA,
     Clock,
     Stack,
-    check_body,
     check_query,
     members,
     stack,
@@ -74,10 +73,7 @@ async def test_create_official_account(tmp_path: Path) -> None:
         with Clock() as t:
             oa = await st.rest.create_oa("107867", "TestOfficialAccount")
         assert oa.startswith("@TOA#_")
-        before = only(st, ev.BeforeCreateOfficialAccount.command)
-        check_query(before, ev.BeforeCreateOfficialAccount.command)
-        check_body(
-            before,
+        before = await st.webhook(
             ev.BeforeCreateOfficialAccount.command,
             t.window,
             Operator_Account=ADMIN,
@@ -85,10 +81,7 @@ async def test_create_official_account(tmp_path: Path) -> None:
             Name="TestOfficialAccount",
         )
         command = ev.AfterCreateOfficialAccount.command
-        [hit] = await st.recorder.wait_for(command)
-        check_query(hit, command)
-        check_body(
-            hit,
+        await st.webhook(
             command,
             t.window,
             Official_Account=oa,
@@ -115,10 +108,7 @@ async def test_modify_official_account(tmp_path: Path) -> None:
                 {"Official_Account": oa, "Name": "New", "Organization": "Org"},
             )
         command = ev.AfterOfficialAccountInfoChanged.command
-        [hit] = await st.recorder.wait_for(command)
-        check_query(hit, command)
-        check_body(
-            hit,
+        await st.webhook(
             command,
             t.window,
             Official_Account=oa,
@@ -142,9 +132,7 @@ async def test_destroy_official_account(tmp_path: Path) -> None:
         with Clock() as t:
             await st.rest.ok(OA, "destroy_official_account", {"Official_Account": oa})
         command = ev.AfterOfficialAccountDestroyed.command
-        [hit] = await st.recorder.wait_for(command)
-        check_query(hit, command)
-        check_body(hit, command, t.window, Official_Account=oa, Owner_Account="owner", Name="Gone")
+        await st.webhook(command, t.window, Official_Account=oa, Owner_Account="owner", Name="Gone")
         await st.received(command)
         gone = await st.rest.call(OA, "destroy_official_account", {"Official_Account": oa})
         assert gone["ErrorCode"] == 130004
@@ -172,23 +160,19 @@ async def test_rest_add_subscriber(tmp_path: Path) -> None:
             {"Subscriber_Account": "c", "Result": 1},
             {"Subscriber_Account": "ghost", "Result": 0},
         ]
-        before = st.recorder.of(ev.BeforeAddSubscriber.command)[1]
-        check_query(before, ev.BeforeAddSubscriber.command)
-        check_body(
-            before,
+        await st.webhook(
             ev.BeforeAddSubscriber.command,
             t.window,
+            nth=2,
             Official_Account=oa,
             Operator_Account=ADMIN,
             SubscribeAccountList=subs("b", "c"),
         )
         command = ev.AfterAddSubscriber.command
-        hit = (await st.recorder.wait_for(command, 2))[1]
-        check_query(hit, command)
-        check_body(
-            hit,
+        await st.webhook(
             command,
             t.window,
+            nth=2,
             Official_Account=oa,
             Operator_Account=ADMIN,
             SubscribeAccountList=subs("b", "c"),
@@ -208,12 +192,10 @@ async def test_client_subscribe(tmp_path: Path) -> None:
             )
         assert result["Result"] == 1
         for command in (ev.BeforeAddSubscriber.command, ev.AfterAddSubscriber.command):
-            [hit] = await st.recorder.wait_for(command)
-            check_query(hit, command, "Web")
-            check_body(
-                hit,
+            await st.webhook(
                 command,
                 t.window,
+                "Web",
                 Official_Account=oa,
                 Operator_Account="amy",
                 SubscribeAccountList=subs("amy"),
@@ -237,9 +219,7 @@ async def test_rest_add_subscriber_to_a_small_oa(tmp_path: Path) -> None:
                 OA, "add_subscriber", {"Official_Account": oa, "SubscriberList": subs("a")}
             )
         command = ev.AfterOfficialAccountFull.command
-        [hit] = await st.recorder.wait_for(command)
-        check_query(hit, command)
-        check_body(hit, command, t.window, Official_Account=oa)
+        await st.webhook(command, t.window, Official_Account=oa)
         await st.received(command)
 
 
@@ -255,12 +235,10 @@ async def test_client_unsubscribe(tmp_path: Path) -> None:
             )
         assert result["Result"] == 1
         command = ev.AfterDeleteSubscriber.command
-        [hit] = await st.recorder.wait_for(command)
-        check_query(hit, command, "Windows")
-        check_body(
-            hit,
+        await st.webhook(
             command,
             t.window,
+            "Windows",
             Official_Account=oa,
             Operator_Account="amy",
             SubscribeAccountList=subs("amy"),
@@ -286,10 +264,7 @@ async def test_rest_send_official_account_msg(tmp_path: Path) -> None:
                     "OnlineOnlyFlag": 1,
                 },
             )
-        before = only(st, ev.BeforeSendMsg.command)
-        check_query(before, ev.BeforeSendMsg.command)
-        check_body(
-            before,
+        await st.webhook(
             ev.BeforeSendMsg.command,
             t.window,
             Official_Account=oa,
@@ -298,10 +273,7 @@ async def test_rest_send_official_account_msg(tmp_path: Path) -> None:
             CloudCustomData="ccd",
         )
         command = ev.AfterSendMsg.command
-        [hit] = await st.recorder.wait_for(command)
-        check_query(hit, command)
-        check_body(
-            hit,
+        await st.webhook(
             command,
             t.window,
             Official_Account=oa,
@@ -329,14 +301,10 @@ async def test_client_send_official_account_msg(tmp_path: Path) -> None:
                 platform="iOS",
             )
         assert result["ErrorCode"] == 0
-        command = ev.AfterSendMsg.command
-        [hit] = await st.recorder.wait_for(command)
-        check_query(only(st, ev.BeforeSendMsg.command), ev.BeforeSendMsg.command, "iOS")
-        check_query(hit, command, "iOS")
-        check_body(
-            hit,
-            command,
+        await st.webhook(
+            ev.AfterSendMsg.command,
             t.window,
+            "iOS",
             Official_Account=oa,
             MsgKey=result["MsgKey"],
             MsgTime=result["MsgTime"],
@@ -344,6 +312,7 @@ async def test_client_send_official_account_msg(tmp_path: Path) -> None:
             MsgBody=TEXT,
             CloudCustomData="",
         )
+        check_query(only(st, ev.BeforeSendMsg.command), ev.BeforeSendMsg.command, "iOS")
         denied = await st.rest.client(
             "intruder", "send_official_account_msg", {"Official_Account": oa, "MsgBody": TEXT}
         )
@@ -363,9 +332,7 @@ async def test_rest_recall(tmp_path: Path) -> None:
                 OA, "official_account_msg_recall", {"Official_Account": oa, "MsgKeyList": [key]}
             )
         command = ev.AfterMsgWithDraw.command
-        [hit] = await st.recorder.wait_for(command)
-        check_query(hit, command)
-        check_body(hit, command, t.window, Official_Account=oa, WithdrawMsgList=[{"MsgKey": key}])
+        await st.webhook(command, t.window, Official_Account=oa, WithdrawMsgList=[{"MsgKey": key}])
         await st.received(command)
 
 
@@ -401,12 +368,10 @@ async def test_create_group(tmp_path: Path) -> None:
                 MemberList=members("bob", "eve"),
                 AppDefinedData=[{"Key": "Level", "Value": "5"}],
             )
-        before = st.recorder.of(ev.BeforeCreateGroup.command)[1]
-        check_query(before, ev.BeforeCreateGroup.command)
-        check_body(
-            before,
+        await st.webhook(
             ev.BeforeCreateGroup.command,
             t.window,
+            nth=2,
             Operator_Account=ADMIN,
             Owner_Account="owner",
             Type="Public",
@@ -415,12 +380,10 @@ async def test_create_group(tmp_path: Path) -> None:
             MemberList=members("bob", "eve"),
         )
         command = ev.AfterCreateGroup.command
-        hit = (await st.recorder.wait_for(command, 2))[1]
-        check_query(hit, command)
-        check_body(
-            hit,
+        await st.webhook(
             command,
             t.window,
+            nth=2,
             GroupId=group,
             Operator_Account=ADMIN,
             Owner_Account="owner",
@@ -444,23 +407,19 @@ async def test_client_apply_to_a_free_access_group(tmp_path: Path) -> None:
                 "amy", "apply_join_group", {"GroupId": group}, platform="Android"
             )
         assert result["JoinStatus"] == "JoinedSuccess"
-        before = only(st, ev.BeforeApplyJoinGroup.command)
-        check_query(before, ev.BeforeApplyJoinGroup.command, "Android")
-        check_body(
-            before,
+        await st.webhook(
             ev.BeforeApplyJoinGroup.command,
             t.window,
+            "Android",
             GroupId=group,
             Type="ChatRoom",
             Requestor_Account="amy",
         )
         command = ev.AfterNewMemberJoin.command
-        [hit] = await st.recorder.wait_for(command)
-        check_query(hit, command, "Android")
-        check_body(
-            hit,
+        await st.webhook(
             command,
             t.window,
+            "Android",
             GroupId=group,
             Type="ChatRoom",
             JoinType="Apply",
@@ -490,12 +449,10 @@ async def test_client_apply_needing_approval(tmp_path: Path) -> None:
             )
         assert approved["ErrorCode"] == 0
         command = ev.AfterNewMemberJoin.command
-        [hit] = await st.recorder.wait_for(command)
-        check_query(hit, command, "Mac")
-        check_body(
-            hit,
+        await st.webhook(
             command,
             t.window,
+            "Mac",
             GroupId=group,
             Type="Public",
             JoinType="Apply",
@@ -522,10 +479,7 @@ async def test_rest_add_group_member(tmp_path: Path) -> None:
             {"Member_Account": "b", "Result": 1},
             {"Member_Account": "ghost", "Result": 0},
         ]
-        before = only(st, ev.BeforeInviteJoinGroup.command)
-        check_query(before, ev.BeforeInviteJoinGroup.command)
-        check_body(
-            before,
+        await st.webhook(
             ev.BeforeInviteJoinGroup.command,
             t.window,
             GroupId=group,
@@ -534,10 +488,7 @@ async def test_rest_add_group_member(tmp_path: Path) -> None:
             DestinationMembers=members("b"),
         )
         command = ev.AfterNewMemberJoin.command
-        [hit] = await st.recorder.wait_for(command)
-        check_query(hit, command)
-        check_body(
-            hit,
+        await st.webhook(
             command,
             t.window,
             GroupId=group,
@@ -563,24 +514,20 @@ async def test_client_invite(tmp_path: Path) -> None:
                 platform="iPad",
             )
         assert result["MemberList"] == [{"Member_Account": "amy", "Result": 1}]
-        before = only(st, ev.BeforeInviteJoinGroup.command)
-        check_query(before, ev.BeforeInviteJoinGroup.command, "iPad")
-        check_body(
-            before,
+        await st.webhook(
             ev.BeforeInviteJoinGroup.command,
             t.window,
+            "iPad",
             GroupId=group,
             Type="Private",
             Operator_Account="m1",
             DestinationMembers=members("amy"),
         )
         command = ev.AfterNewMemberJoin.command
-        [hit] = await st.recorder.wait_for(command)
-        check_query(hit, command, "iPad")
-        check_body(
-            hit,
+        await st.webhook(
             command,
             t.window,
+            "iPad",
             GroupId=group,
             Type="Private",
             JoinType="Invited",
@@ -601,12 +548,10 @@ async def test_client_quit_group(tmp_path: Path) -> None:
             result = await st.rest.client("amy", "quit_group", {"GroupId": group}, platform="Web")
         assert result["ErrorCode"] == 0
         command = ev.AfterMemberExit.command
-        [hit] = await st.recorder.wait_for(command)
-        check_query(hit, command, "Web")
-        check_body(
-            hit,
+        await st.webhook(
             command,
             t.window,
+            "Web",
             GroupId=group,
             Type="Public",
             ExitType="Quit",
@@ -631,12 +576,10 @@ async def test_client_kick(tmp_path: Path) -> None:
             )
         assert result["ErrorCode"] == 0
         command = ev.AfterMemberExit.command
-        [hit] = await st.recorder.wait_for(command)
-        check_query(hit, command, "Android")
-        check_body(
-            hit,
+        await st.webhook(
             command,
             t.window,
+            "Android",
             GroupId=group,
             Type="Public",
             ExitType="Kicked",
@@ -662,10 +605,7 @@ async def test_rest_delete_group_member(tmp_path: Path) -> None:
                 {"GroupId": group, "MemberToDel_Account": ["a", "b", "stranger"]},
             )
         command = ev.AfterMemberExit.command
-        [hit] = await st.recorder.wait_for(command)
-        check_query(hit, command)
-        check_body(
-            hit,
+        await st.webhook(
             command,
             t.window,
             GroupId=group,
@@ -688,9 +628,7 @@ async def test_rest_add_group_member_to_a_full_group(tmp_path: Path) -> None:
             )
         assert result["ErrorCode"] == 10014
         command = ev.AfterGroupFull.command
-        [hit] = await st.recorder.wait_for(command)
-        check_query(hit, command)
-        check_body(hit, command, t.window, GroupId=group)
+        await st.webhook(command, t.window, GroupId=group)
         await st.received(command)
         assert st.recorder.of(ev.BeforeInviteJoinGroup.command) == []
 
