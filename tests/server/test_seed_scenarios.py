@@ -19,7 +19,6 @@ from server_support import (
     Clock,
     Stack,
     check_body,
-    check_query,
     members,
     stack,
     subs,
@@ -68,9 +67,7 @@ async def test_oa_full_when_a_client_subscription_reaches_max_subscribers(tmp_pa
                 "u2", "subscribe_official_account", {"Official_Account": oa}, platform="iOS"
             )
         assert second["Result"] == 1
-        [hit] = await st.recorder.wait_for(FULL)
-        check_query(hit, FULL, "iOS", token=TOKEN)
-        check_body(hit, FULL, t.window, Official_Account=oa)
+        await st.webhook(FULL, t.window, "iOS", Official_Account=oa)
         [event] = await st.received(FULL)
         assert event.official_account == oa  # type: ignore[attr-defined]
         assert st.meta(FULL)[0].opt_platform is Platform.IOS
@@ -104,9 +101,7 @@ async def test_oa_full_when_rest_add_subscriber_reaches_max_subscribers(tmp_path
             {"Subscriber_Account": "u3", "Result": 1},
             {"Subscriber_Account": "u4", "Result": 0},
         ]
-        [hit] = await st.recorder.wait_for(FULL)
-        check_query(hit, FULL, "RESTAPI", token=TOKEN)
-        check_body(hit, FULL, t.window, Official_Account=oa)
+        await st.webhook(FULL, t.window, Official_Account=oa)
         await st.received(FULL)
         await no_more(st, FULL, 1)
         assert sorted(await st.rest.subscribers(oa)) == ["u1", "u2", "u3"]
@@ -131,12 +126,10 @@ async def test_delete_subscriber_on_client_unsubscribe(tmp_path: Path) -> None:
                 "leckie", "unsubscribe_official_account", {"Official_Account": oa}, platform="Web"
             )
         assert result["Result"] == 1
-        [hit] = await st.recorder.wait_for(UNSUBSCRIBED)
-        check_query(hit, UNSUBSCRIBED, "Web", token=TOKEN)
-        check_body(
-            hit,
+        await st.webhook(
             UNSUBSCRIBED,
             t.window,
+            "Web",
             Official_Account=oa,
             Operator_Account="leckie",
             SubscribeAccountList=[{"Subscriber_Account": "leckie"}],
@@ -174,10 +167,7 @@ async def test_delete_subscriber_on_rest_delete_subscriber(tmp_path: Path) -> No
             {"Subscriber_Account": "leckie", "Result": 1},
             {"Subscriber_Account": "nobody", "Result": 2},
         ]
-        [hit] = await st.recorder.wait_for(UNSUBSCRIBED)
-        check_query(hit, UNSUBSCRIBED, "RESTAPI", token=TOKEN)
-        check_body(
-            hit,
+        await st.webhook(
             UNSUBSCRIBED,
             t.window,
             Official_Account=oa,
@@ -230,18 +220,14 @@ async def test_group_full_on_client_apply(tmp_path: Path) -> None:
                 "u1", "apply_join_group", {"GroupId": group}, platform="iPad"
             )
         assert joined["JoinStatus"] == "JoinedSuccess"
-        [hit] = await st.recorder.wait_for(GROUP_FULL)
-        check_query(hit, GROUP_FULL, "iPad", token=TOKEN)
-        check_body(hit, GROUP_FULL, t.window, GroupId=group)
+        await st.webhook(GROUP_FULL, t.window, "iPad", GroupId=group)
 
         with Clock() as t:
             refused = await st.rest.client(
                 "u2", "apply_join_group", {"GroupId": group}, platform="Windows"
             )
         assert refused["ErrorCode"] == 10014
-        hits = await st.recorder.wait_for(GROUP_FULL, 2)
-        check_query(hits[1], GROUP_FULL, "Windows", token=TOKEN)
-        check_body(hits[1], GROUP_FULL, t.window, GroupId=group)
+        await st.webhook(GROUP_FULL, t.window, "Windows", nth=2, GroupId=group)
         events = await st.received(GROUP_FULL, 2)
         assert {e.group_id for e in events} == {group}  # type: ignore[attr-defined]
         assert sorted(await st.rest.members(group)) == ["owner", "u1"]
@@ -262,9 +248,7 @@ async def test_group_full_on_approving_an_application(tmp_path: Path) -> None:
         approve = {"GroupId": group, "Applicant_Account": "u1", "Approve": True}
         with Clock() as t:
             await st.rest.client("owner", "handle_join_application", approve, platform="Web")
-        [hit] = await st.recorder.wait_for(GROUP_FULL)
-        check_query(hit, GROUP_FULL, "Web", token=TOKEN)
-        check_body(hit, GROUP_FULL, t.window, GroupId=group)
+        await st.webhook(GROUP_FULL, t.window, "Web", GroupId=group)
 
         approve["Applicant_Account"] = "u2"
         refused = await st.rest.client("owner", "handle_join_application", approve)
@@ -294,9 +278,7 @@ async def test_group_full_on_client_invite(tmp_path: Path) -> None:
                 platform="Mac",
             )
         assert result["MemberList"] == [{"Member_Account": "u1", "Result": 1}]
-        [hit] = await st.recorder.wait_for(GROUP_FULL)
-        check_query(hit, GROUP_FULL, "Mac", token=TOKEN)
-        check_body(hit, GROUP_FULL, t.window, GroupId=group)
+        await st.webhook(GROUP_FULL, t.window, "Mac", GroupId=group)
 
         with Clock() as t:
             refused = await st.rest.client(
@@ -306,9 +288,7 @@ async def test_group_full_on_client_invite(tmp_path: Path) -> None:
                 platform="Android",
             )
         assert refused["ErrorCode"] == 10014
-        hits = await st.recorder.wait_for(GROUP_FULL, 2)
-        check_query(hits[1], GROUP_FULL, "Android", token=TOKEN)
-        check_body(hits[1], GROUP_FULL, t.window, GroupId=group)
+        await st.webhook(GROUP_FULL, t.window, "Android", nth=2, GroupId=group)
         await st.received(GROUP_FULL, 2)
         assert sorted(await st.rest.members(group)) == ["m1", "owner", "u1"]
 
@@ -330,18 +310,14 @@ async def test_group_full_on_rest_add_group_member(tmp_path: Path) -> None:
             {"Member_Account": "u2", "Result": 1},
             {"Member_Account": "u3", "Result": 0},
         ]
-        [hit] = await st.recorder.wait_for(GROUP_FULL)
-        check_query(hit, GROUP_FULL, "RESTAPI", token=TOKEN)
-        check_body(hit, GROUP_FULL, t.window, GroupId=group)
+        await st.webhook(GROUP_FULL, t.window, GroupId=group)
 
         with Clock() as t:
             refused = await st.rest.call(
                 GROUP, "add_group_member", {"GroupId": group, "MemberList": members("u4")}
             )
         assert refused["ErrorCode"] == 10014
-        hits = await st.recorder.wait_for(GROUP_FULL, 2)
-        check_query(hits[1], GROUP_FULL, "RESTAPI", token=TOKEN)
-        check_body(hits[1], GROUP_FULL, t.window, GroupId=group)
+        await st.webhook(GROUP_FULL, t.window, nth=2, GroupId=group)
         await st.received(GROUP_FULL, 2)
         assert sorted(await st.rest.members(group)) == ["owner", "u1", "u2"]
 
@@ -374,10 +350,7 @@ async def test_before_create_official_account_on_rest_create(tmp_path: Path) -> 
         await st.rest.import_users("107867")
         with Clock() as t:
             oa = await st.rest.create_oa("107867", "TestOfficialAccount")
-        [hit] = st.recorder.of(BEFORE_CREATE_OA)
-        check_query(hit, BEFORE_CREATE_OA, "RESTAPI", token=TOKEN)
-        check_body(
-            hit,
+        hit = await st.webhook(
             BEFORE_CREATE_OA,
             t.window,
             Operator_Account=ADMIN,
@@ -424,9 +397,9 @@ async def test_msg_withdraw_on_client_recall(tmp_path: Path) -> None:
             {"MsgKey": key, "RetCode": 0},
             {"MsgKey": "9_9_9", "RetCode": 10030},
         ]
-        [hit] = await st.recorder.wait_for(WITHDRAW)
-        check_query(hit, WITHDRAW, "Android", token=TOKEN)
-        check_body(hit, WITHDRAW, t.window, Official_Account=oa, WithdrawMsgList=[{"MsgKey": key}])
+        await st.webhook(
+            WITHDRAW, t.window, "Android", Official_Account=oa, WithdrawMsgList=[{"MsgKey": key}]
+        )
         [event] = await st.received(WITHDRAW)
         assert [m.msg_key for m in event.withdraw_msg_list] == [key]  # type: ignore[attr-defined]
 
@@ -450,10 +423,7 @@ async def test_msg_withdraw_on_rest_recall(tmp_path: Path) -> None:
             {"MsgKey": first, "RetCode": 0},
             {"MsgKey": second, "RetCode": 0},
         ]
-        [hit] = await st.recorder.wait_for(WITHDRAW)
-        check_query(hit, WITHDRAW, "RESTAPI", token=TOKEN)
-        check_body(
-            hit,
+        await st.webhook(
             WITHDRAW,
             t.window,
             Official_Account=oa,
