@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
-from server_support import APP, KEY
+from server_support import APP, KEY, Rest
 
 from loopback import timhooks, timhooks_argv
 
@@ -22,6 +22,13 @@ async def timhooks_json(*args: str) -> Any:
     done = await asyncio.to_thread(timhooks, *args, "--json")
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
+
+
+async def import_owner(rest: Rest, facts: dict[str, Any]) -> None:
+    """Import the user "owner" with the admin UserSig from the start-up ``facts`` of serve."""
+    await rest.call(
+        "im_open_login_svc", "account_import", {"UserID": "owner"}, usersig=facts["admin_usersig"]
+    )
 
 
 class ServeProcess:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cli_support import ServeProcess, timhooks_json
+from cli_support import ServeProcess, import_owner, timhooks_json
 from server_support import Rest, app_backend, hang
 
 from loopback import free_port, loopback_socket
@@ -30,12 +30,7 @@ async def create_oa(served: ServeProcess) -> str:
     facts = served.facts
     async with httpx.AsyncClient(base_url=served.url) as http:
         rest = Rest(http)
-        await rest.call(
-            "im_open_login_svc",
-            "account_import",
-            {"UserID": "owner"},
-            usersig=facts["admin_usersig"],
-        )
+        await import_owner(rest, facts)
         return await rest.create_oa("owner", "Survivor")
 
 

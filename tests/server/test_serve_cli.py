@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cli_support import ServeProcess, timhooks, timhooks_json
+from cli_support import ServeProcess, import_owner, timhooks, timhooks_json
 from server_support import (
     ACK,
     ADMIN,
@@ -59,12 +59,7 @@ async def test_serve_deliveries_list_show_replay(tmp_path: Path) -> None:
                 about = (await http.get("/")).json()
                 assert about["apps"] == [APP]
                 rest = Rest(http)
-                await rest.call(
-                    "im_open_login_svc",
-                    "account_import",
-                    {"UserID": "owner"},
-                    usersig=facts["admin_usersig"],
-                )
+                await import_owner(rest, facts)
                 started = time.time()
                 group = await rest.create_group("owner", "Public")
                 oa = await rest.create_oa("owner")
@@ -161,12 +156,7 @@ async def test_sigterm_drains_the_webhook_in_flight(tmp_path: Path) -> None:
             facts = await served.started()
             async with httpx.AsyncClient(base_url=served.url) as http:
                 rest = Rest(http)
-                await rest.call(
-                    "im_open_login_svc",
-                    "account_import",
-                    {"UserID": "owner"},
-                    usersig=facts["admin_usersig"],
-                )
+                await import_owner(rest, facts)
                 await rest.create_oa("owner")
             await app.recorder.wait_for(CREATED_OA)
             await served.terminate()
