@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -57,6 +59,16 @@ def body(command: str, **fields: Any) -> bytes:
     data.update(fields)
     data.setdefault("EventTime", 1670574414123)
     return json.dumps(data).encode()
+
+
+@contextlib.asynccontextmanager
+async def receiving(tmp_path: Path, **options: Any) -> AsyncIterator[Receiver]:
+    """A Receiver for APP storing into ``tmp_path``/inbox.db, stopped when the block ends."""
+    receiver = Receiver(app_id=APP, inbox=tmp_path / "inbox.db", **options)
+    try:
+        yield receiver
+    finally:
+        await receiver.stop()
 
 
 def client(receiver: Receiver) -> httpx.AsyncClient:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from receiver_support import APP, GROUP_FULL, body, query
+from receiver_support import APP, GROUP_FULL, body, query, receiving
 
 from timhooks.protocol import StorageError
 from timhooks.receiver import Receiver
@@ -65,19 +65,15 @@ async def test_lifespan_starts_and_stops_the_receiver(tmp_path: Path) -> None:
 
 async def test_other_scopes_are_ignored(tmp_path: Path) -> None:
     """A websocket scope gets no answer and does not touch the receiver."""
-    receiver = Receiver(app_id=APP, inbox=tmp_path / "inbox.db")
-    try:
+    async with receiving(tmp_path) as receiver:
         channel = Channel()
         await receiver.asgi({"type": "websocket"}, channel.receive, channel.send)
         assert channel.sent == []
-    finally:
-        await receiver.stop()
 
 
 async def test_client_gone_mid_body_gets_nothing_and_nothing_is_stored(tmp_path: Path) -> None:
     """If the connection drops before the body is complete, there is no answer and no entry."""
-    receiver = Receiver(app_id=APP, inbox=tmp_path / "inbox.db")
-    try:
+    async with receiving(tmp_path) as receiver:
         payload = body(GROUP_FULL)
         channel = Channel(
             {"type": "http.request", "body": payload[:10], "more_body": True},
@@ -86,14 +82,11 @@ async def test_client_gone_mid_body_gets_nothing_and_nothing_is_stored(tmp_path:
         await receiver.asgi(http_scope(), channel.receive, channel.send)
         assert channel.sent == []
         assert await receiver.inbox.list() == []
-    finally:
-        await receiver.stop()
 
 
 async def test_answer_carries_json_content_type_and_length(tmp_path: Path) -> None:
     """Every answer is JSON with an exact Content-Length (Tencent reads the body as JSON)."""
-    receiver = Receiver(app_id=APP, inbox=tmp_path / "inbox.db")
-    try:
+    async with receiving(tmp_path) as receiver:
         channel = Channel({"type": "http.request", "body": body(GROUP_FULL)})
         await receiver.asgi(http_scope(), channel.receive, channel.send)
         start, content = channel.sent
@@ -101,5 +94,3 @@ async def test_answer_carries_json_content_type_and_length(tmp_path: Path) -> No
         assert start["status"] == 200
         assert headers[b"content-type"] == b"application/json"
         assert int(headers[b"content-length"]) == len(content["body"])
-    finally:
-        await receiver.stop()

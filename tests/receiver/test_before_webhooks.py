@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from receiver_support import ACK, APP, OA_CREATE, OA_SEND, body, client, eventually, post
+from receiver_support import ACK, APP, OA_CREATE, OA_SEND, body, client, eventually, post, receiving
 
 from timhooks.protocol import Decision
 from timhooks.protocol.events import BeforeCreateOfficialAccount, BeforeSendMsg, Event
@@ -37,25 +37,22 @@ async def ask(receiver: Receiver, command: str = OA_CREATE, **fields: Any) -> tu
 async def test_slow_async_handler_gets_the_fallback_within_the_deadline(tmp_path: Path) -> None:
     """A handler slower than before_deadline is abandoned: the fallback (allow, Tencent's own
     timeout policy) is answered at about the deadline."""
-    receiver = Receiver(app_id=APP, inbox=tmp_path / "inbox.db", before_deadline=DEADLINE)
-    cancelled = asyncio.Event()
+    async with receiving(tmp_path, before_deadline=DEADLINE) as receiver:
+        cancelled = asyncio.Event()
 
-    @receiver.on(OA_CREATE)
-    async def slow(event: Event) -> Decision:
-        try:
-            await asyncio.sleep(30)
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
-        return Decision.deny()
+        @receiver.on(OA_CREATE)
+        async def slow(event: Event) -> Decision:
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+            return Decision.deny()
 
-    try:
         answer, elapsed = await ask(receiver)
         assert answer == ACK
         assert DEADLINE * 0.9 <= elapsed < DEADLINE + MARGIN
         assert cancelled.is_set()
-    finally:
-        await receiver.stop()
 
 
 async def test_slow_sync_handler_gets_the_fallback_within_the_deadline(tmp_path: Path) -> None:
@@ -109,65 +106,55 @@ async def test_raising_handler_gets_the_fallback(
     fallback: Decision, expected: dict[str, Any], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A handler that raises is answered with the fallback, and the error is logged."""
-    receiver = Receiver(app_id=APP, inbox=tmp_path / "inbox.db", fallback=fallback)
+    async with receiving(tmp_path, fallback=fallback) as receiver:
 
-    @receiver.on(OA_CREATE)
-    def broken(event: Event) -> Decision:
-        raise RuntimeError("database down")
+        @receiver.on(OA_CREATE)
+        def broken(event: Event) -> Decision:
+            raise RuntimeError("database down")
 
-    try:
         with caplog.at_level(logging.ERROR, logger="timhooks.receiver"):
             answer, _ = await ask(receiver)
         assert answer == expected
         assert "database down" in caplog.text
-    finally:
-        await receiver.stop()
 
 
 async def test_handler_returning_something_else_gets_the_fallback(tmp_path: Path) -> None:
     """A handler returning a non-Decision is a bug: the fallback is answered."""
-    receiver = Receiver(app_id=APP, inbox=tmp_path / "inbox.db", fallback=Decision.deny())
+    async with receiving(tmp_path, fallback=Decision.deny()) as receiver:
 
-    @receiver.on(OA_CREATE)
-    def sloppy(event: Event) -> object:
-        return {"ErrorCode": 0}
+        @receiver.on(OA_CREATE)
+        def sloppy(event: Event) -> object:
+            return {"ErrorCode": 0}
 
-    try:
         assert (await ask(receiver))[0] == DENY
-    finally:
-        await receiver.stop()
 
 
 async def test_handler_returning_none_allows(tmp_path: Path) -> None:
     """A handler that returns nothing allows the action."""
-    receiver = Receiver(app_id=APP, inbox=tmp_path / "inbox.db", fallback=Decision.deny())
-    calls: list[str] = []
+    async with receiving(tmp_path, fallback=Decision.deny()) as receiver:
+        calls: list[str] = []
 
-    @receiver.on(BeforeCreateOfficialAccount)
-    def audit_only(event: BeforeCreateOfficialAccount) -> None:
-        calls.append(event.name)
+        @receiver.on(BeforeCreateOfficialAccount)
+        def audit_only(event: BeforeCreateOfficialAccount) -> None:
+            calls.append(event.name)
 
-    try:
         assert (await ask(receiver, Name="Daily"))[0] == ACK
         assert calls == ["Daily"]
-    finally:
-        await receiver.stop()
 
 
 async def test_sync_and_async_handlers_both_decide(tmp_path: Path) -> None:
     """Plain functions and coroutine functions are both valid handlers."""
-    receiver = Receiver(app_id=APP, inbox=tmp_path / "inbox.db")
+    async with receiving(tmp_path) as receiver:
 
-    @receiver.on(BeforeCreateOfficialAccount)
-    def sync_veto(event: BeforeCreateOfficialAccount) -> Decision:
-        return Decision.reject(120001, f"{event.name} is reserved")
+        @receiver.on(BeforeCreateOfficialAccount)
+        def sync_veto(event: BeforeCreateOfficialAccount) -> Decision:
+            return Decision.reject(120001, f"{event.name} is reserved")
 
-    @receiver.on(BeforeSendMsg)
-    async def async_veto(event: BeforeSendMsg) -> Decision:
-        await asyncio.sleep(0)
-        return Decision.discard() if event.cloud_custom_data == "spam" else Decision.allow()
+        @receiver.on(BeforeSendMsg)
+        async def async_veto(event: BeforeSendMsg) -> Decision:
+            await asyncio.sleep(0)
+            return Decision.discard() if event.cloud_custom_data == "spam" else Decision.allow()
 
-    try:
         created, _ = await ask(receiver, Name="admin")
         assert created == {
             "ActionStatus": "OK",
@@ -178,36 +165,30 @@ async def test_sync_and_async_handlers_both_decide(tmp_path: Path) -> None:
         assert spam == {"ActionStatus": "OK", "ErrorInfo": "", "ErrorCode": 2}
         ham, _ = await ask(receiver, OA_SEND, CloudCustomData="ham")
         assert ham == ACK
-    finally:
-        await receiver.stop()
 
 
 async def test_rewrite_answer_reaches_tencent(tmp_path: Path) -> None:
     """A BeforeSendMsg handler's rewritten MsgBody/CloudCustomData is in the answer."""
-    receiver = Receiver(app_id=APP, inbox=tmp_path / "inbox.db")
-    clean = [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "***"}}]
+    async with receiving(tmp_path) as receiver:
+        clean = [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "***"}}]
 
-    @receiver.on(BeforeSendMsg)
-    def mask(event: BeforeSendMsg) -> Decision:
-        return Decision.rewrite(msg_body=clean, cloud_custom_data="masked")
+        @receiver.on(BeforeSendMsg)
+        def mask(event: BeforeSendMsg) -> Decision:
+            return Decision.rewrite(msg_body=clean, cloud_custom_data="masked")
 
-    try:
         answer, _ = await ask(receiver, OA_SEND, MsgBody=[{"MsgType": "TIMTextElem"}])
         assert answer == {**ACK, "MsgBody": clean, "CloudCustomData": "masked"}
-    finally:
-        await receiver.stop()
 
 
 async def test_handlers_taking_meta_get_webhook_meta(tmp_path: Path) -> None:
     """A handler with two parameters gets (event, WebhookMeta) with the query's facts."""
-    receiver = Receiver(app_id=APP, inbox=tmp_path / "inbox.db")
-    seen: list[tuple[Event, WebhookMeta]] = []
+    async with receiving(tmp_path) as receiver:
+        seen: list[tuple[Event, WebhookMeta]] = []
 
-    @receiver.on(OA_CREATE)
-    async def with_meta(event: Event, meta: WebhookMeta) -> None:
-        seen.append((event, meta))
+        @receiver.on(OA_CREATE)
+        async def with_meta(event: Event, meta: WebhookMeta) -> None:
+            seen.append((event, meta))
 
-    try:
         async with client(receiver) as http:
             before = time.time()
             r = await post(http, OA_CREATE, body(OA_CREATE, Name="n"), platform="IOS")
@@ -221,19 +202,16 @@ async def test_handlers_taking_meta_get_webhook_meta(tmp_path: Path) -> None:
         assert meta.inbox_id is None
         assert meta.attempt == 1
         assert before - 1 <= meta.received_at <= time.time() + 1
-    finally:
-        await receiver.stop()
 
 
 async def test_answered_before_webhooks_are_recorded(tmp_path: Path) -> None:
     """Each answered before-webhook is kept in the inbox as 'answered' with the answer sent."""
-    receiver = Receiver(app_id=APP, inbox=tmp_path / "inbox.db")
+    async with receiving(tmp_path) as receiver:
 
-    @receiver.on(OA_CREATE)
-    def deny(event: Event) -> Decision:
-        return Decision.deny()
+        @receiver.on(OA_CREATE)
+        def deny(event: Event) -> Decision:
+            return Decision.deny()
 
-    try:
         assert (await ask(receiver))[0] == DENY
 
         async def recorded() -> list[Any]:
@@ -243,5 +221,3 @@ async def test_answered_before_webhooks_are_recorded(tmp_path: Path) -> None:
         assert (entry.command, entry.phase) == (OA_CREATE, "before")
         assert entry.answer is not None
         assert json.loads(entry.answer) == DENY
-    finally:
-        await receiver.stop()

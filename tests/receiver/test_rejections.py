@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from receiver_support import APP, GROUP_FULL, MEMBER_EXIT, body, client, post, query
+from receiver_support import APP, GROUP_FULL, MEMBER_EXIT, body, client, post, query, receiving
 
 from timhooks.protocol import ConfigError, Decision
 from timhooks.receiver import Receiver
@@ -34,26 +34,20 @@ async def assert_refused(
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
 async def test_method_other_than_post_is_405(method: str, tmp_path: Path) -> None:
     """Tencent sends webhooks with POST only; anything else is 405."""
-    receiver = Receiver(app_id=APP, inbox=tmp_path / "inbox.db")
-    try:
+    async with receiving(tmp_path) as receiver:
         async with client(receiver) as http:
             r = await http.request(method, f"/?{query(GROUP_FULL)}", content=body(GROUP_FULL))
         await assert_refused(receiver, r.status_code, r.json(), 405, method)
         direct = await receiver.handle(method, query(GROUP_FULL), body(GROUP_FULL))
         assert direct.status == 405
-    finally:
-        await receiver.stop()
 
 
 async def test_unknown_sdkappid_is_403(tmp_path: Path) -> None:
     """A webhook for an SDKAppID the receiver was not configured with is 403."""
-    receiver = Receiver(app_id=APP, inbox=tmp_path / "inbox.db")
-    try:
+    async with receiving(tmp_path) as receiver:
         async with client(receiver) as http:
             r = await post(http, GROUP_FULL, body(GROUP_FULL), app=APP + 1)
         await assert_refused(receiver, r.status_code, r.json(), 403, str(APP + 1))
-    finally:
-        await receiver.stop()
 
 
 @pytest.mark.parametrize(
@@ -76,45 +70,35 @@ async def test_bad_sign_is_401_when_a_token_is_set(case: str, why: str, tmp_path
         "future": query(GROUP_FULL, token=TOKEN, when=now + 120),
         "garbled time": query(GROUP_FULL, token=TOKEN).replace("RequestTime=", "RequestTime=x"),
     }[case]
-    receiver = Receiver(app_id=APP, token=TOKEN, inbox=tmp_path / "inbox.db")
-    try:
+    async with receiving(tmp_path, token=TOKEN) as receiver:
         async with client(receiver) as http:
             r = await http.post(f"/?{url}", content=body(GROUP_FULL))
         await assert_refused(receiver, r.status_code, r.json(), 401, why)
-    finally:
-        await receiver.stop()
 
 
 async def test_signed_request_is_accepted_when_a_token_is_set(tmp_path: Path) -> None:
     """A fresh, correctly signed request passes."""
-    receiver = Receiver(app_id=APP, token=TOKEN, inbox=tmp_path / "inbox.db")
-    try:
+    async with receiving(tmp_path, token=TOKEN) as receiver:
         async with client(receiver) as http:
             r = await post(http, GROUP_FULL, body(GROUP_FULL), token=TOKEN)
         assert r.status_code == 200
         assert len(await receiver.inbox.list()) == 1
-    finally:
-        await receiver.stop()
 
 
 async def test_no_sign_needed_without_a_token(tmp_path: Path) -> None:
     """An app configured without a token accepts unsigned webhooks, and ignores a Sign."""
-    receiver = Receiver(app_id=APP, token=None, inbox=tmp_path / "inbox.db")
-    try:
+    async with receiving(tmp_path, token=None) as receiver:
         async with client(receiver) as http:
             unsigned = await post(http, GROUP_FULL, body(GROUP_FULL))
             signed = await post(http, MEMBER_EXIT, body(MEMBER_EXIT), token="anything")
         assert (unsigned.status_code, signed.status_code) == (200, 200)
         assert len(await receiver.inbox.list()) == 2
-    finally:
-        await receiver.stop()
 
 
 async def test_body_over_max_body_is_413(tmp_path: Path) -> None:
     """A body larger than max_body is 413, whether it reaches the app whole or via handle()."""
-    receiver = Receiver(app_id=APP, inbox=tmp_path / "inbox.db", max_body=200)
     big = body(GROUP_FULL, Padding="x" * 300)
-    try:
+    async with receiving(tmp_path, max_body=200) as receiver:
         async with client(receiver) as http:
             r = await post(http, GROUP_FULL, big)
         await assert_refused(receiver, r.status_code, r.json(), 413, "200 bytes")
@@ -124,13 +108,10 @@ async def test_body_over_max_body_is_413(tmp_path: Path) -> None:
         fits = body(GROUP_FULL)
         assert len(fits) <= 200
         assert (await receiver.handle("POST", query(GROUP_FULL), fits)).status == 200
-    finally:
-        await receiver.stop()
 
 
 async def test_declared_content_length_over_the_limit_is_413_unread(tmp_path: Path) -> None:
     """A Content-Length over max_body is refused on the header alone, before any body is read."""
-    receiver = Receiver(app_id=APP, inbox=tmp_path / "inbox.db", max_body=1000)
     reads = 0
 
     async def chunks() -> AsyncIterator[bytes]:
@@ -138,20 +119,17 @@ async def test_declared_content_length_over_the_limit_is_413_unread(tmp_path: Pa
         reads += 1
         yield body(GROUP_FULL)
 
-    try:
+    async with receiving(tmp_path, max_body=1000) as receiver:
         async with client(receiver) as http:
             r = await http.post(
                 f"/?{query(GROUP_FULL)}", content=chunks(), headers={"Content-Length": "5000"}
             )
         await assert_refused(receiver, r.status_code, r.json(), 413, "1000 bytes")
         assert reads == 0
-    finally:
-        await receiver.stop()
 
 
 async def test_streamed_chunked_body_over_the_limit_is_413(tmp_path: Path) -> None:
     """A chunked body with no Content-Length is cut off with 413 as soon as it passes max_body."""
-    receiver = Receiver(app_id=APP, inbox=tmp_path / "inbox.db", max_body=1000)
     sent = 0
 
     async def chunks() -> AsyncIterator[bytes]:
@@ -162,34 +140,29 @@ async def test_streamed_chunked_body_over_the_limit_is_413(tmp_path: Path) -> No
             yield b"x" * 100
         yield b'"}'
 
-    try:
+    async with receiving(tmp_path, max_body=1000) as receiver:
         async with client(receiver) as http:
             r = await http.post(f"/?{query(GROUP_FULL)}", content=chunks())
         assert "content-length" not in r.request.headers
         assert r.request.headers["transfer-encoding"] == "chunked"
         await assert_refused(receiver, r.status_code, r.json(), 413, "1000 bytes")
         assert sent < 15  # stopped reading just past the limit, not at the end of the stream
-    finally:
-        await receiver.stop()
 
 
 async def test_streamed_body_within_the_limit_is_accepted(tmp_path: Path) -> None:
     """A chunked body under max_body is reassembled and stored as sent."""
-    receiver = Receiver(app_id=APP, inbox=tmp_path / "inbox.db", max_body=1000)
     payload = body(GROUP_FULL, Padding="y" * 200)
 
     async def chunks() -> AsyncIterator[bytes]:
         for i in range(0, len(payload), 7):
             yield payload[i : i + 7]
 
-    try:
+    async with receiving(tmp_path, max_body=1000) as receiver:
         async with client(receiver) as http:
             r = await http.post(f"/?{query(GROUP_FULL)}", content=chunks())
         assert r.status_code == 200
         [entry] = await receiver.inbox.list()
         assert entry.body == payload
-    finally:
-        await receiver.stop()
 
 
 @pytest.mark.parametrize(
@@ -208,13 +181,10 @@ async def test_streamed_body_within_the_limit_is_accepted(tmp_path: Path) -> Non
 async def test_bad_body_is_400(payload: bytes, why: str, tmp_path: Path) -> None:
     """Invalid JSON, a JSON array, a missing field, or a body whose CallbackCommand differs
     from the query's is 400 with the reason in ErrorInfo."""
-    receiver = Receiver(app_id=APP, inbox=tmp_path / "inbox.db")
-    try:
+    async with receiving(tmp_path) as receiver:
         async with client(receiver) as http:
             r = await post(http, GROUP_FULL, payload)
         await assert_refused(receiver, r.status_code, r.json(), 400, why)
-    finally:
-        await receiver.stop()
 
 
 @pytest.mark.parametrize(
@@ -228,13 +198,10 @@ async def test_bad_body_is_400(payload: bytes, why: str, tmp_path: Path) -> None
 )
 async def test_bad_query_is_400(url: str, why: str, tmp_path: Path) -> None:
     """A query without a numeric SdkAppid or without CallbackCommand is 400."""
-    receiver = Receiver(app_id=APP, inbox=tmp_path / "inbox.db")
-    try:
+    async with receiving(tmp_path) as receiver:
         async with client(receiver) as http:
             r = await http.post(url, content=body(GROUP_FULL))
         await assert_refused(receiver, r.status_code, r.json(), 400, why)
-    finally:
-        await receiver.stop()
 
 
 def test_receiver_configuration_errors(tmp_path: Path) -> None:

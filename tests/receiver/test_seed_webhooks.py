@@ -7,11 +7,10 @@ import logging
 from pathlib import Path
 
 import pytest
-from receiver_support import ACK, APP, client, post
+from receiver_support import ACK, APP, client, post, receiving
 
 from timhooks.protocol import COMMANDS, Decision
 from timhooks.protocol.events import BeforeCreateOfficialAccount
-from timhooks.receiver import Receiver
 from timhooks.storage import InboxStatus
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "seeds"
@@ -35,8 +34,7 @@ async def test_after_seed_is_acknowledged_and_stored(name: str, tmp_path: Path) 
     in the inbox, byte for byte, once the 200 is out."""
     payload = (FIXTURES / name).read_bytes()
     command = json.loads(payload)["CallbackCommand"]
-    receiver = Receiver(app_id=APP, inbox=tmp_path / "inbox.db")
-    try:
+    async with receiving(tmp_path) as receiver:
         async with client(receiver) as http:
             response = await post(http, command, payload)
         assert response.status_code == 200
@@ -48,22 +46,19 @@ async def test_after_seed_is_acknowledged_and_stored(name: str, tmp_path: Path) 
         assert entry.client_ip == "127.0.0.1"
         assert entry.opt_platform == "RESTAPI"
         assert entry.status in {InboxStatus.PENDING, InboxStatus.DONE}
-    finally:
-        await receiver.stop()
 
 
 async def _answer(tmp_path: Path, decision: Decision | None) -> dict[str, object]:
     payload = OA_CREATE_SEED.read_bytes()
-    receiver = Receiver(app_id=APP, inbox=tmp_path / "inbox.db")
-    seen: list[BeforeCreateOfficialAccount] = []
-    if decision is not None:
+    async with receiving(tmp_path) as receiver:
+        seen: list[BeforeCreateOfficialAccount] = []
+        if decision is not None:
 
-        @receiver.on(BeforeCreateOfficialAccount)
-        def veto(event: BeforeCreateOfficialAccount) -> Decision:
-            seen.append(event)
-            return decision
+            @receiver.on(BeforeCreateOfficialAccount)
+            def veto(event: BeforeCreateOfficialAccount) -> Decision:
+                seen.append(event)
+                return decision
 
-    try:
         async with client(receiver) as http:
             response = await post(http, BeforeCreateOfficialAccount.command, payload)
         assert response.status_code == 200
@@ -71,8 +66,6 @@ async def _answer(tmp_path: Path, decision: Decision | None) -> dict[str, object
             assert [e.name for e in seen] == ["TestOfficialAccount"]
         answer: dict[str, object] = response.json()
         return answer
-    finally:
-        await receiver.stop()
 
 
 async def test_before_create_seed_is_allowed_by_default(tmp_path: Path) -> None:
