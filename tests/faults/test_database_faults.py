@@ -24,6 +24,7 @@ from faults_support import (
     AFTER_CREATE_GROUP,
     APP,
     KEY,
+    Server,
     inbox_group_ids,
     integrity,
     listening,
@@ -82,15 +83,23 @@ def group_webhook(group_id: str) -> tuple[str, bytes]:
     return f"/im?{query}", json.dumps(body).encode()
 
 
-def test_locked_database_gives_clear_errors_and_recovers(tmp_path: Path) -> None:
-    """While another process holds the write lock, REST calls answer ErrorCode 10002 naming
-    the lock and `listen` answers 503; both work again once the lock is released."""
-    db, inbox = tmp_path / "chat.db", tmp_path / "inbox.db"
+@contextmanager
+def serving_and_listening(db: Path, inbox: Path) -> Iterator[tuple[Server, httpx.Client]]:
+    """`serve` on ``db`` sending AfterCreateGroup to `listen` on ``inbox``, and a client of
+    the listener for posting webhooks to it directly."""
     with (
         listening(inbox) as listener,
         serving(db, "--callback-commands", AFTER_CREATE_GROUP, callback_url=listener.url) as srv,
         httpx.Client(base_url=f"http://{HOST}:{listener.port}", timeout=30) as http,
     ):
+        yield srv, http
+
+
+def test_locked_database_gives_clear_errors_and_recovers(tmp_path: Path) -> None:
+    """While another process holds the write lock, REST calls answer ErrorCode 10002 naming
+    the lock and `listen` answers 503; both work again once the lock is released."""
+    db, inbox = tmp_path / "chat.db", tmp_path / "inbox.db"
+    with serving_and_listening(db, inbox) as (srv, http):
         assert srv.create_group("before-lock")["ErrorCode"] == 0
         with locked(db):
             answer = srv.create_group("while-locked")
@@ -141,11 +150,7 @@ def test_read_only_database_gives_clear_errors_and_recovers(tmp_path: Path) -> N
     """When the database files turn read-only under a running server and listener, REST calls
     answer an ErrorCode with SQLite's reason and `listen` answers 503; both recover."""
     db, inbox = tmp_path / "chat.db", tmp_path / "inbox.db"
-    with (
-        listening(inbox) as listener,
-        serving(db, "--callback-commands", AFTER_CREATE_GROUP, callback_url=listener.url) as srv,
-        httpx.Client(base_url=f"http://{HOST}:{listener.port}", timeout=30) as http,
-    ):
+    with serving_and_listening(db, inbox) as (srv, http):
         assert srv.create_group("before")["ErrorCode"] == 0
         with read_only(db):
             answer = srv.create_group("while-read-only")

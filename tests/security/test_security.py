@@ -17,7 +17,7 @@ import pytest
 import uvicorn
 
 from loopback import loopback_socket, timhooks
-from timhooks.delivery.sender import WebhookSender, WebhookTarget
+from timhooks.delivery.sender import Attempt, WebhookSender, WebhookTarget
 from timhooks.protocol import (
     SignatureMismatch,
     build_query,
@@ -408,37 +408,22 @@ async def test_sender_refuses_hosts_that_resolve_to_private_addresses() -> None:
 
     guarded = WebhookSender(transport=httpx.MockTransport(record), refuse_private=True)
     default = WebhookSender(transport=httpx.MockTransport(record))
+
+    async def post(sender: WebhookSender, url: str) -> Attempt:
+        """One webhook of COMMAND to ``url`` through ``sender``."""
+        target = WebhookTarget(APP, url, None)
+        return await sender.post(target, COMMAND, b"{}", client_ip="", platform="Web", time_limit=2)
+
     try:
         for url in ("http://localhost:8080/hook", "http://127.0.0.1/hook", "http://[::1]/x"):
-            attempt = await guarded.post(
-                WebhookTarget(APP, url, None),
-                COMMAND,
-                b"{}",
-                client_ip="",
-                platform="Web",
-                time_limit=2,
-            )
+            attempt = await post(guarded, url)
             assert not attempt.ok
             assert attempt.error is not None
             assert "non-public address" in attempt.error, attempt.error
         assert sent == []
-        public = await guarded.post(
-            WebhookTarget(APP, "http://93.184.216.34/hook", None),
-            COMMAND,
-            b"{}",
-            client_ip="",
-            platform="Web",
-            time_limit=2,
-        )
+        public = await post(guarded, "http://93.184.216.34/hook")
         assert public.ok, public.error
-        local = await default.post(
-            WebhookTarget(APP, "http://localhost:8080/hook", None),
-            COMMAND,
-            b"{}",
-            client_ip="",
-            platform="Web",
-            time_limit=2,
-        )
+        local = await post(default, "http://localhost:8080/hook")
         assert local.ok, local.error
         assert sent == ["93.184.216.34", "localhost"]
     finally:
