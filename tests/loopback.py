@@ -90,3 +90,17 @@ def running(argv: list[str], port: int, out: Path, err: Path) -> Iterator[subpro
             yield process
         finally:
             reap(process)
+
+
+@contextlib.contextmanager
+def listening(
+    db: Path, app_id: int, *flags: str, port: int | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
+    """Run ``timhooks listen --json`` for ``app_id`` on ``db`` until the block ends; yield the
+    process, its port and the file its stdout goes to."""
+    port = port or free_port()
+    argv = timhooks_argv("listen", "--app-id", str(app_id), "--host", HOST, "--port", str(port))
+    argv += ["--db", str(db), "--json", *flags]
+    out = db.parent / f"listen-{port}.out"
+    with running(argv, port, out, db.parent / f"listen-{port}.err") as process:
+        yield process, port, out

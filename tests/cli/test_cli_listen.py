@@ -16,7 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from loopback import HOST, free_port, running, timhooks, timhooks_argv
+import loopback
+from loopback import HOST, timhooks
 from timhooks.protocol import build_query, compute_sign
 from timhooks.storage import open_inbox
 
@@ -48,12 +49,8 @@ class Listener:
 @contextmanager
 def listening(db: Path, *flags: str) -> Iterator[Listener]:
     """Run `python -m timhooks listen` until the block ends; always reap the process."""
-    port = free_port()
-    out_path = db.parent / f"listen-{port}.out"
-    argv = timhooks_argv("listen", "--app-id", str(APP), "--host", HOST, "--port", str(port))
-    argv += ["--db", str(db), "--json", *flags]
-    with running(argv, port, out_path, db.parent / f"listen-{port}.err") as process:
-        yield Listener(process, port, out_path)
+    with loopback.listening(db, APP, *flags) as (process, port, out):
+        yield Listener(process, port, out)
 
 
 def events_json(*args: str) -> Any:

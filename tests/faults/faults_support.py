@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
+import loopback
 from loopback import HOST, free_port, running, timhooks_argv
 from timhooks.protocol import generate_usersig
 
@@ -120,12 +121,8 @@ class Listener:
 @contextmanager
 def listening(db: Path, port: int | None = None, *flags: str) -> Iterator[Listener]:
     """Run `timhooks listen` (app APP, no token) on ``db`` until the block ends."""
-    port = port or free_port()
-    argv = timhooks_argv("listen", "--app-id", str(APP), "--host", HOST, "--port", str(port))
-    argv += ["--db", str(db), "--json", *flags]
-    out, err = db.parent / f"listen-{port}.out", db.parent / f"listen-{port}.err"
-    with running(argv, port, out, err) as process:
-        yield Listener(process, port, db)
+    with loopback.listening(db, APP, *flags, port=port) as (process, bound, _):
+        yield Listener(process, bound, db)
 
 
 # --- reading the databases (read-only, as another process would) ------------------------------
