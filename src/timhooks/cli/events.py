@@ -50,6 +50,12 @@ def add_commands(commands: Any) -> None:
     listen.add_argument("--port", type=int, default=8080)
     listen.add_argument("--db", default=DEFAULT_INBOX, help="inbox database (path or sqlite:///)")
     listen.add_argument("--json", action="store_true", help="print one JSON object per event")
+    listen.add_argument(
+        "--retention-days",
+        type=float,
+        default=7.0,
+        help="prune handled events older than this, hourly (default 7; 0 keeps all)",
+    )
     listen.set_defaults(run=run_listen)
 
     ev = commands.add_parser("events", help="inspect and replay the webhooks in an inbox")
@@ -88,7 +94,9 @@ def run_listen(args: argparse.Namespace) -> int:
     """Serve a receiver that stores every valid webhook and prints one line per event."""
     import uvicorn
 
-    receiver = Receiver(app_id=args.app_id, token=args.token, inbox=args.db)
+    receiver = Receiver(
+        app_id=args.app_id, token=args.token, inbox=args.db, retention_days=args.retention_days
+    )
 
     @receiver.on("*")
     async def show(event: Event, meta: WebhookMeta) -> None:
