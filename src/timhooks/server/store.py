@@ -6,6 +6,7 @@ operations the dispatcher and the CLI need are methods here.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -142,14 +143,8 @@ class ServerStore:
         """Run a domain operation in a committed transaction."""
         return await self._db.run(op)
 
-    def submit(self, op: Callable[[Any], Any]) -> None:
-        """Queue an operation without waiting for it (records that may be lost in a crash)."""
-        self._db.submit(op)
-
     async def close(self) -> None:
         """Finish queued writes and close the database."""
-        import asyncio
-
         await asyncio.to_thread(self._db.close)
 
     # --- apps -------------------------------------------------------------------------------

@@ -142,10 +142,6 @@ class BatchWriter:
         self._queue.put((op, (loop, future), single))
         return await future
 
-    def call(self, op: Callable[[Any], T]) -> T:
-        """Blocking form of ``run`` for synchronous callers."""
-        return self.submit(op).result()
-
     def close(self) -> None:
         """Finish what is queued, then close the connections."""
         if self._closed:
