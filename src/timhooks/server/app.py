@@ -80,10 +80,12 @@ class ChatServer:
         self._maintenance: asyncio.Task[None] | None = None
 
     async def _about(self, request: Request) -> JSONResponse:
+        # Unauthenticated: it names the software only, never an app (SDKAppIDs are the first
+        # half of every credential).
         return JSONResponse(
             {
                 "name": "timhooks",
-                "apps": sorted(self.service.apps),
+                "version": _version(),
                 "rest": "POST /v4/{service}/{command}?sdkappid=&identifier=&usersig=&random=",
             }
         )
@@ -171,6 +173,12 @@ class ChatServer:
     def admin_usersig(self, app: App) -> str:
         """A fresh UserSig for the app's first admin (180 days)."""
         return generate_usersig(app.sdk_app_id, app.key, app.admins[0], now=int(self.clock()))
+
+
+def _version() -> str:
+    import timhooks
+
+    return str(timhooks.__version__)
 
 
 def _overlay(base: CallbackConfig, flags: CallbackConfig) -> CallbackConfig:

@@ -6,6 +6,7 @@ a killed process nor a power cut loses it; ``NORMAL`` survives a killed process 
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +35,7 @@ def sqlite_dialect(path: str, *, synchronous: str = "FULL", busy_timeout_ms: int
     def connect() -> SQLiteConnection:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(path)
         conn = sqlite3.connect(
             path, isolation_level=None, check_same_thread=False, factory=SQLiteConnection
         )
@@ -53,6 +55,22 @@ def sqlite_dialect(path: str, *, synchronous: str = "FULL", busy_timeout_ms: int
         describe=f"SQLite database {path}",
         single_is_atomic=True,
     )
+
+
+def _create_private(path: str) -> None:
+    """Create the database file readable by its owner only, unless it exists already.
+
+    The server's database holds each app's secret key and webhook token, the inbox holds
+    webhook bodies. SQLite gives the -wal and -shm files the database file's permissions, so
+    they are private too. An existing file keeps the permissions its owner chose.
+    """
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    except OSError:
+        return  # sqlite3.connect reports why the file cannot be opened, naming the database
+    os.close(fd)
 
 
 class SQLiteWriter(BatchWriter):
