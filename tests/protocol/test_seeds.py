@@ -1,7 +1,10 @@
 """The five Tencent documents of record: their sample requests, kept as fixtures, and parsed.
 
-The fixtures in tests/fixtures/seeds are the documents' "Sample request" bodies with the ``//``
-comments removed and every value exactly as printed (002 writes EventTime as a quoted string).
+tests/fixtures/seeds holds, per document, its "Sample request" block as printed (``.sample.txt``,
+Tencent's ``//`` comments included) and the same body as JSON (``.json``: comments removed, every
+value exactly as printed; 002 writes EventTime as a quoted string). Both live in the repository,
+so these tests run on any checkout; where the documents themselves are beside the checkout
+(``../shared/seeds``), the stored blocks are checked against them too.
 """
 
 from __future__ import annotations
@@ -28,6 +31,14 @@ REPO = Path(__file__).resolve().parents[2]
 SEED_DOCS = REPO / ".." / "shared" / "seeds"
 FIXTURES = REPO / "tests" / "fixtures" / "seeds"
 SEEDS = sorted(p.stem for p in FIXTURES.glob("*.json"))
+
+
+def document_sample(document: str) -> str:
+    """The text between a document's "Sample request" heading and its "Request fields"."""
+    lines = [line.strip() for line in document.splitlines()]
+    start = lines.index("Sample request")
+    end = lines.index("Request fields", start)
+    return "\n".join(lines[start + 1 : end]).strip() + "\n"
 
 
 def strip_comments(text: str) -> str:
@@ -59,12 +70,8 @@ def strip_comments(text: str) -> str:
     return "".join(out)
 
 
-def sample_request(document: str) -> Any:
-    """The JSON between a document's "Sample request" heading and its "Request fields"."""
-    lines = [line.strip() for line in document.splitlines()]
-    start = lines.index("Sample request")
-    end = lines.index("Request fields", start)
-    block = "\n".join(lines[start + 1 : end])
+def sample_request(block: str) -> Any:
+    """The JSON of a sample request block, Tencent's comments removed."""
     return json.loads(strip_comments(block[block.index("{") : block.rindex("}") + 1]))
 
 
@@ -72,20 +79,24 @@ def load_fixture(stem: str) -> Any:
     return json.loads((FIXTURES / f"{stem}.json").read_text())
 
 
-def test_every_seed_has_a_fixture() -> None:
-    """There is one fixture per seed document, five in all."""
+def test_every_seed_has_its_fixtures() -> None:
+    """There is one sample block and one JSON fixture per seed document, five in all; where the
+    documents are beside the checkout, each stored block is the one its document prints."""
     assert len(SEEDS) == 5
+    assert sorted(p.name.split(".")[0] for p in FIXTURES.glob("*.sample.txt")) == SEEDS
     if SEED_DOCS.is_dir():
         assert sorted(p.stem for p in SEED_DOCS.glob("*.txt")) == SEEDS
+        for stem in SEEDS:
+            printed = document_sample((SEED_DOCS / f"{stem}.txt").read_text())
+            assert printed == (FIXTURES / f"{stem}.sample.txt").read_text(), stem
 
 
 @pytest.mark.parametrize("stem", SEEDS)
 def test_fixture_is_the_documents_sample_request(stem: str) -> None:
-    """Each fixture is exactly the sample request its Tencent document prints, comments removed."""
-    doc = SEED_DOCS / f"{stem}.txt"
-    if not doc.is_file():
-        pytest.skip(f"seed documents not found at {SEED_DOCS.resolve()} (outside the repository)")
-    assert sample_request(doc.read_text()) == load_fixture(stem)
+    """Each JSON fixture is exactly the sample request its Tencent document prints, comments
+    removed."""
+    block = (FIXTURES / f"{stem}.sample.txt").read_text()
+    assert sample_request(block) == load_fixture(stem)
 
 
 def test_comment_stripping_keeps_slashes_inside_strings() -> None:
