@@ -11,6 +11,9 @@ is a failed webhook).
 A connection goes back to the pool only when its answer was read completely and cleanly: the
 whole request written, the final answer complete with keep-alive, and not a byte more. Anything
 else closes it, so one request's answer can never be read by the next request.
+
+``HttpTransport`` is the sender's one seam: ``HttpPool`` implements it, and tests that must not
+touch the network pass a fake with the same two methods.
 """
 
 from __future__ import annotations
@@ -19,12 +22,12 @@ import asyncio
 import select
 import ssl
 from collections import deque
-from typing import cast
+from typing import Protocol, cast
 from urllib.parse import urlsplit
 
 import httptools
 
-__all__ = ["HttpError", "HttpPool"]
+__all__ = ["HttpError", "HttpPool", "HttpTransport"]
 
 _MAX_HEAD = 64 * 1024
 _USER_AGENT = b"timhooks"
@@ -32,6 +35,21 @@ _USER_AGENT = b"timhooks"
 
 class HttpError(Exception):
     """The request could not be completed (connection, protocol or size fault)."""
+
+
+class HttpTransport(Protocol):
+    """What the webhook sender posts through: ``HttpPool``, or a test's fake."""
+
+    async def post(
+        self, url: str, body: bytes, *, connect_to: str | None = None
+    ) -> tuple[int, bytes]:
+        """POST ``body`` to ``url`` (connecting to ``connect_to`` if given): the final answer's
+        status and body, or HttpError."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close every connection."""
+        ...
 
 
 class _Connection(asyncio.Protocol):
