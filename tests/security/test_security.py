@@ -441,6 +441,66 @@ async def test_sender_refuses_names_that_resolve_to_loopback() -> None:
             await default.aclose()
 
 
+class RecordingTransport:
+    """The sender's transport seam recording what it is asked to send; it sends nothing."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str | None]] = []
+
+    async def post(
+        self, url: str, body: bytes, *, connect_to: str | None = None
+    ) -> tuple[int, bytes]:
+        """Record the URL and the address to connect to; answer 200 and ACK."""
+        self.sent.append((url, connect_to))
+        return 200, ACK
+
+    async def aclose(self) -> None:
+        """Nothing to close."""
+
+
+NON_GLOBAL_HOSTS = [
+    "100.64.0.1",  # carrier-grade NAT
+    "100.100.100.200",  # carrier-grade NAT (a cloud metadata service)
+    "10.0.0.1",
+    "169.254.169.254",
+    "192.0.2.1",
+    "198.18.0.1",
+    "224.0.0.1",
+    "[::ffff:100.64.0.1]",
+    "[::ffff:a9fe:a9fe]",
+    "[64:ff9b::a9fe:a9fe]",  # NAT64 of 169.254.169.254
+    "[64:ff9b:1::808:808]",  # local-use NAT64
+    "[2002:6440:1::1]",  # 6to4 of 100.64.0.1
+    "[2001:0:4136:e378:8000:63bf:3fff:fdd2]",  # Teredo
+    "[fd00::1]",
+    "[fe80::1]",
+    "[2001:db8::1]",
+    "[ff0e::1]",
+]
+
+
+async def test_sender_refuses_every_non_global_address() -> None:
+    """With refuse_private, a webhook URL whose address is not globally routable (carrier-grade
+    NAT, private, link-local, and the IPv6 forms that carry such an IPv4 address) is refused at
+    delivery time; a public address goes out, pinned to the address checked. A fake transport
+    stands in for the network: nothing leaves the process."""
+    transport = RecordingTransport()
+    sender = WebhookSender(transport=transport, refuse_private=True)
+    for host in NON_GLOBAL_HOSTS:
+        attempt = await post_webhook(sender, f"http://{host}/hook")
+        assert attempt.error is not None, host
+        assert "non-public address" in attempt.error, (host, attempt.error)
+    assert transport.sent == []
+    for host, address in (
+        ("93.184.216.34", "93.184.216.34"),
+        ("[::ffff:93.184.216.34]", "::ffff:93.184.216.34"),
+        ("[64:ff9b::5db8:d822]", "64:ff9b::5db8:d822"),
+    ):
+        assert (await post_webhook(sender, f"http://{host}/hook")).ok, host
+        assert transport.sent[-1][1] == address
+    await sender.aclose()
+
+
 def test_serve_refuse_private_targets_flag(tmp_path: Path) -> None:
     """`timhooks serve --refuse-private-targets` refuses a loopback webhook URL at start-up
     with a clear error."""

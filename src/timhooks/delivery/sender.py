@@ -6,22 +6,22 @@ Connections are kept alive (reference 1.1). A call counts as answered only with 
 JSON answer object (reference 1.6); anything else is a failure with its reason recorded.
 
 With ``refuse_private=True`` (multi-tenant deployments; off by default so local development
-works) the sender resolves the target's host before each attempt and refuses loopback, private,
-link-local and other non-public addresses: a public-looking host name that resolves to an
-internal address must not turn webhooks into requests against the internal network (SSRF).
+works) the sender resolves the target's host before each attempt and refuses every address that
+is not globally routable (``delivery.addresses``): a public-looking host name that resolves to
+an internal address must not turn webhooks into requests against the internal network (SSRF).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import ipaddress
 import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from timhooks.delivery.addresses import is_public_address
 from timhooks.delivery.http import HttpError, HttpPool, HttpTransport
 from timhooks.protocol.commands import COMMANDS, CommandSpec
 from timhooks.protocol.decisions import Decision
@@ -179,20 +179,6 @@ class WebhookSender:
         )
 
 
-def _is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return not (
-        ip.is_loopback
-        or ip.is_private
-        or ip.is_link_local
-        or ip.is_unspecified
-        or ip.is_multicast
-        or ip.is_reserved
-    )
-
-
 async def _private_target(url: str) -> tuple[str | None, str | None]:
     """Why ``url``'s host may not be called (a non-public address), or None and the address.
 
@@ -212,6 +198,6 @@ async def _private_target(url: str) -> tuple[str | None, str | None]:
         return f"cannot resolve {host!r}: {exc}", None
     for info in infos:
         address = str(info[4][0])
-        if not _is_public(address):
+        if not is_public_address(address):
             return f"refused: {host!r} resolves to the non-public address {address}", None
     return None, str(infos[0][4][0]) if infos else None
