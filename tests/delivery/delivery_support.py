@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -46,8 +47,11 @@ async def read_request(
 
 
 @contextlib.asynccontextmanager
-async def raw_server(handler: Handler) -> AsyncIterator[RawServer]:
-    """Serve every connection with ``handler`` on 127.0.0.1; the connection closes after it."""
+async def raw_server(handler: Handler, *, rcvbuf: int | None = None) -> AsyncIterator[RawServer]:
+    """Serve every connection with ``handler`` on 127.0.0.1; the connection closes after it.
+
+    ``rcvbuf`` fixes the accepted sockets' receive buffer (no autotuning), so that what a client
+    can push into a server that does not read is bounded."""
     state = RawServer(url="")
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -59,7 +63,11 @@ async def raw_server(handler: Handler) -> AsyncIterator[RawServer]:
         finally:
             writer.close()
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    if rcvbuf is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.bind(("127.0.0.1", 0))
+    server = await asyncio.start_server(serve, sock=sock)
     state.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook"
     try:
         yield state

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import select
+from pathlib import Path
 
 import pytest
 from delivery_support import (
+    BOUND,
     RawServer,
     answering,
     ok,
@@ -271,6 +274,14 @@ async def test_a_connection_the_peer_closed_while_idle_is_not_used() -> None:
     async with raw_server(handler) as server, pool() as http:
         assert await post(http, server.url, b"1") == (200, b"first")
         await closed.wait()
+        # Loopback hands the close over in its own time: block (the event loop does not run)
+        # until it reached the idle connection's socket, unless the loop has seen it already.
+        # Either way the pool can tell before writing.
+        (idle,) = [conn for stack in http._idle.values() for conn in stack]
+        if not idle.closed_while_idle():
+            assert idle.transport is not None
+            fd = idle.transport.get_extra_info("socket").fileno()
+            assert select.select([fd], [], [], BOUND)[0]
         assert await post(http, server.url, b"2") == (200, b"second")
     assert server.accepted == 2
     assert server.requests == [b"1", b"2"]
@@ -291,22 +302,36 @@ async def test_an_answer_before_the_whole_request_drops_the_connection() -> None
     its answer read, and the connection is not reused: the next post opens a new one and reads
     its own answer."""
 
+    finished = asyncio.Event()
+
     async def handler(
         server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         if server.accepted == 1:
             await read_request(server, reader, body=False)
+            writer.transport.pause_reading()  # the rest of the body is never read
             writer.write(b"HTTP/1.1 413 Too Large\r\nContent-Length: 3\r\n\r\nbig")
             await writer.drain()
-            await reader.read(1)  # never reads the body: waits for the client to go
+            await finished.wait()
             return
         await answering(ok)(server, reader, writer)
 
-    big = b"x" * (8 * 1024 * 1024)  # larger than the sockets' buffers: cannot be sent whole
-    async with raw_server(handler) as server, pool() as http:
+    # Larger than the most the client's send buffer and the server's small fixed receive
+    # buffer can hold, so the request cannot be sent whole while the server does not read.
+    big = b"x" * (2 * _max_send_buffer() + 1024 * 1024)
+    async with raw_server(handler, rcvbuf=4096) as server, pool() as http:
         assert await post(http, server.url, big) == (413, b"big")
         assert await post(http, server.url, b"small") == (200, b"small")
+        finished.set()
     assert server.accepted == 2
+
+
+def _max_send_buffer() -> int:
+    """The largest TCP send buffer the kernel grows a socket to (Linux), else 4 MiB."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/tcp_wmem").read_text().split()[2])
+    except (OSError, IndexError, ValueError):
+        return 4 * 1024 * 1024
 
 
 async def test_malformed_answers_are_http_errors() -> None:
