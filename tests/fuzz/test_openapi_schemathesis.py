@@ -41,6 +41,20 @@ PER_OPERATION = 25
 ACK = json.dumps({"ActionStatus": "OK", "ErrorInfo": "", "ErrorCode": 0}).encode()
 
 
+class AckTransport:
+    """The sender's transport seam answering every webhook with Tencent's OK: fuzzed webhook
+    URLs are never connected to."""
+
+    async def post(
+        self, url: str, body: bytes, *, connect_to: str | None = None
+    ) -> tuple[int, bytes]:
+        """Answer 200 and ACK without sending anything."""
+        return 200, ACK
+
+    async def aclose(self) -> None:
+        """Nothing to close."""
+
+
 class _Uvicorn(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -49,17 +63,14 @@ class _Uvicorn(uvicorn.Server):
 
 @contextlib.contextmanager
 def live_server(db: Path) -> Iterator[tuple[str, ChatServer]]:
-    """A ChatServer under uvicorn on 127.0.0.1 in a thread; webhooks go to a mock transport."""
+    """A ChatServer under uvicorn on 127.0.0.1 in a thread; webhooks go to AckTransport."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
 
-    async def ack(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, content=ACK)
-
     server = ChatServer(
         ServerConfig(db=str(db), app_id=APP, key=KEY, dispatch=False),
-        transport=httpx.MockTransport(ack),
+        transport=AckTransport(),
     )
     uv = _Uvicorn(uvicorn.Config(server.asgi, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=lambda: asyncio.run(uv.serve(sockets=[sock])))

@@ -30,6 +30,22 @@ ADMIN = "administrator"
 EXAMPLES = 1000
 
 ACK = json.dumps({"ActionStatus": "OK", "ErrorInfo": "", "ErrorCode": 0}).encode()
+
+
+class AckTransport:
+    """The sender's transport seam answering every webhook with Tencent's OK: fuzzed webhook
+    URLs are never connected to."""
+
+    async def post(
+        self, url: str, body: bytes, *, connect_to: str | None = None
+    ) -> tuple[int, bytes]:
+        """Answer 200 and ACK without sending anything."""
+        return 200, ACK
+
+    async def aclose(self) -> None:
+        """Nothing to close."""
+
+
 KNOWN = sorted(BODIES)
 FIELDS = sorted({name for body in BODIES.values() for name in body.get("properties", {})})
 
@@ -121,13 +137,10 @@ def test_rest_api_answers_every_request_with_an_envelope(tmp_path: Path) -> None
     exception: always HTTP 200 and an envelope, and a rejection names its reason."""
     seen: Counter[str] = Counter()
 
-    async def mock(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, content=ACK)  # webhooks never leave the process
-
     with asyncio.Runner() as runner:
         server = ChatServer(
             ServerConfig(db=str(tmp_path / "chat.db"), app_id=APP, key=KEY, dispatch=False),
-            transport=httpx.MockTransport(mock),
+            transport=AckTransport(),
         )
         runner.run(server.start())
         transport = httpx.ASGITransport(app=server.asgi)

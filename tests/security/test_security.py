@@ -211,8 +211,7 @@ async def test_receiver_answers_408_to_a_body_that_dribbles_in(tmp_path: Path) -
 @contextlib.asynccontextmanager
 async def chat_server(tmp_path: Path, **config: Any) -> AsyncIterator[ChatServer]:
     server = ChatServer(
-        ServerConfig(db=str(tmp_path / "chat.db"), app_id=APP, key=KEY, dispatch=False, **config),
-        transport=httpx.MockTransport(lambda request: httpx.Response(200, content=ACK)),
+        ServerConfig(db=str(tmp_path / "chat.db"), app_id=APP, key=KEY, dispatch=False, **config)
     )
     await server.start()
     try:
@@ -335,7 +334,7 @@ async def test_one_app_never_reads_or_changes_another_apps_data(tmp_path: Path) 
             set_cb = await call(
                 *one,
                 "timhooks_config/set_callback",
-                {"Url": "http://example.com/hook", "Token": TOKEN},
+                {"Url": "http://127.0.0.1:9/hook", "Token": TOKEN},
             )
             assert set_cb["ErrorCode"] == 0
 
@@ -397,38 +396,109 @@ async def test_one_app_never_reads_or_changes_another_apps_data(tmp_path: Path) 
 # --- private webhook targets --------------------------------------------------------------------
 
 
-async def test_sender_refuses_hosts_that_resolve_to_private_addresses() -> None:
-    """With refuse_private, a webhook to a name resolving to loopback is not sent and the
-    attempt says why; public addresses still go out; off by default."""
-    sent: list[str] = []
+@contextlib.asynccontextmanager
+async def receiving(status: int = 200, answer: bytes = ACK) -> AsyncIterator[tuple[int, list[str]]]:
+    """A webhook receiver on 127.0.0.1 answering ``status`` and ``answer`` to every POST;
+    yields its port and the query strings of the webhooks it received."""
+    hits: list[str] = []
 
-    def record(request: httpx.Request) -> httpx.Response:
-        sent.append(str(request.url.host))
-        return httpx.Response(200, content=ACK)
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        while (await receive()).get("more_body"):
+            pass
+        hits.append(scope["query_string"].decode())
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": answer})
 
-    guarded = WebhookSender(transport=httpx.MockTransport(record), refuse_private=True)
-    default = WebhookSender(transport=httpx.MockTransport(record))
+    async with served(app) as port:
+        yield port, hits
 
-    async def post(sender: WebhookSender, url: str) -> Attempt:
-        """One webhook of COMMAND to ``url`` through ``sender``."""
-        target = WebhookTarget(APP, url, None)
-        return await sender.post(target, COMMAND, b"{}", client_ip="", platform="Web", time_limit=2)
 
-    try:
-        for url in ("http://localhost:8080/hook", "http://127.0.0.1/hook", "http://[::1]/x"):
-            attempt = await post(guarded, url)
-            assert not attempt.ok
-            assert attempt.error is not None
-            assert "non-public address" in attempt.error, attempt.error
-        assert sent == []
-        public = await post(guarded, "http://93.184.216.34/hook")
-        assert public.ok, public.error
-        local = await post(default, "http://localhost:8080/hook")
-        assert local.ok, local.error
-        assert sent == ["93.184.216.34", "localhost"]
-    finally:
-        await guarded.aclose()
-        await default.aclose()
+async def post_webhook(sender: WebhookSender, url: str) -> Attempt:
+    """One webhook of COMMAND to ``url`` through ``sender``."""
+    target = WebhookTarget(APP, url, None)
+    return await sender.post(target, COMMAND, b"{}", client_ip="", platform="Web", time_limit=5)
+
+
+async def test_sender_refuses_names_that_resolve_to_loopback() -> None:
+    """With refuse_private, a webhook to a host that resolves to this machine is not sent (the
+    receiver listening there sees nothing) and the attempt says why; off by default."""
+    async with receiving() as (port, hits):
+        guarded = WebhookSender(refuse_private=True)
+        default = WebhookSender()
+        try:
+            for host in ("localhost", "127.0.0.1", "127.1", "[::ffff:127.0.0.1]", "[::1]", "0"):
+                attempt = await post_webhook(guarded, f"http://{host}:{port}/hook")
+                assert not attempt.ok
+                assert attempt.error is not None
+                assert "non-public address" in attempt.error, (host, attempt.error)
+            assert hits == []
+            local = await post_webhook(default, f"http://127.0.0.1:{port}/hook")
+            assert local.ok, local.error
+            assert len(hits) == 1
+        finally:
+            await guarded.aclose()
+            await default.aclose()
+
+
+class RecordingTransport:
+    """The sender's transport seam recording what it is asked to send; it sends nothing."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str | None]] = []
+
+    async def post(
+        self, url: str, body: bytes, *, connect_to: str | None = None
+    ) -> tuple[int, bytes]:
+        """Record the URL and the address to connect to; answer 200 and ACK."""
+        self.sent.append((url, connect_to))
+        return 200, ACK
+
+    async def aclose(self) -> None:
+        """Nothing to close."""
+
+
+NON_GLOBAL_HOSTS = [
+    "100.64.0.1",  # carrier-grade NAT
+    "100.100.100.200",  # carrier-grade NAT (a cloud metadata service)
+    "10.0.0.1",
+    "169.254.169.254",
+    "192.0.2.1",
+    "198.18.0.1",
+    "224.0.0.1",
+    "[::ffff:100.64.0.1]",
+    "[::ffff:a9fe:a9fe]",
+    "[64:ff9b::a9fe:a9fe]",  # NAT64 of 169.254.169.254
+    "[64:ff9b:1::808:808]",  # local-use NAT64
+    "[2002:6440:1::1]",  # 6to4 of 100.64.0.1
+    "[2001:0:4136:e378:8000:63bf:3fff:fdd2]",  # Teredo
+    "[fd00::1]",
+    "[fe80::1]",
+    "[2001:db8::1]",
+    "[ff0e::1]",
+]
+
+
+async def test_sender_refuses_every_non_global_address() -> None:
+    """With refuse_private, a webhook URL whose address is not globally routable (carrier-grade
+    NAT, private, link-local, and the IPv6 forms that carry such an IPv4 address) is refused at
+    delivery time; a public address goes out, pinned to the address checked. A fake transport
+    stands in for the network: nothing leaves the process."""
+    transport = RecordingTransport()
+    sender = WebhookSender(transport=transport, refuse_private=True)
+    for host in NON_GLOBAL_HOSTS:
+        attempt = await post_webhook(sender, f"http://{host}/hook")
+        assert attempt.error is not None, host
+        assert "non-public address" in attempt.error, (host, attempt.error)
+    assert transport.sent == []
+    for host, address in (
+        ("93.184.216.34", "93.184.216.34"),
+        ("[::ffff:93.184.216.34]", "::ffff:93.184.216.34"),
+        ("[64:ff9b::5db8:d822]", "64:ff9b::5db8:d822"),
+    ):
+        assert (await post_webhook(sender, f"http://{host}/hook")).ok, host
+        assert transport.sent[-1][1] == address
+    await sender.aclose()
 
 
 def test_serve_refuse_private_targets_flag(tmp_path: Path) -> None:
@@ -455,14 +525,32 @@ async def test_secrets_never_reach_the_logs(
     """Keys, the webhook token, UserSigs and Signs appear in no log record, even when
     webhooks fail and calls are refused."""
     caplog.set_level(logging.DEBUG)
+    async with receiving(500, b"down") as (port, _):
+        sigs = await _fail_webhooks_and_calls(tmp_path, f"http://127.0.0.1:{port}/hook")
+    # The test's own httpx client logs the URLs it calls, UserSigs included: what is checked is
+    # every record of timhooks and the libraries it runs on.
+    text = "\n".join(
+        caplog.handler.format(record)
+        for record in caplog.records
+        if not record.name.startswith(("httpx", "httpcore"))
+    )
+    assert "failed" in text  # the webhook failures were logged
+    now = int(time.time())
+    signs = {compute_sign(TOKEN, t) for t in range(now - 30, now + 2)}
+    for secret in (KEY, TOKEN, *sigs, *signs):
+        assert secret not in text
+
+
+async def _fail_webhooks_and_calls(tmp_path: Path, url: str) -> list[str]:
+    """Run a server whose webhooks to ``url`` fail and make REST calls, one refused; return
+    the UserSigs used."""
     server = ChatServer(
         ServerConfig(
             db=str(tmp_path / "chat.db"),
             app_id=APP,
             key=KEY,
-            callback=CallbackConfig(url="http://example.com/hook", token=TOKEN),
-        ),
-        transport=httpx.MockTransport(lambda request: httpx.Response(500, content=b"down")),
+            callback=CallbackConfig(url=url, token=TOKEN),
+        )
     )
     await server.start()
     sigs: list[str] = []
@@ -485,12 +573,7 @@ async def test_secrets_never_reach_the_logs(
             await asyncio.sleep(0.05)
     finally:
         await server.stop()
-    text = caplog.text
-    assert "failed" in text  # the webhook failures were logged
-    now = int(time.time())
-    signs = {compute_sign(TOKEN, t) for t in range(now - 30, now + 2)}
-    for secret in (KEY, TOKEN, *sigs, *signs):
-        assert secret not in text
+    return sigs
 
 
 def test_cli_output_holds_no_secrets(tmp_path: Path) -> None:
@@ -499,14 +582,17 @@ def test_cli_output_holds_no_secrets(tmp_path: Path) -> None:
     db = tmp_path / "chat.db"
 
     async def make() -> None:
+        async with receiving() as (port, _):
+            await deliver(f"http://127.0.0.1:{port}/hook")
+
+    async def deliver(url: str) -> None:
         server = ChatServer(
             ServerConfig(
                 db=str(db),
                 app_id=APP,
                 key=KEY,
-                callback=CallbackConfig(url="http://example.com/hook", token=TOKEN),
-            ),
-            transport=httpx.MockTransport(lambda request: httpx.Response(200, content=ACK)),
+                callback=CallbackConfig(url=url, token=TOKEN),
+            )
         )
         await server.start()
         try:

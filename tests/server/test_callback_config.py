@@ -494,11 +494,16 @@ PRIVATE = {"allow_private_targets": False}
         "http://10.1.2.3/cb",
         "http://192.168.0.9/cb",
         "http://169.254.169.254/latest",
+        "http://100.100.100.200/latest",
+        "http://[::ffff:100.64.0.1]/cb",
+        "http://[64:ff9b::a9fe:a9fe]/cb",
+        "http://[2002:a00:1::1]/cb",
     ],
 )
 async def test_private_targets_can_be_refused(tmp_path: Path, url: str) -> None:
-    """With allow_private_targets off, set_callback refuses loopback, private and link-local
-    addresses (10004) while a public host is accepted."""
+    """With allow_private_targets off, set_callback refuses loopback, private, link-local and
+    carrier-grade NAT addresses, also inside IPv6 forms (10004), while a public host is
+    accepted."""
     async with stack(tmp_path, connect=False, server_options=PRIVATE) as st:
         result = await st.rest.call(CONFIG, "set_callback", {"Url": url})
         assert result["ErrorCode"] == 10004, result

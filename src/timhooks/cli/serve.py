@@ -69,8 +69,9 @@ def add_commands(commands: Any) -> None:
         dest="allow_private_targets",
         action="store_const",
         const=False,
-        help="refuse webhook URLs whose host is or resolves to a loopback, private or"
-        " link-local address (multi-tenant deployments; off by default)",
+        help="refuse webhook URLs whose host is or resolves to an address that is not globally"
+        " routable: loopback, private, link-local, carrier-grade NAT, reserved (multi-tenant"
+        " deployments; off by default)",
     )
     serve.add_argument(
         "--no-upgrade",

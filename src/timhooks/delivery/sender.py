@@ -6,27 +6,23 @@ Connections are kept alive (reference 1.1). A call counts as answered only with 
 JSON answer object (reference 1.6); anything else is a failure with its reason recorded.
 
 With ``refuse_private=True`` (multi-tenant deployments; off by default so local development
-works) the sender resolves the target's host before each attempt and refuses loopback, private,
-link-local and other non-public addresses: a public-looking host name that resolves to an
-internal address must not turn webhooks into requests against the internal network (SSRF).
+works) the sender resolves the target's host before each attempt and refuses every address that
+is not globally routable (``delivery.addresses``): a public-looking host name that resolves to
+an internal address must not turn webhooks into requests against the internal network (SSRF).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import ipaddress
-import logging
-import re
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import httpx
-
-from timhooks.delivery.http import HttpError, HttpPool
+from timhooks.delivery.addresses import is_public_address
+from timhooks.delivery.http import HttpError, HttpPool, HttpTransport
 from timhooks.protocol.commands import COMMANDS, CommandSpec
 from timhooks.protocol.decisions import Decision
 from timhooks.protocol.errors import MalformedResponse
@@ -38,27 +34,6 @@ __all__ = ["Attempt", "WebhookSender", "WebhookTarget"]
 
 _MAX_ANSWER = 64 * 1024
 
-# httpx logs every request's URL at INFO, and a webhook URL carries its Sign (a credential for
-# the minute RequestTime allows). Secrets never go to logs: the values of Sign and usersig are
-# masked in httpx's records before any handler sees them.
-_SECRET_PARAM = re.compile(r"([?&](?:Sign|usersig)=)[^&\s\"]*", re.IGNORECASE)
-
-
-class _MaskSecrets(logging.Filter):
-    """Masks Sign and usersig query values in the httpx logger's records."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and record.args:
-            record.args = tuple(
-                _SECRET_PARAM.sub(r"\1***", str(a)) if isinstance(a, str | httpx.URL) else a
-                for a in record.args
-            )
-        elif isinstance(record.msg, str):
-            record.msg = _SECRET_PARAM.sub(r"\1***", record.msg)
-        return True
-
-
-logging.getLogger("httpx").addFilter(_MaskSecrets())
 # Any after-command's spec reads an answer for after-webhooks: their answers only need to be
 # well formed, Tencent ignores the code (reference 1.1).
 _AFTER_SPEC = COMMANDS[AfterGroupFull.command]
@@ -80,9 +55,6 @@ def _base_url(url: str, sdk_app_id: int, command: str, client_ip: str, platform:
 def _sign(token: str, request_time: int) -> str:
     """Sign for a token in one second: computed once, used by every webhook of that second."""
     return compute_sign(token, request_time)
-
-
-_Send = Callable[[str, bytes, float, str | None], Awaitable[tuple[int, bytes]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,49 +87,29 @@ class Attempt:
 class WebhookSender:
     """Posts webhooks over keep-alive connections.
 
-    By default through timhooks' own HTTP/1.1 pool (``delivery.http``); given an httpx
-    ``transport`` (a test double, a proxy) through an httpx client on it instead.
+    Through timhooks' own HTTP/1.1 pool (``delivery.http.HttpPool``), or through ``transport``
+    when given (anything with the pool's ``post`` and ``aclose``: a test's fake).
     """
 
     def __init__(
         self,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: HttpTransport | None = None,
         max_connections: int = 256,
         clock: Callable[[], float] = time.time,
         refuse_private: bool = False,
     ) -> None:
         self.clock = clock
         self.refuse_private = refuse_private
-        if transport is None:
-            pool = HttpPool(max_idle_per_origin=max_connections, max_body=_MAX_ANSWER)
-
-            async def via_pool(
-                url: str, body: bytes, time_limit: float, connect_to: str | None
-            ) -> tuple[int, bytes]:
-                return await pool.post(url, body, connect_to=connect_to)
-
-            self._send: _Send = via_pool
-            self._close: Callable[[], Awaitable[None]] = pool.aclose
-        else:
-            client = httpx.AsyncClient(
-                transport=transport,
-                headers={"Content-Type": "application/json"},
-                follow_redirects=False,
-            )
-
-            async def via_httpx(
-                url: str, body: bytes, time_limit: float, connect_to: str | None
-            ) -> tuple[int, bytes]:
-                response = await client.post(url, content=body, timeout=time_limit)
-                return response.status_code, response.content[:_MAX_ANSWER]
-
-            self._send = via_httpx
-            self._close = client.aclose
+        self.transport: HttpTransport = (
+            transport
+            if transport is not None
+            else HttpPool(max_idle_per_origin=max_connections, max_body=_MAX_ANSWER)
+        )
 
     async def aclose(self) -> None:
         """Close the connections."""
-        await self._close()
+        await self.transport.aclose()
 
     def _url(
         self, target: WebhookTarget, command: str, client_ip: str, platform: str
@@ -202,13 +154,11 @@ class WebhookSender:
                 if self.refuse_private:
                     error, connect_to = await _private_target(target.url)
                 if error is None:
-                    status, answer = await self._send(url, body, time_limit, connect_to)
+                    status, answer = await self.transport.post(url, body, connect_to=connect_to)
         except TimeoutError:
             error = f"timed out after {time_limit:g} s"
         except HttpError as exc:
             error = str(exc)
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         if error is None and status != 200:
             error = f"HTTP status {status}, not 200"
         if error is None and answer is not None:
@@ -229,27 +179,12 @@ class WebhookSender:
         )
 
 
-def _is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return not (
-        ip.is_loopback
-        or ip.is_private
-        or ip.is_link_local
-        or ip.is_unspecified
-        or ip.is_multicast
-        or ip.is_reserved
-    )
-
-
 async def _private_target(url: str) -> tuple[str | None, str | None]:
     """Why ``url``'s host may not be called (a non-public address), or None and the address.
 
     Resolved with the running loop's getaddrinfo. Every address the name resolves to must be
     public: a name with one internal address is refused. The checked address is the one the
-    connection goes to, so a DNS server that changes its answer in between gains nothing (with
-    an httpx transport, httpx resolves again: that path is for tests and proxies).
+    connection goes to, so a DNS server that changes its answer in between gains nothing.
     """
     parts = urlsplit(url)
     host = parts.hostname or ""
@@ -263,6 +198,6 @@ async def _private_target(url: str) -> tuple[str | None, str | None]:
         return f"cannot resolve {host!r}: {exc}", None
     for info in infos:
         address = str(info[4][0])
-        if not _is_public(address):
+        if not is_public_address(address):
             return f"refused: {host!r} resolves to the non-public address {address}", None
     return None, str(infos[0][4][0]) if infos else None

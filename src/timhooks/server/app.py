@@ -11,13 +11,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
-import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from timhooks.delivery.dispatcher import OutboxDispatcher
+from timhooks.delivery.http import HttpTransport
 from timhooks.delivery.sender import WebhookSender
 from timhooks.protocol.errors import StorageError
 from timhooks.protocol.usersig import generate_usersig
@@ -41,7 +41,7 @@ class ChatServer:
         self,
         config: ServerConfig,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: HttpTransport | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config

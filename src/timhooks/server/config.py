@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from timhooks.delivery.addresses import is_public_address
 from timhooks.delivery.retry import NO_RETRY, RetryPolicy
 from timhooks.protocol.commands import COMMANDS
 from timhooks.protocol.errors import ConfigError
@@ -60,7 +61,8 @@ def validate_callback_url(url: str, *, allow_private: bool = True) -> str:
 
     http or https; host an IP address or a domain of letters, digits and single inner hyphens
     (at most 63 characters); no query or fragment, since Tencent appends its own query. With
-    ``allow_private=False`` loopback, private and link-local addresses are refused too.
+    ``allow_private=False`` every address that is not globally routable is refused too
+    (``timhooks.delivery.addresses``), and so is ``localhost``.
     """
     if not isinstance(url, str) or not url:
         raise ConfigError("callback URL must be a non-empty string")
@@ -94,16 +96,13 @@ def validate_callback_url(url: str, *, allow_private: bool = True) -> str:
     if _PATH_FORBIDDEN.search(parts.path):
         raise ConfigError("callback URL path must not contain spaces or any of !$&?#")
     if not allow_private:
-        if address is None and host.lower() in ("localhost", "localhost.localdomain"):
-            raise ConfigError("callback URL points at this machine (private targets are refused)")
-        if address is not None and (
-            address.is_loopback
-            or address.is_private
-            or address.is_link_local
-            or address.is_unspecified
-            or address.is_multicast
-            or address.is_reserved
+        # A host name is checked again at delivery time, against what it then resolves to.
+        name = host.lower()
+        if address is None and (
+            name in ("localhost", "localhost.localdomain") or name.endswith(".localhost")
         ):
+            raise ConfigError("callback URL points at this machine (private targets are refused)")
+        if address is not None and not is_public_address(address):
             raise ConfigError(f"callback URL address {address} is not public (refused)")
     return url
 
