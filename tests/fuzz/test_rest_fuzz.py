@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from timhooks.protocol import COMMANDS, Platform, generate_usersig
@@ -80,6 +80,12 @@ segment = st.text(
 )
 
 
+def _valid() -> dict[str, str]:
+    """The query of a well-formed admin call."""
+    sig = generate_usersig(APP, KEY, ADMIN, now=int(time.time()))
+    return {"sdkappid": str(APP), "identifier": ADMIN, "usersig": sig, "contenttype": "json"}
+
+
 @st.composite
 def rest_requests(draw: st.DrawFn) -> tuple[str, str, dict[str, str] | str, bytes]:
     """(method, path, query, body): mostly well-formed calls with hostile parts."""
@@ -87,8 +93,8 @@ def rest_requests(draw: st.DrawFn) -> tuple[str, str, dict[str, str] | str, byte
         service, command = draw(st.sampled_from(KNOWN))
     else:
         service, command = draw(segment), draw(segment)
-    # The route takes POST and GET (GET answers 60002); other methods get Starlette's 405.
-    method = draw(st.sampled_from(["POST"] * 8 + ["GET"]))
+    # Anything but POST answers 60002 (an envelope, like everything under /v4/).
+    method = draw(st.sampled_from(["POST"] * 32 + ["GET", "PUT", "DELETE", "PATCH"]))
     who = draw(st.sampled_from([ADMIN] * 6 + ["penn", "jared"]) | names)
     kind = draw(st.sampled_from(["valid"] * 6 + ["bad sig", "other app", "raw", "missing"]))
     query: dict[str, str] | str
@@ -165,6 +171,18 @@ def test_rest_api_answers_every_request_with_an_envelope(tmp_path: Path) -> None
                 assert r.json()["ErrorCode"] == 0, r.text
 
         @given(request=rest_requests())
+        # Always tried, whatever hypothesis generates: a call that succeeds (the run must reach
+        # the commands' logic), and a path with an empty command segment once answered with
+        # Starlette's plain 404 (httpx sends /v4/0/. as /v4/0/).
+        @example(
+            request=(
+                "POST",
+                "/v4/group_open_http_svc/get_group_info",
+                _valid(),
+                b'{"GroupIdList": ["grp1"]}',
+            )
+        )
+        @example(request=("POST", "/v4/0/.", _valid(), b"{}"))
         @settings(
             max_examples=EXAMPLES,
             deadline=None,

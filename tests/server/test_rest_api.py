@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from server_support import (
     ADMIN,
@@ -199,6 +200,39 @@ def test_admin_commands_refuse_other_users(api: BackgroundStack, service: str, c
 def test_unknown_command_path(api: BackgroundStack, path: tuple[str, str]) -> None:
     """A path that names no command gets 60009."""
     assert post(api, *path, {})["ErrorCode"] == 60009
+
+
+@pytest.mark.parametrize("path", ["/v4/0/", "/v4/", "/v4/a/b/c", "/v4/%2e/x/"])
+@pytest.mark.parametrize("method", ["POST", "GET", "PUT", "DELETE"])
+def test_malformed_rest_paths_get_an_envelope(api: BackgroundStack, path: str, method: str) -> None:
+    """A path under /v4/ without exactly a service and a command gets 60009 in an envelope,
+    HTTP 200, whatever the method."""
+
+    async def go(st: Stack) -> Any:
+        response = await st.rest.http.request(method, path, params=params(), content=b"{}")
+        assert response.status_code == 200, response.text
+        return envelope(response)
+
+    result = api.run(go)
+    assert result["ErrorCode"] == 60009, result
+    assert result["ActionStatus"] == "FAIL"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"), [("GET", "/nothing", 404), ("POST", "/", 405)]
+)
+def test_paths_outside_the_api_answer_json(
+    api: BackgroundStack, method: str, path: str, status: int
+) -> None:
+    """Paths outside /v4/ answer their HTTP status with a JSON body that says where REST is."""
+
+    async def go(st: Stack) -> httpx.Response:
+        return await st.rest.http.request(method, path)
+
+    response = api.run(go)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+    assert "/v4/" in response.json()["ErrorInfo"]
 
 
 def test_get_is_refused(api: BackgroundStack) -> None:

@@ -32,6 +32,7 @@ __all__ = ["ChatServer"]
 log = logging.getLogger("timhooks.server")
 
 _PRUNE_EVERY = 3600.0
+_ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 class ChatServer:
@@ -70,10 +71,15 @@ class ChatServer:
         self.rest = RestApi(self.service)
         self.asgi = Starlette(
             routes=[
-                Route("/v4/{service}/{command}", self.rest.endpoint, methods=["POST", "GET"]),
+                # Every method: the endpoint answers anything but POST with 60002.
+                Route("/v4/{service}/{command}", self.rest.endpoint, methods=_ANY_METHOD),
+                # Any other path under /v4/ (an empty or extra segment) is a REST call naming
+                # no command: an envelope with 60009, as for unknown names.
+                Route("/v4/{path:path}", self.rest.unknown_path, methods=_ANY_METHOD),
                 Route("/", self._about, methods=["GET"]),
                 Route("/openapi.json", openapi_endpoint(self.service), methods=["GET"]),
             ],
+            exception_handlers={404: _http_error, 405: _http_error},
             lifespan=self._lifespan,
         )
         self.default_app: App | None = None
@@ -173,6 +179,14 @@ class ChatServer:
     def admin_usersig(self, app: App) -> str:
         """A fresh UserSig for the app's first admin (180 days)."""
         return generate_usersig(app.sdk_app_id, app.key, app.admins[0], now=int(self.clock()))
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    """A path outside the REST API: its HTTP status, with the reason in an envelope."""
+    status = getattr(exc, "status_code", 404)
+    info = f"{request.method} {request.url.path} is not served here; REST calls are POST /v4/"
+    body = {"ActionStatus": "FAIL", "ErrorCode": status, "ErrorInfo": info + "{service}/{command}"}
+    return JSONResponse(body, status_code=status)
 
 
 def _version() -> str:

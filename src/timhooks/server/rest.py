@@ -76,6 +76,12 @@ class RestApi:
             return self._envelope(RestCode.INTERNAL, "internal error")
         return self._envelope(0, "", fields)
 
+    async def unknown_path(self, request: Request) -> Response:
+        """A path under /v4/ that is not ``/v4/{service}/{command}``: 60009 in the envelope."""
+        path = request.url.path[:200]
+        info = f"no REST command at {path!r}; REST paths are /v4/{{service}}/{{command}}"
+        return self._envelope(RestCode.BAD_RESOURCE_URL, info)
+
     async def _serve(self, request: Request) -> dict[str, Any]:
         if request.method != "POST":
             raise ApiError(RestCode.HTTP_PARSE_ERROR, "REST calls are POST requests")
