@@ -122,13 +122,21 @@ def _app(row: Any) -> App:
 class ServerStore:
     """The server's database: SQLite or PostgreSQL, by URL."""
 
-    def __init__(self, url: str | Path, *, synchronous: str = "FULL", upgrade: bool = True) -> None:
+    def __init__(
+        self,
+        url: str | Path,
+        *,
+        synchronous: str = "FULL",
+        upgrade: bool = True,
+        create: bool = True,
+    ) -> None:
         self._db = open_writer(
             url,
             component="server",
             migrations=SERVER_MIGRATIONS,
             upgrade=upgrade,
             synchronous=synchronous,
+            create=create,
         )
         self._records: Coalescer[tuple[int, Attempt, float | None], None] = Coalescer(
             self._record_many

@@ -6,13 +6,16 @@ a killed process nor a power cut loses it; ``NORMAL`` survives a killed process 
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from timhooks.protocol.errors import StorageError
 from timhooks.storage.engine import BatchWriter, Dialect
+from timhooks.storage.migrations import DatabaseNotFound
 
 __all__ = ["SQLiteConnection", "SQLiteWriter", "sqlite_dialect"]
 
@@ -25,17 +28,31 @@ class SQLiteConnection(sqlite3.Connection):
     dialect = "sqlite"
 
 
-def sqlite_dialect(path: str, *, synchronous: str = "FULL", busy_timeout_ms: int = 5000) -> Dialect:
-    """How to open and use one SQLite file."""
+def sqlite_dialect(
+    path: str, *, synchronous: str = "FULL", busy_timeout_ms: int = 5000, create: bool = True
+) -> Dialect:
+    """How to open and use one SQLite file; ``create=False`` opens an existing file only."""
     mode = synchronous.upper()
     if mode not in _SYNC_MODES:
         raise StorageError(f"unknown SQLite synchronous mode {synchronous!r}")
 
     def connect() -> SQLiteConnection:
-        if path != ":memory:":
+        target, uri = path, False
+        if path != ":memory:" and create:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        elif path != ":memory:":
+            if not Path(path).is_file():
+                raise DatabaseNotFound(
+                    f"no SQLite database at {path} (current directory: {os.getcwd()})"
+                )
+            # mode=rw: SQLite opens the file but never creates it (a file deleted meanwhile).
+            target, uri = f"file:{quote(os.path.abspath(path))}?mode=rw", True
         conn = sqlite3.connect(
-            path, isolation_level=None, check_same_thread=False, factory=SQLiteConnection
+            target,
+            isolation_level=None,
+            check_same_thread=False,
+            factory=SQLiteConnection,
+            uri=uri,
         )
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
@@ -65,9 +82,12 @@ class SQLiteWriter(BatchWriter):
         setup: Callable[[Any], None] | None = None,
         synchronous: str = "FULL",
         busy_timeout_ms: int = 5000,
+        create: bool = True,
     ) -> None:
         self.path = str(path)
         super().__init__(
-            sqlite_dialect(self.path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms),
+            sqlite_dialect(
+                self.path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms, create=create
+            ),
             setup=setup,
         )
