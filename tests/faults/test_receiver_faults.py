@@ -174,7 +174,7 @@ def test_bad_answers_are_failures_with_the_reason(tmp_path: Path) -> None:
             assert reason in after["last_error"], (reason, after)
             assert after["last_status"] == reply.status
         befores = outbox(srv.db, "before")
-        assert [r["status"] for r in befores] == ["failed"] * len(BAD_ANSWERS)
+        assert [r["status"] for r in befores] == ["fallback"] * len(BAD_ANSWERS)
         for row, (_, reason) in zip(befores, BAD_ANSWERS, strict=True):
             assert reason in row["last_error"], (reason, row)
     assert integrity(tmp_path / "chat.db") == "ok"

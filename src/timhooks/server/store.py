@@ -32,9 +32,12 @@ T = TypeVar("T")
 class DeliveryStatus(StrEnum):
     """Where an outbox row stands."""
 
-    PENDING = "pending"  # waiting for its first or next attempt
+    PENDING = "pending"  # an after-webhook waiting for its first or next attempt
     DELIVERED = "delivered"  # answered 200 with a valid answer
-    FAILED = "failed"  # out of attempts; replay it by hand
+    FAILED = "failed"  # an after-webhook out of attempts; replay it by hand
+    # A before-webhook that failed: the failure policy answered it at the time (proceed or
+    # deny, reference: Webhook Overview), so there is nothing to replay.
+    FALLBACK = "fallback"
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,8 +274,11 @@ class ServerStore:
         platform: str,
         attempt: Attempt,
     ) -> None:
-        """Keep a before-webhook call in the delivery log (not awaited: it is a record)."""
-        status = DeliveryStatus.DELIVERED if attempt.ok else DeliveryStatus.FAILED
+        """Keep a before-webhook call in the delivery log (not awaited: it is a record).
+
+        A failed call is recorded as ``fallback``: the failure policy answered in its place.
+        """
+        status = DeliveryStatus.DELIVERED if attempt.ok else DeliveryStatus.FALLBACK
 
         def op(conn: Any) -> None:
             row = conn.execute(
