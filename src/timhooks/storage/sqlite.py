@@ -56,7 +56,10 @@ def sqlite_dialect(
         )
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        if create:
+            # WAL mode persists in the file: an existing timhooks database has it already, and
+            # setting it would write to a file that is not one.
+            conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {mode}")
         conn.execute("PRAGMA foreign_keys = ON")
         return conn
