@@ -292,6 +292,7 @@ def test_deliveries_show_counts_agree_with_the_log(
     assert shown.code == 0, shown.err
     lines = shown.out.splitlines()
     assert "attempts=2" in lines[0]
+    assert '  "CallbackCommand": "Group.CallbackAfterGroupFull",' in lines  # indented JSON
     attempt_lines = [line for line in lines if line.startswith("  #")]
     assert len(attempt_lines) == 2
     assert "HTTP 500" in attempt_lines[0]
@@ -334,6 +335,8 @@ def test_human_output_escapes_control_characters(
     for unsafe in ("\x1b", "\x07", "\u202e", "\x85"):
         assert unsafe not in human.out
     assert "forged line" in human.out
+    if "show" in argv:
+        assert '  "CallbackCommand": "Group.CallbackAfterGroupFull",' in human.out.splitlines()
     assert not any(line.lstrip().startswith("999  done") for line in human.out.splitlines())
     # Lines escape as Python does, JSON payloads as JSON does.
     assert "\\x1b]0;pwned\\x07" in human.out or "\\u001b]0;pwned\\u0007" in human.out

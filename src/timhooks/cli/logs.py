@@ -302,7 +302,8 @@ def run_replay(log: Log[Any, Any], args: argparse.Namespace) -> int:
     if not args.yes and not _confirm(f"Replay {count} {_plural(log, count)}?"):
         if not sys.stdin.isatty():
             raise ConfigError(
-                f"{count} {_plural(log, count)} match; add --yes to replay them"
+                f"{count} {_plural(log, count)} {'matches' if count == 1 else 'match'};"
+                " add --yes to replay them"
                 " (there is no terminal to ask on)"
             )
         print("nothing replayed", file=sys.stderr)

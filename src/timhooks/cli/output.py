@@ -43,8 +43,10 @@ def printable(text: str) -> str:
 
 
 def printable_json(value: Any) -> str:
-    """Indented JSON for people: JSON escapes C0 controls itself; ``printable`` the rest."""
-    return printable(json.dumps(value, ensure_ascii=False, indent=2))
+    """Indented JSON for people: JSON escapes C0 controls in strings itself, ``printable`` the
+    rest of each line (its line breaks are the indentation's)."""
+    text = json.dumps(value, ensure_ascii=False, indent=2)
+    return "\n".join(printable(line) for line in text.split("\n"))
 
 
 T = TypeVar("T")
