@@ -306,6 +306,28 @@ def test_deliveries_show_counts_agree_with_the_log(
     assert listed["attempts"] == 2
 
 
+def test_deliveries_show_counts_an_attempt_its_process_never_recorded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An attempt cut short by a killed process (claimed, never logged) still counts, and
+    `show` says why the log has one line fewer."""
+    db = str(tmp_path / "out.db")
+    [row] = seed_outbox(db, [Row(GROUP_FULL, "delivered")], attempts=1)
+
+    async def claimed_twice() -> None:
+        store = ServerStore(db)
+        await store.run(lambda conn: conn.execute("UPDATE outbox SET attempts = 2"))
+        await store.close()
+
+    asyncio.run(claimed_twice())
+    lines = timhooks(capsys, "deliveries", "show", str(row), "--db", db).out.splitlines()
+    assert "attempts=2" in lines[0]
+    assert len([line for line in lines if line.startswith("  #")]) == 1
+    assert lines[-1] == "  (1 more: the process making it stopped before recording it)"
+    [listed] = timhooks(capsys, "deliveries", "list", "--db", db, "--json").json()
+    assert listed["attempts"] == 2
+
+
 HOSTILE = "@TGS#evil\n  999  done  forged line\x1b]0;pwned\x07\x1b[2J\u202egnp.exe\x85"
 
 

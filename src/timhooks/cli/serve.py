@@ -466,14 +466,13 @@ def _line(d: Delivery) -> str:
     detail = f"HTTP {d.last_status}" if d.last_status is not None else ""
     if d.last_error:
         detail = f"{detail} {d.last_error}".strip()
-    attempts = d.attempts if d.logged_attempts is None else d.logged_attempts
     try:
         summary = _summary(msgspec.json.decode(d.body))
     except msgspec.DecodeError:
         summary = ""
     return printable(
         f"{d.id:>6}  {d.status.value:<9}  {d.phase:<6}  {when(d.created_at)}  "
-        f"{d.command}  attempts={attempts}  {detail}  {summary}".rstrip()
+        f"{d.command}  attempts={d.total_attempts}  {detail}  {summary}".rstrip()
     )
 
 
@@ -518,6 +517,9 @@ def run_deliveries_show(args: argparse.Namespace) -> int:
             print(printable(f"      error:  {a['error']}"))
         if a["response"]:
             print(printable(f"      answer: {a['response']}"))
+    lost = delivery.total_attempts - len(attempts)
+    if lost > 0:
+        print(f"  ({lost} more: the process making it stopped before recording it)")
     return 0
 
 

@@ -72,16 +72,22 @@ class Delivery:
     # retry policy); None where the listing did not count them.
     logged_attempts: int | None = None
 
+    @property
+    def total_attempts(self) -> int:
+        """Every attempt made: those logged, replays included, or more where an attempt ended
+        with its process before it was logged (its claim counted it)."""
+        return max(self.attempts, self.logged_attempts or 0)
+
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready view (``timhooks deliveries list --json``); ``attempts`` counts every
-        attempt in the log."""
+        """A JSON-ready view (``timhooks deliveries list --json``); ``attempts`` is
+        ``total_attempts``."""
         return {
             "id": self.id,
             "sdk_app_id": self.sdk_app_id,
             "command": self.command,
             "phase": self.phase,
             "status": self.status.value,
-            "attempts": self.attempts if self.logged_attempts is None else self.logged_attempts,
+            "attempts": self.total_attempts,
             "created_at": self.created_at,
             "next_attempt_at": self.next_attempt_at,
             "finished_at": self.finished_at,
