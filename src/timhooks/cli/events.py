@@ -66,6 +66,7 @@ def add_commands(commands: Any) -> None:
         "--retention-days",
         type=float,
         default=7.0,
+        metavar="DAYS",
         help="prune handled events older than this, hourly; 0 keeps all",
     )
     listen.set_defaults(run=run_listen)
