@@ -1,32 +1,60 @@
 """Tencent Cloud Chat webhooks in a FastAPI app.
 
-    TIM_SDKAPPID=1400000000 TIM_WEBHOOK_TOKEN=your-token uvicorn fastapi_app:app
+Run it from this directory (pip install fastapi; uvicorn comes with timhooks):
 
-Webhook URL for the Chat console: https://your.host/tencent/callback
+    TIM_SDKAPPID=1400000001 TIM_WEBHOOK_TOKEN=s3cret uvicorn fastapi_app:app --port 8080
+
+and point the Chat console, or a local Chat backend, at it with the same token:
+
+    timhooks serve --app-id 1400000001 --callback-token s3cret \
+        --callback-url http://127.0.0.1:8080/tencent/callback
+
+Variables: TIM_SDKAPPID (default 1400000001), TIM_WEBHOOK_TOKEN (required: the webhook token
+of the Chat console, or serve's --callback-token), TIM_INBOX (default timhooks-inbox.db in the
+current directory, where `timhooks events list` looks).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 
 from fastapi import FastAPI
 from starlette.routing import Route
 
-from timhooks import Decision, Receiver
-from timhooks.protocol.events import (
-    AfterDeleteSubscriber,
-    AfterGroupFull,
-    AfterMsgWithDraw,
-    AfterOfficialAccountFull,
-    BeforeCreateOfficialAccount,
-)
+from timhooks.protocol import events as ev
+from timhooks.receiver import Decision, Receiver
+
+
+class HideSign(logging.Filter):
+    """Blank the Sign of webhook URLs in log lines: access logs print query strings."""
+
+    SIGN = re.compile(r"([?&]sign=)[^&\s\"]*", re.IGNORECASE)
+
+    def hide(self, value: object) -> object:
+        return self.SIGN.sub(r"\1(hidden)", value) if isinstance(value, str) else value
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # The URL is in the arguments (uvicorn's formatter reads them one by one) or the text.
+        record.msg = self.hide(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(self.hide(arg) for arg in record.args)
+        return True
+
+
+for name in ("uvicorn.access", "gunicorn.access"):
+    logging.getLogger(name).addFilter(HideSign())
 
 log = logging.getLogger("chat-webhooks")
 
+token = os.environ.get("TIM_WEBHOOK_TOKEN")
+if not token:
+    raise SystemExit("set TIM_WEBHOOK_TOKEN to the webhook token (unsigned webhooks are refused)")
+
 receiver = Receiver(
-    app_id=int(os.environ.get("TIM_SDKAPPID", "1400000000")),
-    token=os.environ.get("TIM_WEBHOOK_TOKEN"),  # the console's webhook token (None: unsigned)
+    app_id=int(os.environ.get("TIM_SDKAPPID", "1400000001")),
+    token=token,  # Sign and RequestTime are checked on every webhook
     inbox=os.environ.get("TIM_INBOX", "timhooks-inbox.db"),  # after-webhooks land here first
 )
 
@@ -37,40 +65,40 @@ recalled: set[str] = set()  # MsgKeys to hide from the archive
 full_groups: set[str] = set()
 
 
-@receiver.on(BeforeCreateOfficialAccount)
-def vet_account_name(event: BeforeCreateOfficialAccount) -> Decision:
+@receiver.on(ev.BeforeCreateOfficialAccount)
+def vet_account_name(event: ev.BeforeCreateOfficialAccount) -> Decision:
     """Answered inline, within the deadline: allow, deny, or reject with our own code."""
     if "forbidden" in event.name.lower():
-        return Decision.deny()  # the REST caller sees error 20006
+        return Decision.deny()  # the REST caller gets 20006
     if len(event.name) > 32:
         return Decision.reject(120001, "official account names are at most 32 characters")
     return Decision.allow()
 
 
 # After-webhooks are stored before Tencent gets its 200, then handled here, retried on error.
-@receiver.on(AfterOfficialAccountFull)
-async def account_full(event: AfterOfficialAccountFull) -> None:
+@receiver.on(ev.AfterOfficialAccountFull)
+async def account_full(event: ev.AfterOfficialAccountFull) -> None:
     full_accounts.add(event.official_account)
-    log.warning("official account %s reached its subscriber limit", event.official_account)
+    log.warning("%s reached its subscriber limit", event.official_account)
 
 
-@receiver.on(AfterDeleteSubscriber)
-async def unsubscribe(event: AfterDeleteSubscriber) -> None:
+@receiver.on(ev.AfterDeleteSubscriber)
+async def unsubscribe(event: ev.AfterDeleteSubscriber) -> None:
     for item in event.subscribe_account_list:
         unsubscribed.add((event.official_account, item.subscriber_account))
 
 
-@receiver.on(AfterMsgWithDraw)
-async def recall(event: AfterMsgWithDraw) -> None:
+@receiver.on(ev.AfterMsgWithDraw)
+async def recall(event: ev.AfterMsgWithDraw) -> None:
     recalled.update(item.msg_key for item in event.withdraw_msg_list)
 
 
-@receiver.on(AfterGroupFull)
-async def group_full(event: AfterGroupFull) -> None:
+@receiver.on(ev.AfterGroupFull)
+def group_full(event: ev.AfterGroupFull) -> None:  # plain functions run in a thread
     full_groups.add(event.group_id)
 
 
-# A Route rather than app.mount(): a Mount answers /tencent/callback with a redirect to
+# A Route, not app.mount(): a Mount answers /tencent/callback with a redirect to
 # /tencent/callback/, and Tencent counts anything but a 200 as a failed webhook.
 app = FastAPI(
     lifespan=receiver.lifespan,  # starts and stops the inbox worker

@@ -124,7 +124,7 @@ def test_slow_receiver_before_webhook_follows_the_failure_policy(tmp_path: Path)
 
             rows = wait_until(lambda: o if len(o := outbox(srv.db, "before")) == 2 else None)
             for row in rows:
-                assert row["status"] == "failed"
+                assert row["status"] == "fallback"  # the failure policy answered
                 assert row["last_error"] == f"timed out after {timeout_ms / 1000:g} s"
                 shown = timhooks(
                     "deliveries", "show", str(row["id"]), "--db", str(srv.db), "--json"
@@ -174,7 +174,7 @@ def test_bad_answers_are_failures_with_the_reason(tmp_path: Path) -> None:
             assert reason in after["last_error"], (reason, after)
             assert after["last_status"] == reply.status
         befores = outbox(srv.db, "before")
-        assert [r["status"] for r in befores] == ["failed"] * len(BAD_ANSWERS)
+        assert [r["status"] for r in befores] == ["fallback"] * len(BAD_ANSWERS)
         for row, (_, reason) in zip(befores, BAD_ANSWERS, strict=True):
             assert reason in row["last_error"], (reason, row)
     assert integrity(tmp_path / "chat.db") == "ok"

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
 from receiver_support import ACK, APP, GROUP_FULL, OA_CREATE, body, eventually, query
 
+from loopback import HOST, free_port, reap, wait_port
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+README = Path(__file__).resolve().parents[2] / "README.md"
 SEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "seeds"
 TOKEN = "example-token"
 DENY = {"ActionStatus": "OK", "ErrorInfo": "", "ErrorCode": 1}
@@ -130,3 +139,93 @@ def test_flask_example(load_example: Any) -> None:
         assert too_big.status_code == 413
     finally:
         example.hooks.close()
+
+
+@pytest.mark.parametrize("name", ["fastapi_app", "flask_app"])
+def test_examples_refuse_to_run_unsigned(
+    name: str, load_example: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without TIM_WEBHOOK_TOKEN an example stops with a message instead of accepting unsigned
+    webhooks."""
+    monkeypatch.delenv("TIM_WEBHOOK_TOKEN")
+    with pytest.raises(SystemExit, match="set TIM_WEBHOOK_TOKEN"):
+        load_example(name)
+
+
+def test_readme_shows_the_examples_as_they_are() -> None:
+    """The README's receiver code is the FastAPI example below its docstring, and its Flask
+    excerpt is the Flask example's, character for character."""
+    section = README.read_text().split("## Receiving webhooks in your app", 1)[1]
+    blocks = re.findall(r"```python\n(.*?)```", section.split("\n## ", 1)[0], re.S)
+    fastapi_code = (EXAMPLES / "fastapi_app.py").read_text()
+    assert len(blocks) == 2
+    assert fastapi_code.endswith("\n" + blocks[0])
+    assert blocks[0].startswith("import logging\n")
+    assert blocks[1] in (EXAMPLES / "flask_app.py").read_text()
+    assert "cd examples" in section
+
+
+def run_example(tmp_path: Path, argv: list[str], port: int) -> subprocess.Popen[bytes]:
+    """Start an example server from examples/ as the README says, its inbox in ``tmp_path``."""
+    env = {
+        **os.environ,
+        "TIM_SDKAPPID": str(APP),
+        "TIM_WEBHOOK_TOKEN": TOKEN,
+        "TIM_INBOX": str(tmp_path / "inbox.db"),
+    }
+    with open(tmp_path / "out", "wb") as out, open(tmp_path / "err", "wb") as err:
+        process = subprocess.Popen(argv, cwd=EXAMPLES, env=env, stdout=out, stderr=err)
+    wait_port(port, process, log=tmp_path / "err")
+    return process
+
+
+def send_signed(port: int) -> str:
+    """Post a signed AfterGroupFull and a veto to the example; return the Sign used."""
+    url = signed_url(GROUP_FULL)
+    with httpx.Client(base_url=f"http://{HOST}:{port}", timeout=10) as http:
+        stored = http.post(url, content=body(GROUP_FULL, GroupId="@TGS#cli"))
+        assert (stored.status_code, stored.json()) == (200, ACK)
+        veto = http.post(signed_url(OA_CREATE), content=body(OA_CREATE, Name="forbidden"))
+        assert (veto.status_code, veto.json()) == (200, DENY)
+    [sign] = parse_qs(url.split("?", 1)[1])["Sign"]
+    return sign
+
+
+@pytest.mark.slow
+def test_flask_example_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    """`flask --app flask_app run`, then Ctrl-C: exit 0, no traceback, no WAL file left, the
+    stored webhook kept; the access log shows requests without their Sign."""
+    port = free_port()
+    argv = [sys.executable, "-m", "flask", "--app", "flask_app", "run", "--port", str(port)]
+    process = run_example(tmp_path, argv, port)
+    try:
+        sign = send_signed(port)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(30) == 0
+    finally:
+        reap(process)
+    log = (tmp_path / "err").read_text() + (tmp_path / "out").read_text()
+    assert "Traceback" not in log
+    assert "POST /tencent/callback?" in log
+    assert "Sign=(hidden)" in log
+    assert sign not in log
+    assert sorted(p.name for p in tmp_path.glob("inbox.db*")) == ["inbox.db"]
+
+
+@pytest.mark.slow
+def test_fastapi_example_keeps_signs_out_of_the_access_log(tmp_path: Path) -> None:
+    """`uvicorn fastapi_app:app` logs each request without its Sign, and stops cleanly."""
+    port = free_port()
+    argv = [sys.executable, "-m", "uvicorn", "fastapi_app:app", "--port", str(port)]
+    process = run_example(tmp_path, argv, port)
+    try:
+        sign = send_signed(port)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(30) == 0
+    finally:
+        reap(process)
+    log = (tmp_path / "err").read_text() + (tmp_path / "out").read_text()
+    assert "POST /tencent/callback?" in log
+    assert "Sign=(hidden)" in log
+    assert sign not in log
+    assert "Traceback" not in log

@@ -45,6 +45,15 @@ def test_readme_example_loads(tmp_path: Path) -> None:
     assert cfg.callback.retry.attempts == 1
 
 
+def test_example_file_holds_the_readme_settings(tmp_path: Path) -> None:
+    """examples/timhooks.toml, with its comments, is the README's example."""
+    path = tmp_path / "timhooks.toml"
+    path.write_text(readme_toml())
+    example = README.parent / "examples" / "timhooks.toml"
+    assert load_config(file=example, env={}) == load_config(file=path, env={})
+    assert "#" in example.read_text()
+
+
 def test_later_sources_win(tmp_path: Path) -> None:
     """A flag beats a variable, which beats the file, which beats the default."""
     path = tmp_path / "t.toml"

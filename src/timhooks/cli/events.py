@@ -5,20 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from typing import Any
 
-from timhooks.cli.output import (
-    add_log_commands,
-    not_found,
-    print_json,
-    replayed,
-    when,
-    with_store,
-)
+from timhooks.cli.logs import Log, add_log_commands, open_log
+from timhooks.cli.output import not_found, print_json, printable, printable_json, when, with_store
+from timhooks.cli.parser import add_command, show_help
 from timhooks.protocol.events import Event
 from timhooks.receiver.core import Receiver, WebhookMeta
-from timhooks.storage import InboxEntry, InboxStatus, describe_url, open_inbox
+from timhooks.storage import InboxEntry, InboxStatus, InboxStore, describe_url, open_inbox
+from timhooks.storage.filters import LogFilter
 
 __all__ = ["add_commands"]
 
@@ -40,36 +35,60 @@ _KEY_FIELDS = (
 
 def add_commands(commands: Any) -> None:
     """Register ``listen`` and ``events`` on the top-level subparsers."""
-    listen = commands.add_parser(
+    listen = add_command(
+        commands,
         "listen",
-        help="receive webhooks: store each valid one, answer OK, print a line per event",
+        summary="receive webhooks: store each valid one, answer OK, print a line per event",
+        description="The app-backend side for development: point `timhooks serve --callback-url`"
+        " (or Tencent's console) at it. After-webhooks are on disk in the inbox before the 200"
+        " goes out; `timhooks events` shows them.",
+        example="timhooks listen --app-id 1400000001 --token s3cret --port 8080",
+        json_help="print one JSON object per event",
     )
-    listen.add_argument("--app-id", type=int, required=True, help="the SDKAppID to accept")
-    listen.add_argument("--token", help="webhook token: require and check Sign/RequestTime")
-    listen.add_argument("--host", default="127.0.0.1")
-    listen.add_argument("--port", type=int, default=8080)
-    listen.add_argument("--db", default=DEFAULT_INBOX, help="inbox database (path or sqlite:///)")
-    listen.add_argument("--json", action="store_true", help="print one JSON object per event")
+    listen.add_argument(
+        "--app-id", type=int, required=True, metavar="SDKAPPID", help="the SDKAppID to accept"
+    )
+    listen.add_argument(
+        "--token",
+        help="webhook token: require and check Sign/RequestTime (default: none, unsigned"
+        " webhooks accepted)",
+    )
+    listen.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    listen.add_argument("--port", type=int, default=8080, help="port to listen on")
+    listen.add_argument(
+        "--db",
+        default=DEFAULT_INBOX,
+        metavar="URL",
+        help="inbox database: a path, sqlite:///path or postgresql://user@host/db (created"
+        " when missing)",
+    )
     listen.add_argument(
         "--retention-days",
         type=float,
         default=7.0,
-        help="prune handled events older than this, hourly (default 7; 0 keeps all)",
+        metavar="DAYS",
+        help="prune handled events older than this, hourly; 0 keeps all",
     )
     listen.set_defaults(run=run_listen)
 
-    ev = commands.add_parser("events", help="inspect and replay the webhooks in an inbox")
-    sub = ev.add_subparsers(dest="events_command", required=True, metavar="ACTION")
-
+    ev = add_command(
+        commands,
+        "events",
+        summary="inspect and replay the webhooks a receiver stored (its inbox)",
+        example="timhooks events list --status dead\ntimhooks events replay --status dead --yes",
+    )
+    sub = ev.add_subparsers(dest="events_command", metavar="ACTION")
+    ev.set_defaults(run=show_help(ev))
     add_log_commands(
         sub,
-        db=DEFAULT_INBOX,
-        statuses=[s.value for s in InboxStatus],
-        runners=(run_list, run_show, run_replay),
+        INBOX_LOG,
+        group="events",
+        run_show=run_show,
         helps=(
             "list stored webhooks, newest first",
             "one stored webhook with its payload",
-            "run an entry's handler again (a running receiver does)",
+            "run handlers again: one entry, or every one the filters take (a running"
+            " receiver does)",
         ),
     )
 
@@ -147,33 +166,37 @@ def _line(entry: InboxEntry) -> str:
         summary = _summary(entry.payload)
     except ValueError:
         summary = ""
-    return (
+    return printable(
         f"{entry.id:>6}  {entry.status.value:<8}  {when(entry.received_at)}  "
         f"{entry.command}  {summary}"
     )
 
 
-def run_list(args: argparse.Namespace) -> int:
-    """Print the stored webhooks."""
-    status = InboxStatus(args.status) if args.status else None
-    entries: list[InboxEntry] = with_store(
-        lambda: open_inbox(args.db),
-        lambda inbox: inbox.list(command=args.command, status=status, limit=args.limit),
-    )
-    if args.json:
-        print_json([e.to_dict() for e in entries])
-    elif not entries:
-        print("no webhooks stored", file=sys.stderr)
-    else:
-        for entry in entries:
-            print(_line(entry))
-    return 0
+async def _entries(
+    inbox: InboxStore, where: LogFilter, limit: int, oldest_first: bool
+) -> list[InboxEntry]:
+    return await inbox.list(where=where, limit=limit, oldest_first=oldest_first)
+
+
+INBOX_LOG: Log[Any, InboxEntry] = Log(
+    noun="inbox entry",
+    plural="inbox entries",
+    default_db=DEFAULT_INBOX,
+    creator="`timhooks listen` (or a Receiver)",
+    statuses=tuple(s.value for s in InboxStatus),
+    open=lambda db: open_inbox(db, create=False),
+    rows=_entries,
+    row_id=lambda entry: entry.id,
+    line=_line,
+    as_dict=lambda entry: entry.to_dict(),
+    then="a running receiver will handle them",
+)
 
 
 def run_show(args: argparse.Namespace) -> int:
     """Print one stored webhook."""
     entry: InboxEntry | None = with_store(
-        lambda: open_inbox(args.db), lambda inbox: inbox.get(args.id)
+        lambda: open_log(INBOX_LOG, args.db), lambda inbox: inbox.get(args.id)
     )
     if entry is None:
         return not_found("inbox entry", args.id, args.db)
@@ -182,23 +205,12 @@ def run_show(args: argparse.Namespace) -> int:
         return 0
     data = entry.to_dict()
     payload = data.pop("payload")
+    answer = data.pop("answer")
     for key, value in data.items():
         if value is not None:
-            print(f"{key:>16}: {when(value) if key.endswith('_at') else value}")
-    print(json.dumps(payload, ensure_ascii=False, indent=2))
+            shown = when(value) if key.endswith("_at") else value
+            print(printable(f"{key:>16}: {shown}"))
+    if answer is not None:
+        print(printable(f"{'answer':>16}: {json.dumps(answer, ensure_ascii=False)}"))
+    print(printable_json(payload))
     return 0
-
-
-def run_replay(args: argparse.Namespace) -> int:
-    """Make an entry pending again; the running receiver runs its handler."""
-    found: bool = with_store(
-        lambda: open_inbox(args.db), lambda inbox: inbox.replay(args.id, now=time.time())
-    )
-    return replayed(
-        found,
-        what="inbox entry",
-        ident=args.id,
-        db=args.db,
-        as_json=args.json,
-        then="a running receiver will handle it",
-    )

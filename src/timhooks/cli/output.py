@@ -2,23 +2,52 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import sys
+import unicodedata
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TextIO, TypeVar
 
 __all__ = [
-    "add_log_commands",
+    "Progress",
     "not_found",
     "print_json",
-    "replayed",
+    "printable",
+    "printable_json",
     "run_async",
     "when",
     "with_store",
 ]
+
+# Characters that move the cursor or change how a terminal draws what follows: C0 and C1
+# controls, line and paragraph separators, and the bidirectional overrides and isolates.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\n``, ``\\x1b``, ``\\u202e``), safe to show
+    on a terminal: stored webhooks are peer input and must not forge lines or send escapes."""
+    if text.isprintable():
+        return text
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii")
+        if ch in _BIDI_CONTROLS or unicodedata.category(ch) in _UNSAFE_CATEGORIES
+        else ch
+        for ch in text
+    )
+
+
+def printable_json(value: Any) -> str:
+    """Indented JSON for people: JSON escapes C0 controls in strings itself, ``printable`` the
+    rest of each line (its line breaks are the indentation's)."""
+    text = json.dumps(value, ensure_ascii=False, indent=2)
+    return "\n".join(printable(line) for line in text.split("\n"))
+
 
 T = TypeVar("T")
 S = TypeVar("S", bound="Closable")
@@ -74,41 +103,29 @@ def not_found(what: str, ident: int, db: str) -> int:
     return 1
 
 
-def replayed(found: bool, *, what: str, ident: int, db: str, as_json: bool, then: str) -> int:
-    """Report a replay: pending again (and who will act on it), or not found."""
-    if not found:
-        return not_found(what, ident, db)
-    if as_json:
-        print_json({"id": ident, "status": "pending"})
-    else:
-        print(f"{what} {ident} is pending again; {then}")
-    return 0
+class Progress:
+    """A one-line progress bar on a terminal (``stream`` a TTY), nothing elsewhere."""
 
+    WIDTH = 30
 
-def add_log_commands(
-    sub: Any,
-    *,
-    db: str,
-    statuses: list[str],
-    runners: tuple[Callable[[argparse.Namespace], int], ...],
-    helps: tuple[str, str, str],
-) -> argparse.ArgumentParser:
-    """``list``, ``show ID`` and ``replay ID`` over a stored log (the inbox, the outbox).
+    def __init__(self, label: str, total: int, stream: TextIO, *, enabled: bool) -> None:
+        self.label = label
+        self.total = total
+        self.stream = stream
+        self.enabled = enabled and stream.isatty() and total > 0
+        self.done = 0
 
-    Returns the ``list`` parser for command-specific filters.
-    """
-    run_list, run_show, run_replay = runners
-    lst: argparse.ArgumentParser = sub.add_parser("list", help=helps[0])
-    lst.add_argument("--db", default=db)
-    lst.add_argument("--command", help="only this CallbackCommand")
-    lst.add_argument("--status", choices=statuses, help="only entries in this status")
-    lst.add_argument("--limit", type=int, default=100)
-    lst.add_argument("--json", action="store_true", help="a JSON array for programs")
-    lst.set_defaults(run=run_list)
-    for name, help_text, run in (("show", helps[1], run_show), ("replay", helps[2], run_replay)):
-        one = sub.add_parser(name, help=help_text)
-        one.add_argument("id", type=int)
-        one.add_argument("--db", default=db)
-        one.add_argument("--json", action="store_true")
-        one.set_defaults(run=run)
-    return lst
+    def advance(self, count: int) -> None:
+        """``count`` more items are done; redraw the bar."""
+        self.done += count
+        if self.enabled:
+            filled = self.WIDTH * self.done // self.total
+            bar = "#" * filled + "." * (self.WIDTH - filled)
+            self.stream.write(f"\r{self.label} [{bar}] {self.done}/{self.total}")
+            self.stream.flush()
+
+    def close(self) -> None:
+        """End the bar's line."""
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()

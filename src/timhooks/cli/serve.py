@@ -4,26 +4,38 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import signal
 import sys
 import time
 from typing import Any
 
+import msgspec
+
+from timhooks.cli.events import DEFAULT_INBOX, INBOX_LOG, _summary
+from timhooks.cli.logs import Log, add_log_commands, open_log
 from timhooks.cli.output import (
-    add_log_commands,
     not_found,
     print_json,
-    replayed,
+    printable,
+    printable_json,
     run_async,
     when,
     with_store,
 )
+from timhooks.cli.parser import add_command, show_help
 from timhooks.protocol.usersig import DEFAULT_EXPIRE, generate_usersig
-from timhooks.server.config import FailurePolicy, ServerConfig, load_config
+from timhooks.server.config import (
+    ENV_PREFIX,
+    SETTINGS,
+    CallbackConfig,
+    FailurePolicy,
+    ServerConfig,
+    load_config,
+)
 from timhooks.server.schema import SERVER_MIGRATIONS
 from timhooks.server.store import Delivery, DeliveryStatus, ServerStore
-from timhooks.storage import describe_url, open_inbox
+from timhooks.storage import DatabaseNotFound, describe_url
+from timhooks.storage.filters import LogFilter
 from timhooks.storage.inbox import INBOX_MIGRATIONS
 
 __all__ = ["add_commands"]
@@ -31,103 +43,321 @@ __all__ = ["add_commands"]
 _DEFAULT_DB = ServerConfig().db
 
 
+_SERVER = ServerConfig()
+_CALLBACK = CallbackConfig()
+
+
+def _variables() -> str:
+    names = [ENV_PREFIX + name.upper() for name in SETTINGS]
+    lines, line = [], " "
+    for name in names:
+        if len(line) + len(name) > 78:
+            lines.append(line)
+            line = " "
+        line += f" {name}"
+    return "\n".join([*lines, line])
+
+
+_SERVE_DESCRIPTION = f"""\
+Settings come from flags, TIMHOOKS_* environment variables (the flag's name in capitals:
+--callback-url is TIMHOOKS_CALLBACK_URL) and the TOML file of --config ([server] and
+[callback] tables). A flag beats its variable, which beats the file, which beats the defaults.
+
+serve stores the app (SDKAppID, key, admins) and its webhook settings (callback URL, token,
+commands, timeouts, retries) in its database and reuses them on restart: a setting given at
+start-up replaces the stored one, a setting left out keeps it. A --key other than the stored one
+is refused unless --rotate-key is given (it invalidates every UserSig made with the old key).
+
+variables:
+{_variables()}"""
+
+
+def _setting(parser: argparse.ArgumentParser, flag: str, help_text: str, **kwargs: Any) -> None:
+    """A serve flag with its variable named after its help."""
+    name = kwargs.get("dest") or flag.lstrip("-").replace("-", "_")
+    parser.add_argument(flag, help=f"{help_text} [env: {ENV_PREFIX}{name.upper()}]", **kwargs)
+
+
 def add_commands(commands: Any) -> None:
-    """Register ``serve``, ``deliveries`` and ``usersig``."""
-    serve = commands.add_parser(
+    """Register ``serve`` and ``worker``."""
+    serve = add_command(
+        commands,
         "serve",
-        help="run the Chat backend: Tencent's REST API, client actions and webhook delivery",
+        summary="run the Chat backend: Tencent's REST API, client actions and webhook delivery",
+        description=_SERVE_DESCRIPTION,
+        example="timhooks serve --app-id 1400000001 --callback-url http://127.0.0.1:8080/im\n"
+        "timhooks serve --config timhooks.toml --concurrency 4",
+        json_help="print the start-up facts as one JSON object",
     )
-    serve.add_argument("--config", help="TOML file with [server] and [callback] tables")
-    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default 8600)")
-    serve.add_argument("--db", help="database (path or sqlite:///path; default timhooks.db)")
-    serve.add_argument("--app-id", type=int, help="SDKAppID of the app to serve")
-    serve.add_argument("--key", help="the app's secret key (generated when new)")
-    serve.add_argument("--admins", help="admin identifiers, comma-separated")
-    serve.add_argument("--callback-url", help="webhook URL; alone it switches every command on")
-    serve.add_argument("--callback-token", help="webhook token: adds Sign and RequestTime")
-    serve.add_argument("--callback-commands", help="comma-separated CallbackCommands to send")
-    serve.add_argument("--callback-before-timeout-ms", type=float, help="before-webhook timeout")
     serve.add_argument(
+        "--config",
+        metavar="FILE",
+        help="TOML file with [server] and [callback] tables (default: none)",
+    )
+    _setting(serve, "--host", f"address to listen on (default: {_SERVER.host})")
+    _setting(serve, "--port", f"port to listen on (default: {_SERVER.port})", type=int)
+    _setting(
+        serve,
+        "--db",
+        f"database: a path, sqlite:///path or postgresql://user@host/db (default: {_SERVER.db})",
+        metavar="URL",
+    )
+    _setting(
+        serve,
+        "--app-id",
+        "SDKAppID of the app to serve (default: the stored app, else a new one)",
+        type=int,
+        metavar="SDKAPPID",
+    )
+    _setting(serve, "--key", "the app's secret key (default: the stored one, else generated)")
+    _setting(
+        serve,
+        "--rotate-key",
+        "replace the stored key with --key, invalidating UserSigs made with the old one"
+        " (default: refuse a different key)",
+        action="store_const",
+        const=True,
+    )
+    _setting(
+        serve,
+        "--admins",
+        "admin identifiers, comma-separated (default: the stored ones, else administrator)",
+        metavar="IDS",
+    )
+    _setting(
+        serve,
+        "--callback-url",
+        "webhook URL; alone it switches every command on (default: the stored one, else none:"
+        " no webhooks)",
+        metavar="URL",
+    )
+    _setting(
+        serve,
+        "--callback-token",
+        "webhook token: adds Sign and RequestTime (default: the stored one, else unsigned)",
+        metavar="TOKEN",
+    )
+    _setting(
+        serve,
+        "--callback-commands",
+        "comma-separated CallbackCommands to send (default: the stored list, else every one)",
+        metavar="NAMES",
+    )
+    _setting(
+        serve,
+        "--callback-before-timeout-ms",
+        "before-webhook timeout in milliseconds"
+        f" (default: {_CALLBACK.before_timeout * 1000:g}, as Tencent)",
+        type=float,
+        metavar="MS",
+    )
+    _setting(
+        serve,
         "--callback-failure-policy",
+        f"what a failed before-webhook does (default: {_CALLBACK.failure_policy}, as Tencent)",
         choices=FailurePolicy.ALL,
-        help="what a failed before-webhook does (default proceed, as Tencent)",
     )
-    serve.add_argument(
-        "--callback-retry-attempts", type=int, help="after-webhook attempts (default 1: no retry)"
+    _setting(
+        serve,
+        "--callback-retry-attempts",
+        f"after-webhook attempts in all (default: {_CALLBACK.retry.attempts}, no retry, as"
+        " Tencent)",
+        type=int,
+        metavar="N",
     )
-    serve.add_argument("--callback-retry-base", type=float, help="first retry delay, seconds")
-    serve.add_argument(
+    _setting(
+        serve,
+        "--callback-retry-base",
+        f"seconds before the first retry, then 4 times longer each (default:"
+        f" {_CALLBACK.retry.base:g})",
+        type=float,
+        metavar="SECONDS",
+    )
+    _setting(
+        serve,
+        "--concurrency",
+        f"after-webhooks in flight at once (default: {_SERVER.concurrency})",
+        type=int,
+        metavar="N",
+    )
+    _setting(
+        serve,
         "--no-dispatch",
+        "do not deliver after-webhooks in this process; run `timhooks worker` (default: deliver)",
         dest="dispatch",
         action="store_const",
         const=False,
-        help="do not deliver after-webhooks in this process (run `timhooks worker`)",
     )
-    serve.add_argument(
+    _setting(
+        serve,
         "--refuse-private-targets",
+        "refuse webhook URLs whose host is or resolves to an address that is not globally"
+        " routable (loopback, private, link-local, carrier-grade NAT, reserved), for"
+        " multi-tenant deployments (default: allowed)",
         dest="allow_private_targets",
         action="store_const",
         const=False,
-        help="refuse webhook URLs whose host is or resolves to an address that is not globally"
-        " routable: loopback, private, link-local, carrier-grade NAT, reserved (multi-tenant"
-        " deployments; off by default)",
     )
-    serve.add_argument(
+    _setting(
+        serve,
+        "--no-upgrade",
+        "refuse to start on an outdated schema instead of migrating it (default: migrate)",
+        dest="upgrade",
+        action="store_const",
+        const=False,
+    )
+    _setting(
+        serve,
+        "--retention-days",
+        f"prune finished deliveries older than this, hourly; 0 keeps all (default:"
+        f" {_SERVER.retention_days:g})",
+        type=float,
+        metavar="DAYS",
+    )
+    serve.set_defaults(run=run_serve)
+
+    worker = add_command(
+        commands,
+        "worker",
+        summary="deliver after-webhooks from a database that servers share (no REST API)",
+        description="Run beside `timhooks serve --no-dispatch` on PostgreSQL; any number of"
+        " workers share the outbox, each webhook claimed by one at a time.",
+        example="timhooks worker --db postgresql://timhooks@db.internal/timhooks --concurrency 64",
+    )
+    worker.add_argument(
+        "--db", required=True, metavar="URL", help="the database the servers write to"
+    )
+    worker.add_argument(
+        "--concurrency",
+        type=int,
+        metavar="N",
+        help=f"after-webhooks in flight at once (default: {_SERVER.concurrency})",
+    )
+    worker.add_argument(
+        "--retention-days",
+        type=float,
+        metavar="DAYS",
+        help="prune finished deliveries older than this, hourly; 0 keeps all"
+        f" (default: {_SERVER.retention_days:g})",
+    )
+    worker.add_argument(
         "--no-upgrade",
         dest="upgrade",
         action="store_const",
         const=False,
-        help="refuse to start on an outdated schema instead of migrating it",
+        help="refuse to start on an outdated schema instead of migrating it (default: migrate)",
     )
-    serve.add_argument(
-        "--retention-days", type=float, help="prune finished deliveries after this (default 7)"
-    )
-    serve.add_argument("--json", action="store_true", help="print the start-up facts as JSON")
-    serve.set_defaults(run=run_serve)
-
-    worker = commands.add_parser(
-        "worker", help="deliver after-webhooks from a shared database (no REST API)"
-    )
-    worker.add_argument("--db", required=True, help="the database the servers write to")
-    worker.add_argument("--concurrency", type=int, help="deliveries in flight (default 32)")
-    worker.add_argument("--retention-days", type=float)
-    worker.add_argument("--no-upgrade", dest="upgrade", action="store_const", const=False)
     worker.set_defaults(run=run_worker)
 
-    db = commands.add_parser("db", help="database schema and retention")
-    dbsub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    upgrade = dbsub.add_parser("upgrade", help="migrate the server and inbox schemas")
-    upgrade.add_argument("--db", default=_DEFAULT_DB)
-    upgrade.add_argument("--component", choices=("server", "inbox", "all"), default="all")
-    upgrade.set_defaults(run=run_db_upgrade)
-    prune = dbsub.add_parser("prune", help="delete finished deliveries and handled events")
-    prune.add_argument("--db", default=_DEFAULT_DB)
-    prune.add_argument("--older-than-days", type=float, default=7.0)
-    prune.add_argument("--component", choices=("server", "inbox"), default="server")
-    prune.add_argument("--json", action="store_true")
-    prune.set_defaults(run=run_db_prune)
 
-    deliveries = commands.add_parser("deliveries", help="inspect and replay sent webhooks")
-    sub = deliveries.add_subparsers(dest="deliveries_command", required=True, metavar="ACTION")
-    lst = add_log_commands(
+def add_tool_commands(commands: Any) -> None:
+    """Register ``deliveries``, ``db`` and ``usersig``."""
+    deliveries = add_command(
+        commands,
+        "deliveries",
+        summary="inspect and replay the webhooks timhooks serve sent (its outbox)",
+        example="timhooks deliveries list --status failed\n"
+        "timhooks deliveries replay --status failed --since 1h --yes",
+    )
+    sub = deliveries.add_subparsers(dest="deliveries_command", metavar="ACTION")
+    deliveries.set_defaults(run=show_help(deliveries))
+    add_log_commands(
         sub,
-        db=_DEFAULT_DB,
-        statuses=[s.value for s in DeliveryStatus],
-        runners=(run_deliveries_list, run_deliveries_show, run_deliveries_replay),
+        OUTBOX_LOG,
+        group="deliveries",
+        run_show=run_deliveries_show,
         helps=(
             "webhooks in the outbox, newest first",
-            "one webhook with every attempt",
-            "deliver an after-webhook again",
+            "one webhook with every attempt and its answer",
+            "deliver after-webhooks again: one, or every one the filters take",
         ),
     )
-    lst.add_argument("--app-id", type=int, help="only this app's webhooks")
 
-    usersig = commands.add_parser("usersig", help="make a UserSig for a user of an app")
-    usersig.add_argument("--app-id", type=int, required=True)
-    usersig.add_argument("--key", required=True)
-    usersig.add_argument("--user", required=True)
-    usersig.add_argument("--expire", type=int, default=DEFAULT_EXPIRE, help="seconds of validity")
+    db = add_command(
+        commands,
+        "db",
+        summary="database schemas and retention",
+        example="timhooks db upgrade --db postgresql://timhooks@db.internal/timhooks\n"
+        "timhooks db prune --component inbox --older-than-days 1",
+    )
+    dbsub = db.add_subparsers(dest="db_command", metavar="ACTION")
+    db.set_defaults(run=show_help(db))
+    upgrade = add_command(
+        dbsub,
+        "upgrade",
+        summary="migrate the server and inbox schemas to this version",
+        description="Applies the missing migrations of each component. An existing database"
+        " only, unless --create.",
+        example="timhooks db upgrade --db postgresql://timhooks@db.internal/timhooks --create",
+        json_help="a JSON object: the migrations applied, per component",
+    )
+    upgrade.add_argument(
+        "--db",
+        metavar="URL",
+        help=f"the database (default: {_DEFAULT_DB} for the server, {DEFAULT_INBOX} for the inbox)",
+    )
+    upgrade.add_argument(
+        "--component",
+        choices=("server", "inbox", "all"),
+        default="all",
+        help="which schema; all upgrades those present and skips the others",
+    )
+    upgrade.add_argument(
+        "--create",
+        action="store_true",
+        help="create the database and schemas when missing (default: refuse)",
+    )
+    upgrade.set_defaults(run=run_db_upgrade)
+    prune = add_command(
+        dbsub,
+        "prune",
+        summary="delete finished deliveries or handled events now",
+        description="What the hourly retention task does. Failed deliveries and dead inbox"
+        " entries are kept until replayed.",
+        example="timhooks db prune --older-than-days 1\n"
+        "timhooks db prune --component inbox --db timhooks-inbox.db",
+        json_help="a JSON object: the component and how many rows went",
+    )
+    prune.add_argument(
+        "--db",
+        metavar="URL",
+        help=f"the database (default: {_DEFAULT_DB} for the server, {DEFAULT_INBOX} for the inbox)",
+    )
+    prune.add_argument(
+        "--older-than-days",
+        type=float,
+        default=7.0,
+        metavar="DAYS",
+        help="delete what finished before this many days ago",
+    )
+    prune.add_argument(
+        "--component",
+        choices=("server", "inbox"),
+        default="server",
+        help="server: the outbox of timhooks serve; inbox: that of a receiver",
+    )
+    prune.set_defaults(run=run_db_prune)
+
+    usersig = add_command(
+        commands,
+        "usersig",
+        summary="print a UserSig for a user of an app",
+        example="timhooks usersig --app-id 1400000001 --key my-secret-key --user administrator",
+    )
+    usersig.add_argument(
+        "--app-id", type=int, required=True, metavar="SDKAPPID", help="the app's SDKAppID"
+    )
+    usersig.add_argument(
+        "--key", required=True, help="the app's secret key (timhooks serve prints it)"
+    )
+    usersig.add_argument("--user", required=True, metavar="ID", help="the UserID to sign for")
+    usersig.add_argument(
+        "--expire",
+        type=int,
+        default=DEFAULT_EXPIRE,
+        metavar="SECONDS",
+        help="seconds of validity",
+    )
     usersig.set_defaults(run=run_usersig)
 
 
@@ -185,6 +415,8 @@ def run_serve(args: argparse.Namespace) -> int:
             "allow_private_targets",
             "upgrade",
             "retention_days",
+            "concurrency",
+            "rotate_key",
         )
     }
     config = load_config(file=args.config, flags=flags)
@@ -235,34 +467,40 @@ def _line(d: Delivery) -> str:
     detail = f"HTTP {d.last_status}" if d.last_status is not None else ""
     if d.last_error:
         detail = f"{detail} {d.last_error}".strip()
-    return (
+    try:
+        summary = _summary(msgspec.json.decode(d.body))
+    except msgspec.DecodeError:
+        summary = ""
+    return printable(
         f"{d.id:>6}  {d.status.value:<9}  {d.phase:<6}  {when(d.created_at)}  "
-        f"{d.command}  attempts={d.attempts}  {detail}"
+        f"{d.command}  attempts={d.total_attempts}  {detail}  {summary}".rstrip()
     )
 
 
-def run_deliveries_list(args: argparse.Namespace) -> int:
-    """Print the outbox."""
-    status = DeliveryStatus(args.status) if args.status else None
-    rows: list[Delivery] = with_store(
-        lambda: ServerStore(args.db),
-        lambda store: store.deliveries(
-            status=status, command=args.command, app_id=args.app_id, limit=args.limit
-        ),
-    )
-    if args.json:
-        print_json([d.to_dict() for d in rows])
-    elif not rows:
-        print("no webhooks in the outbox", file=sys.stderr)
-    else:
-        for row in rows:
-            print(_line(row))
-    return 0
+async def _deliveries(
+    store: ServerStore, where: LogFilter, limit: int, oldest_first: bool
+) -> list[Delivery]:
+    return await store.deliveries(where=where, limit=limit, oldest_first=oldest_first)
+
+
+OUTBOX_LOG: Log[ServerStore, Delivery] = Log(
+    noun="delivery",
+    plural="deliveries",
+    default_db=_DEFAULT_DB,
+    creator="`timhooks serve`",
+    statuses=tuple(s.value for s in DeliveryStatus),
+    open=lambda db: ServerStore(db, create=False),
+    rows=_deliveries,
+    row_id=lambda d: d.id,
+    line=_line,
+    as_dict=lambda d: d.to_dict(),
+    then="a running dispatcher will send them",
+)
 
 
 def run_deliveries_show(args: argparse.Namespace) -> int:
-    """Print one outbox row with its attempts."""
-    found = with_store(lambda: ServerStore(args.db), lambda store: store.delivery(args.id))
+    """Print one outbox row with every attempt: when, HTTP status, latency, answer or error."""
+    found = with_store(lambda: open_log(OUTBOX_LOG, args.db), lambda store: store.delivery(args.id))
     if found is None:
         return not_found("delivery", args.id, args.db)
     delivery, attempts = found
@@ -272,26 +510,18 @@ def run_deliveries_show(args: argparse.Namespace) -> int:
         print_json(data)
         return 0
     print(_line(delivery))
-    print(json.dumps(data["payload"], ensure_ascii=False, indent=2))
-    for a in attempts:
-        outcome = a["error"] or "ok"
-        print(f"  {when(a['at'])}  HTTP {a['status_code']}  {a['latency_ms']:.1f} ms  {outcome}")
+    print(printable_json(data["payload"]))
+    for n, a in enumerate(attempts, 1):
+        status = "no answer" if a["status_code"] is None else f"HTTP {a['status_code']}"
+        print(printable(f"  #{n}  {when(a['at'])}  {status}  {a['latency_ms']:.1f} ms  {a['url']}"))
+        if a["error"]:
+            print(printable(f"      error:  {a['error']}"))
+        if a["response"]:
+            print(printable(f"      answer: {a['response']}"))
+    lost = delivery.total_attempts - len(attempts)
+    if lost > 0:
+        print(f"  ({lost} more: the process making it stopped before recording it)")
     return 0
-
-
-def run_deliveries_replay(args: argparse.Namespace) -> int:
-    """Make an after-webhook pending again; the running dispatcher delivers it."""
-    found: bool = with_store(
-        lambda: ServerStore(args.db), lambda store: store.replay(args.id, now=time.time())
-    )
-    return replayed(
-        found,
-        what="delivery",
-        ident=args.id,
-        db=args.db,
-        as_json=args.json,
-        then="a running dispatcher will send it",
-    )
 
 
 def run_usersig(args: argparse.Namespace) -> int:
@@ -330,26 +560,55 @@ def run_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+_COMPONENTS = {
+    "server": (SERVER_MIGRATIONS, _DEFAULT_DB),
+    "inbox": (INBOX_MIGRATIONS, DEFAULT_INBOX),
+}
+
+
 def run_db_upgrade(args: argparse.Namespace) -> int:
-    """Migrate the schemas; print what was applied."""
+    """Migrate the schemas of an existing database (or create it, with --create)."""
     from timhooks.storage import open_writer
 
-    components = {"server": SERVER_MIGRATIONS, "inbox": INBOX_MIGRATIONS}
-    names = list(components) if args.component == "all" else [args.component]
+    names = list(_COMPONENTS) if args.component == "all" else [args.component]
+    report: dict[str, list[int] | DatabaseNotFound] = {}
     for name in names:
+        migrations, default_db = _COMPONENTS[name]
+        db = args.db or default_db
         applied: list[int] = []
-        open_writer(args.db, component=name, migrations=components[name], applied=applied).close()
-        print(f"{name}: applied migrations {applied}" if applied else f"{name}: up to date")
+        try:
+            open_writer(
+                db, component=name, migrations=migrations, applied=applied, create=args.create
+            ).close()
+        except DatabaseNotFound as exc:
+            if args.component != "all":
+                raise DatabaseNotFound(f"{exc}; --create makes it") from None
+            report[name] = exc
+            continue
+        report[name] = applied
+    if all(isinstance(outcome, DatabaseNotFound) for outcome in report.values()):
+        details = "; ".join(str(exc) for exc in report.values())
+        raise DatabaseNotFound(f"nothing to upgrade: {details}; --create makes them")
+    if args.json:
+        print_json({k: v for k, v in report.items() if isinstance(v, list)})
+        return 0
+    for name, outcome in report.items():
+        where = describe_url(args.db or _COMPONENTS[name][1])
+        if isinstance(outcome, DatabaseNotFound):
+            print(f"{name}: skipped: {outcome}")
+        elif outcome:
+            print(f"{name}: applied migrations {outcome} to {where}")
+        else:
+            print(f"{name}: {where} is up to date")
     return 0
 
 
 def run_db_prune(args: argparse.Namespace) -> int:
     """Delete what retention allows; print how many rows went."""
     before = time.time() - args.older_than_days * 86400
-    if args.component == "server":
-        pruned: int = with_store(lambda: ServerStore(args.db), lambda s: s.prune(before=before))
-    else:
-        pruned = with_store(lambda: open_inbox(args.db), lambda s: s.prune(before=before))
+    log: Log[Any, Any] = OUTBOX_LOG if args.component == "server" else INBOX_LOG
+    db = args.db or log.default_db
+    pruned: int = with_store(lambda: open_log(log, db), lambda s: s.prune(before=before))
     if args.json:
         print_json({"component": args.component, "pruned": pruned})
     else:

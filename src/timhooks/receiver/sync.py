@@ -8,13 +8,33 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from timhooks.receiver.core import Receiver, WebhookResponse
 
 __all__ = ["SyncReceiver"]
+
+T = TypeVar("T")
+
+
+class _ExitSafeExecutor(ThreadPoolExecutor):
+    """The background loop's thread pool. ``close`` often runs from an atexit hook (a Flask app
+    stopped with Ctrl-C), when Python's thread pools take no more work; what stopping hands to
+    a thread then (closing the inbox) runs in the loop's own thread instead."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        try:
+            return super().submit(fn, *args, **kwargs)
+        except RuntimeError:  # "cannot schedule new futures after interpreter shutdown"
+            future: Future[T] = Future()
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as exc:
+                future.set_exception(exc)
+            return future
 
 
 class SyncReceiver:
@@ -23,6 +43,7 @@ class SyncReceiver:
     def __init__(self, receiver: Receiver) -> None:
         self.receiver = receiver
         self._loop = asyncio.new_event_loop()
+        self._loop.set_default_executor(_ExitSafeExecutor(thread_name_prefix="timhooks-receiver"))
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="timhooks-receiver", daemon=True
         )

@@ -19,7 +19,7 @@ from starlette.routing import Route
 from timhooks.delivery.dispatcher import OutboxDispatcher
 from timhooks.delivery.http import HttpTransport
 from timhooks.delivery.sender import WebhookSender
-from timhooks.protocol.errors import StorageError
+from timhooks.protocol.errors import ConfigError, StorageError
 from timhooks.protocol.usersig import generate_usersig
 from timhooks.server.config import CallbackConfig, ServerConfig, validate_callback_url
 from timhooks.server.openapi import openapi_endpoint
@@ -165,6 +165,19 @@ class ChatServer:
             app = None
             key = cfg.key or secrets.token_hex(32)
         app_id = cfg.app_id or (app.sdk_app_id if app else 1400000000 + secrets.randbelow(10**8))
+        if app is not None and key != app.key:
+            # Every UserSig is an HMAC under the app's key (Tencent's TLSSigAPIv2 generators), so
+            # replacing it invalidates all of them: only on request, and said in the log.
+            if not cfg.rotate_key:
+                raise ConfigError(
+                    f"app {app_id} already has a different secret key in its database; replacing"
+                    " it invalidates every UserSig made with the stored one: leave --key out to"
+                    " keep it, or add --rotate-key to replace it"
+                )
+            log.warning(
+                "app %d: secret key rotated; UserSigs made with the old key no longer verify",
+                app_id,
+            )
         callback = app.callback if app else CallbackConfig()
         if cfg.callback is not None:
             callback = _overlay(callback, cfg.callback)

@@ -1,6 +1,8 @@
 """Configuration of the Chat backend: apps, their webhook settings, and the server itself.
 
-Sources, later ones winning: defaults, a TOML file, ``TIMHOOKS_*`` environment variables, flags.
+Sources, later ones winning: defaults, a TOML file, ``TIMHOOKS_*`` environment variables, flags
+(so a flag beats its variable, which beats the file). ``timhooks serve`` then stores the app (its
+key, admins and webhook settings) in its database, and a restart without those settings reuses them.
 The same ``CallbackConfig`` is changed at run time by the ``timhooks_config`` REST commands.
 """
 
@@ -23,6 +25,8 @@ from timhooks.protocol.commands import COMMANDS
 from timhooks.protocol.errors import ConfigError
 
 __all__ = [
+    "ENV_PREFIX",
+    "SETTINGS",
     "CallbackConfig",
     "FailurePolicy",
     "ServerConfig",
@@ -243,6 +247,7 @@ class ServerConfig:
     concurrency: int = 32
     allow_private_targets: bool = True
     upgrade: bool = True  # migrate the database schema on start
+    rotate_key: bool = False  # a --key different from the stored one replaces it (else refused)
     retention_days: float = 7.0  # prune finished deliveries older than this; 0 keeps all
     reload_interval: float = 2.0  # seconds between reloads of app settings other processes set
 
@@ -273,6 +278,7 @@ _SERVER_KEYS: dict[str, Any] = {
     "concurrency": int,
     "allow_private_targets": _flag,
     "upgrade": _flag,
+    "rotate_key": _flag,
     "retention_days": float,
     "reload_interval": float,
 }
@@ -285,6 +291,11 @@ _CALLBACK_KEYS: dict[str, Any] = {
     "callback_retry_attempts": int,
     "callback_retry_base": float,
 }
+
+ENV_PREFIX = _ENV
+"""Each setting's environment variable is this prefix and its name in capitals."""
+SETTINGS: tuple[str, ...] = (*_SERVER_KEYS, *_CALLBACK_KEYS)
+"""Every setting's name, as ``load_config`` reads it from flags, variables and TOML."""
 
 
 def load_config(

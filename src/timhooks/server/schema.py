@@ -138,4 +138,9 @@ SERVER_MIGRATIONS = (
         CREATE INDEX IF NOT EXISTS outbox_command ON outbox (command, id);
         """,
     ),
+    Migration(
+        3,
+        "failed before-webhook records become 'fallback' (the failure policy answered them)",
+        "UPDATE outbox SET status = 'fallback' WHERE phase = 'before' AND status = 'failed'",
+    ),
 )

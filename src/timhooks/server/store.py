@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,6 +22,7 @@ from timhooks.server.config import CallbackConfig
 from timhooks.server.schema import SERVER_MIGRATIONS
 from timhooks.storage import open_writer
 from timhooks.storage.engine import Coalescer, skip_locked
+from timhooks.storage.filters import LogFilter
 
 __all__ = ["App", "Delivery", "DeliveryStatus", "ServerStore"]
 
@@ -31,9 +32,12 @@ T = TypeVar("T")
 class DeliveryStatus(StrEnum):
     """Where an outbox row stands."""
 
-    PENDING = "pending"  # waiting for its first or next attempt
+    PENDING = "pending"  # an after-webhook waiting for its first or next attempt
     DELIVERED = "delivered"  # answered 200 with a valid answer
-    FAILED = "failed"  # out of attempts; replay it by hand
+    FAILED = "failed"  # an after-webhook out of attempts; replay it by hand
+    # A before-webhook that failed: the failure policy answered it at the time (proceed or
+    # deny, reference: Webhook Overview), so there is nothing to replay.
+    FALLBACK = "fallback"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,16 +68,26 @@ class Delivery:
     finished_at: float | None
     last_status: int | None
     last_error: str | None
+    # Every attempt in the log, replays included (``attempts`` restarts at a replay, for the
+    # retry policy); None where the listing did not count them.
+    logged_attempts: int | None = None
+
+    @property
+    def total_attempts(self) -> int:
+        """Every attempt made: those logged, replays included, or more where an attempt ended
+        with its process before it was logged (its claim counted it)."""
+        return max(self.attempts, self.logged_attempts or 0)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready view (``timhooks deliveries list --json``)."""
+        """A JSON-ready view (``timhooks deliveries list --json``); ``attempts`` is
+        ``total_attempts``."""
         return {
             "id": self.id,
             "sdk_app_id": self.sdk_app_id,
             "command": self.command,
             "phase": self.phase,
             "status": self.status.value,
-            "attempts": self.attempts,
+            "attempts": self.total_attempts,
             "created_at": self.created_at,
             "next_attempt_at": self.next_attempt_at,
             "finished_at": self.finished_at,
@@ -91,7 +105,18 @@ _COLUMNS = (
 )
 
 
-def _delivery(row: Any) -> Delivery:
+# The listing's columns: the row and how many attempts its log holds.
+_LISTED = (
+    f"{_COLUMNS}, (SELECT COUNT(*) FROM attempts a WHERE a.outbox_id = outbox.id)"
+    " AS logged_attempts"
+)
+
+# What a bulk replay takes: after-webhooks whose delivery ended (a before-webhook was answered
+# inline; a pending row is about to be sent anyway).
+_REPLAYABLE = "phase = 'after' AND status IN ('delivered', 'failed')"
+
+
+def _delivery(row: Any, logged: bool = False) -> Delivery:
     return Delivery(
         id=row["id"],
         sdk_app_id=row["sdk_app_id"],
@@ -107,6 +132,7 @@ def _delivery(row: Any) -> Delivery:
         finished_at=row["finished_at"],
         last_status=row["last_status"],
         last_error=row["last_error"],
+        logged_attempts=int(row["logged_attempts"]) if logged else None,
     )
 
 
@@ -122,13 +148,21 @@ def _app(row: Any) -> App:
 class ServerStore:
     """The server's database: SQLite or PostgreSQL, by URL."""
 
-    def __init__(self, url: str | Path, *, synchronous: str = "FULL", upgrade: bool = True) -> None:
+    def __init__(
+        self,
+        url: str | Path,
+        *,
+        synchronous: str = "FULL",
+        upgrade: bool = True,
+        create: bool = True,
+    ) -> None:
         self._db = open_writer(
             url,
             component="server",
             migrations=SERVER_MIGRATIONS,
             upgrade=upgrade,
             synchronous=synchronous,
+            create=create,
         )
         self._records: Coalescer[tuple[int, Attempt, float | None], None] = Coalescer(
             self._record_many
@@ -246,8 +280,11 @@ class ServerStore:
         platform: str,
         attempt: Attempt,
     ) -> None:
-        """Keep a before-webhook call in the delivery log (not awaited: it is a record)."""
-        status = DeliveryStatus.DELIVERED if attempt.ok else DeliveryStatus.FAILED
+        """Keep a before-webhook call in the delivery log (not awaited: it is a record).
+
+        A failed call is recorded as ``fallback``: the failure policy answered in its place.
+        """
+        status = DeliveryStatus.DELIVERED if attempt.ok else DeliveryStatus.FALLBACK
 
         def op(conn: Any) -> None:
             row = conn.execute(
@@ -278,24 +315,58 @@ class ServerStore:
         command: str | None = None,
         app_id: int | None = None,
         limit: int = 100,
+        where: LogFilter | None = None,
+        oldest_first: bool = False,
     ) -> list[Delivery]:
-        """Outbox rows, newest first."""
-        where: list[str] = []
-        params: list[Any] = []
+        """Outbox rows, newest first (or the oldest), with their logged attempts counted."""
+        conditions, params = (where or LogFilter()).where("created_at")
         for column, value in (("status", status), ("command", command), ("sdk_app_id", app_id)):
             if value is not None:
-                where.append(f"{column} = ?")
+                conditions.append(f"{column} = ?")
                 params.append(value.value if isinstance(value, StrEnum) else value)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        clause = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        order = "ASC" if oldest_first else "DESC"
 
         def op(conn: Any) -> list[Delivery]:
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM outbox {clause} ORDER BY id DESC LIMIT ?",
+                f"SELECT {_LISTED} FROM outbox {clause} ORDER BY id {order} LIMIT ?",
                 (*params, limit),
             ).fetchall()
-            return [_delivery(r) for r in rows]
+            return [_delivery(r, logged=True) for r in rows]
 
         return await self._db.run(op)
+
+    async def replay_count(self, where: LogFilter) -> tuple[int, int]:
+        """How many rows ``replay_many`` would take, and the newest one's id (0: none)."""
+        conditions, params = where.where("created_at")
+        clause = " AND ".join([*conditions, _REPLAYABLE])
+
+        def op(conn: Any) -> tuple[int, int]:
+            count, newest = conn.execute(
+                f"SELECT COUNT(*), MAX(id) FROM outbox WHERE {clause}", params
+            ).fetchone()
+            return int(count), int(newest or 0)
+
+        return await self._db.run(op)
+
+    async def replay_many(
+        self, where: LogFilter, *, through_id: int, limit: int, now: float
+    ) -> list[int]:
+        """Make up to ``limit`` finished after-webhooks matching ``where`` pending again, oldest
+        first, none newer than ``through_id``; return their ids (one statement)."""
+        conditions, params = where.where("created_at")
+        clause = " AND ".join([*conditions, _REPLAYABLE, "id <= ?"])
+
+        def op(conn: Any) -> list[int]:
+            rows = conn.execute(
+                "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?,"
+                f" finished_at = NULL WHERE id IN (SELECT id FROM outbox WHERE {clause}"
+                " ORDER BY id LIMIT ?) RETURNING id",
+                (now, *params, through_id, limit),
+            ).fetchall()
+            return sorted(int(r[0]) for r in rows)
+
+        return await self._db.run(op, single=True)
 
     async def delivery(self, delivery_id: int) -> tuple[Delivery, list[dict[str, Any]]] | None:
         """One outbox row with its attempts, oldest first."""
@@ -314,7 +385,8 @@ class ServerStore:
                     (delivery_id,),
                 )
             ]
-            return _delivery(row), attempts
+            delivery = _delivery(row)
+            return replace(delivery, logged_attempts=len(attempts)), attempts
 
         return await self._db.run(op)
 

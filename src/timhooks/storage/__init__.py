@@ -19,10 +19,11 @@ from timhooks.storage.base import (
     webhook_digest,
 )
 from timhooks.storage.engine import BatchWriter
-from timhooks.storage.migrations import Migration, migrate
+from timhooks.storage.migrations import DatabaseNotFound, Migration, migrate
 
 __all__ = [
     "BatchWriter",
+    "DatabaseNotFound",
     "InboxEntry",
     "InboxStatus",
     "InboxStore",
@@ -81,14 +82,18 @@ def open_writer(
     synchronous: str = "FULL",
     pg_threads: int = 4,
     applied: list[int] | None = None,
+    create: bool = True,
 ) -> BatchWriter:
     """Open the database at ``url`` with ``component``'s schema migrated (or checked).
 
-    The versions a migration applied are appended to ``applied`` when it is given.
+    The versions a migration applied are appended to ``applied`` when it is given. With
+    ``create=False`` (commands that only read or maintain) a missing SQLite file, or a database
+    where ``component``'s schema was never created, is ``DatabaseNotFound`` and nothing is made.
     """
+    where = describe_url(url)
 
     def setup(conn: Any) -> None:
-        versions = migrate(conn, component, migrations, allowed=upgrade)
+        versions = migrate(conn, component, migrations, allowed=upgrade, create=create, where=where)
         if applied is not None:
             applied.extend(versions)
 
@@ -98,11 +103,13 @@ def open_writer(
         return PostgresWriter(str(url), setup=setup, threads=pg_threads)
     from timhooks.storage.sqlite import SQLiteWriter
 
-    return SQLiteWriter(sqlite_path(url), setup=setup, synchronous=synchronous)
+    return SQLiteWriter(sqlite_path(url), setup=setup, synchronous=synchronous, create=create)
 
 
-def open_inbox(url: str | Path, *, synchronous: str = "FULL", upgrade: bool = True) -> InboxStore:
-    """Open the receiver's inbox at ``url``."""
+def open_inbox(
+    url: str | Path, *, synchronous: str = "FULL", upgrade: bool = True, create: bool = True
+) -> InboxStore:
+    """Open the receiver's inbox at ``url`` (``create=False``: an existing inbox only)."""
     from timhooks.storage.inbox import INBOX_MIGRATIONS, SqlInbox
 
     return SqlInbox(
@@ -112,5 +119,6 @@ def open_inbox(url: str | Path, *, synchronous: str = "FULL", upgrade: bool = Tr
             migrations=INBOX_MIGRATIONS,
             upgrade=upgrade,
             synchronous=synchronous,
+            create=create,
         )
     )

@@ -9,6 +9,8 @@ from typing import Any, Protocol
 
 import msgspec
 
+from timhooks.storage.filters import LogFilter
+
 __all__ = ["InboxEntry", "InboxStatus", "InboxStore", "NewInboxEntry", "webhook_digest"]
 
 
@@ -109,14 +111,27 @@ class InboxStore(Protocol):
         """One entry by id."""
         ...
 
+    async def replay_count(self, where: LogFilter) -> tuple[int, int]:
+        """How many entries ``replay_many`` would take, and the newest one's id (0: none)."""
+        ...
+
+    async def replay_many(
+        self, where: LogFilter, *, through_id: int, limit: int, now: float
+    ) -> list[int]:
+        """Make up to ``limit`` handled after-webhook entries matching ``where`` pending again,
+        oldest first, none newer than ``through_id``; return their ids."""
+        ...
+
     async def list(
         self,
         *,
         command: str | None = None,
         status: InboxStatus | None = None,
         limit: int = 100,
+        where: LogFilter | None = None,
+        oldest_first: bool = False,
     ) -> list[InboxEntry]:
-        """The newest entries first, filtered by command and status."""
+        """The newest entries first (or the oldest), filtered by command, status and ``where``."""
         ...
 
     async def replay(self, entry_id: int, *, now: float) -> bool:

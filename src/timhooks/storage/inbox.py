@@ -8,6 +8,7 @@ from typing import Any
 from timhooks.protocol.errors import ConfigError
 from timhooks.storage.base import InboxEntry, InboxStatus, NewInboxEntry, webhook_digest
 from timhooks.storage.engine import BatchWriter, Coalescer, skip_locked
+from timhooks.storage.filters import LogFilter
 from timhooks.storage.migrations import Migration
 
 __all__ = ["INBOX_MIGRATIONS", "SqlInbox"]
@@ -43,6 +44,10 @@ INBOX_MIGRATIONS = (
         " WHERE status IN ('done', 'answered')",
     ),
 )
+
+# What a bulk replay takes: after-webhooks whose handling ended (a before-webhook was answered
+# inline; a pending entry is about to be handled anyway).
+_REPLAYABLE = "phase = 'after' AND status IN ('done', 'dead')"
 
 _INBOX_COLUMNS = (
     "id, sdk_app_id, command, phase, status, body, client_ip, opt_platform, received_at, "
@@ -212,26 +217,62 @@ class SqlInbox:
 
         return await self._db.run(op)
 
+    async def replay_count(self, where: LogFilter) -> tuple[int, int]:
+        """How many entries ``replay_many`` would take, and the newest one's id (0: none)."""
+        conditions, params = where.where("received_at")
+        clause = " AND ".join([*conditions, _REPLAYABLE])
+
+        def op(conn: Any) -> tuple[int, int]:
+            count, newest = conn.execute(
+                f"SELECT COUNT(*), MAX(id) FROM inbox WHERE {clause}", params
+            ).fetchone()
+            return int(count), int(newest or 0)
+
+        return await self._db.run(op)
+
+    async def replay_many(
+        self, where: LogFilter, *, through_id: int, limit: int, now: float
+    ) -> list[int]:
+        """Make up to ``limit`` handled after-webhook entries matching ``where`` pending again,
+        oldest first, none newer than ``through_id``; return their ids (one statement)."""
+        conditions, params = where.where("received_at")
+        clause = " AND ".join([*conditions, _REPLAYABLE, "id <= ?"])
+
+        def op(conn: Any) -> list[int]:
+            rows = conn.execute(
+                "UPDATE inbox SET status = 'pending', attempts = 0, next_attempt_at = ?,"
+                " last_error = NULL, updated_at = ?"
+                f" WHERE id IN (SELECT id FROM inbox WHERE {clause} ORDER BY id LIMIT ?)"
+                " RETURNING id",
+                (now, now, *params, through_id, limit),
+            ).fetchall()
+            return sorted(int(r[0]) for r in rows)
+
+        return await self._db.run(op, single=True)
+
     async def list(
         self,
         *,
         command: str | None = None,
         status: InboxStatus | None = None,
         limit: int = 100,
+        where: LogFilter | None = None,
+        oldest_first: bool = False,
     ) -> list[InboxEntry]:
-        """The newest entries first, filtered by command and status."""
-        where, params = [], []
+        """The newest entries first (or the oldest), filtered by command, status and ``where``."""
+        conditions, params = (where or LogFilter()).where("received_at")
         if command is not None:
-            where.append("command = ?")
+            conditions.append("command = ?")
             params.append(command)
         if status is not None:
-            where.append("status = ?")
+            conditions.append("status = ?")
             params.append(status.value)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        clause = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        order = "ASC" if oldest_first else "DESC"
 
         def op(conn: Any) -> list[InboxEntry]:
             rows = conn.execute(
-                f"SELECT {_INBOX_COLUMNS} FROM inbox {clause} ORDER BY id DESC LIMIT ?",
+                f"SELECT {_INBOX_COLUMNS} FROM inbox {clause} ORDER BY id {order} LIMIT ?",
                 (*params, limit),
             ).fetchall()
             return [_inbox_entry(r) for r in rows]

@@ -15,7 +15,7 @@ from typing import Any
 
 from timhooks.protocol.errors import StorageError
 
-__all__ = ["Migration", "migrate", "postgres_ddl", "schema_version"]
+__all__ = ["DatabaseNotFound", "Migration", "migrate", "postgres_ddl", "schema_version"]
 
 _LOCK_KEY = 0x71B700C5  # pg_advisory_xact_lock key of timhooks migrations
 
@@ -32,6 +32,11 @@ def postgres_ddl(sql: str) -> str:
     for pattern, replacement in _TYPES:
         sql = pattern.sub(replacement, sql)
     return sql
+
+
+class DatabaseNotFound(StorageError):
+    """A database, or a component's schema in it, that was never created where one was expected
+    (a command that only reads or maintains opened it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +61,24 @@ CREATE TABLE IF NOT EXISTS timhooks_schema (
 """
 
 
-def schema_version(conn: Any, component: str) -> int:
-    """The component's schema version in this database (0: none yet)."""
+def _has_versions(conn: Any) -> bool:
+    """True if the database has timhooks' version table (without creating it)."""
+    if conn.dialect == "postgresql":
+        row = conn.execute("SELECT to_regclass('timhooks_schema')").fetchone()
+        return row[0] is not None
+    row = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'timhooks_schema'"
+    ).fetchone()
+    return row is not None
+
+
+def schema_version(conn: Any, component: str, *, create: bool = True) -> int:
+    """The component's schema version in this database (0: none yet).
+
+    ``create=False`` leaves a database without timhooks' version table as it is.
+    """
+    if not create and not _has_versions(conn):
+        return 0
     conn.execute(postgres_ddl(_VERSIONS) if conn.dialect == "postgresql" else _VERSIONS)
     row = conn.execute(
         "SELECT version FROM timhooks_schema WHERE component = ?", (component,)
@@ -66,18 +87,30 @@ def schema_version(conn: Any, component: str) -> int:
 
 
 def migrate(
-    conn: Any, component: str, migrations: Sequence[Migration], *, allowed: bool = True
+    conn: Any,
+    component: str,
+    migrations: Sequence[Migration],
+    *,
+    allowed: bool = True,
+    create: bool = True,
+    where: str = "the database",
 ) -> list[int]:
     """Bring ``component`` to the latest version; return the versions applied.
 
-    With ``allowed=False`` an outdated schema is an error that says how to upgrade.
+    With ``allowed=False`` an outdated schema is an error that says how to upgrade; with
+    ``create=False`` a component whose schema was never created is ``DatabaseNotFound`` (naming
+    ``where``), and nothing is created.
     """
     latest = max(m.version for m in migrations)
     conn.execute("BEGIN IMMEDIATE" if conn.dialect == "sqlite" else "BEGIN")
     try:
         if conn.dialect == "postgresql":
             conn.execute("SELECT pg_advisory_xact_lock(?)", (_LOCK_KEY,))
-        current = schema_version(conn, component)
+        current = schema_version(conn, component, create=create)
+        if current == 0 and not create:
+            raise DatabaseNotFound(
+                f"{where} has no timhooks {component} schema: it was never created there"
+            )
         if current > latest:
             raise StorageError(
                 f"the {component} schema is at version {current}, newer than this timhooks"

@@ -11,9 +11,11 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from timhooks.protocol.errors import StorageError
 from timhooks.storage.engine import BatchWriter, Dialect
+from timhooks.storage.migrations import DatabaseNotFound
 
 __all__ = ["SQLiteConnection", "SQLiteWriter", "sqlite_dialect"]
 
@@ -26,22 +28,39 @@ class SQLiteConnection(sqlite3.Connection):
     dialect = "sqlite"
 
 
-def sqlite_dialect(path: str, *, synchronous: str = "FULL", busy_timeout_ms: int = 5000) -> Dialect:
-    """How to open and use one SQLite file."""
+def sqlite_dialect(
+    path: str, *, synchronous: str = "FULL", busy_timeout_ms: int = 5000, create: bool = True
+) -> Dialect:
+    """How to open and use one SQLite file; ``create=False`` opens an existing file only."""
     mode = synchronous.upper()
     if mode not in _SYNC_MODES:
         raise StorageError(f"unknown SQLite synchronous mode {synchronous!r}")
 
     def connect() -> SQLiteConnection:
-        if path != ":memory:":
+        target, uri = path, False
+        if path != ":memory:" and create:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             _create_private(path)
+        elif path != ":memory:":
+            if not Path(path).is_file():
+                raise DatabaseNotFound(
+                    f"no SQLite database at {path} (current directory: {os.getcwd()})"
+                )
+            # mode=rw: SQLite opens the file but never creates it (a file deleted meanwhile).
+            target, uri = f"file:{quote(os.path.abspath(path))}?mode=rw", True
         conn = sqlite3.connect(
-            path, isolation_level=None, check_same_thread=False, factory=SQLiteConnection
+            target,
+            isolation_level=None,
+            check_same_thread=False,
+            factory=SQLiteConnection,
+            uri=uri,
         )
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        if create:
+            # WAL mode persists in the file: an existing timhooks database has it already, and
+            # setting it would write to a file that is not one.
+            conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {mode}")
         conn.execute("PRAGMA foreign_keys = ON")
         return conn
@@ -83,9 +102,12 @@ class SQLiteWriter(BatchWriter):
         setup: Callable[[Any], None] | None = None,
         synchronous: str = "FULL",
         busy_timeout_ms: int = 5000,
+        create: bool = True,
     ) -> None:
         self.path = str(path)
         super().__init__(
-            sqlite_dialect(self.path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms),
+            sqlite_dialect(
+                self.path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms, create=create
+            ),
             setup=setup,
         )
