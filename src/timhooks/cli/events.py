@@ -17,25 +17,13 @@ from timhooks.cli.output import (
     with_store,
 )
 from timhooks.protocol.events import Event
+from timhooks.protocol.summary import summarize
 from timhooks.receiver.core import Receiver, WebhookMeta
 from timhooks.storage import InboxEntry, InboxStatus, describe_url, open_inbox
 
 __all__ = ["add_commands"]
 
 DEFAULT_INBOX = "timhooks-inbox.db"
-
-# The fields that identify what an event is about, shown in one-line summaries.
-_KEY_FIELDS = (
-    "Official_Account",
-    "GroupId",
-    "Operator_Account",
-    "Owner_Account",
-    "Requestor_Account",
-    "Name",
-    "MsgKey",
-    "JoinType",
-    "ExitType",
-)
 
 
 def add_commands(commands: Any) -> None:
@@ -75,16 +63,7 @@ def add_commands(commands: Any) -> None:
 
 
 def _summary(payload: Any) -> str:
-    if not isinstance(payload, dict):
-        return ""
-    parts = [f"{k}={payload[k]}" for k in _KEY_FIELDS if isinstance(payload.get(k), str | int)]
-    for key, value in payload.items():
-        if isinstance(value, list | tuple) and value and key != "MsgBody":
-            # Member and subscriber lists are [{"Member_Account": id}, ...]: show the ids.
-            ids = [next(iter(v.values())) for v in value if isinstance(v, dict) and len(v) == 1]
-            shown = ",".join(map(str, ids)) if len(ids) == len(value) else f"[{len(value)}]"
-            parts.append(f"{key}={shown}")
-    return " ".join(parts)
+    return summarize(payload)
 
 
 # --- listen ---------------------------------------------------------------------------------
