@@ -450,3 +450,16 @@ def test_too_deeply_nested_forwarded_messages_are_malformed_not_a_crash(depth: i
     """Nesting past what the parser reads gives MalformedRequest, not a RecursionError."""
     with pytest.raises(MalformedRequest, match="nested too deeply"):
         parse_event(relay_body(depth))
+
+
+def test_every_model_names_the_tencent_document_it_follows() -> None:
+    """Each model's docstring names its Tencent document (a title and its URL), and each
+    command's model is in timhooks.protocol.events under its own name."""
+    for name in ev.__all__:
+        obj = getattr(ev, name)
+        if isinstance(obj, type) and issubclass(obj, ev.Model):
+            assert "https://" in (obj.__doc__ or ""), name
+            assert '"' in (obj.__doc__ or ""), name  # the document's title, quoted
+    for spec in COMMANDS.values():
+        assert getattr(ev, spec.model.__name__) is spec.model
+        assert spec.name in (spec.model.__doc__ or "")

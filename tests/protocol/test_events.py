@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import msgspec
 import pytest
 
 from timhooks.protocol import (
@@ -157,6 +158,16 @@ def test_full_body_parses_to_its_model_and_back(command: str) -> None:
     assert event.extra == {}
     assert as_json(event.to_wire()) == body
     assert parse_event(json.dumps(event.to_wire())) == event
+
+
+@pytest.mark.parametrize("command", sorted(FULL_BODIES))
+def test_full_body_variant_with_quoted_event_time_and_an_unknown_field(command: str) -> None:
+    """The same body with EventTime quoted (as many English samples write it) and a field
+    Tencent may add later parses to the same event, the new field kept in ``extra``."""
+    body = full_body(command, EventTime=str(T), LaterField=[1, "two"])
+    event = parse_event(json.dumps(body), command=command)
+    assert event.extra == {"LaterField": [1, "two"]}
+    assert msgspec.structs.replace(event, extra={}) == parse_event(json.dumps(full_body(command)))
 
 
 def test_fields_are_read_under_their_wire_names() -> None:

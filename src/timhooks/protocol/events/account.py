@@ -13,7 +13,8 @@ class StateInfo(Model, frozen=True, kw_only=True):
     """What happened to a user's online state: Action, whose (To_Account), and the Reason.
 
     Action Login (Reason Register), Logout (Unregister), Disconnect (LinkClose or TimeOut) or
-    CustomStatusChange (SetCustomStatus).
+    CustomStatusChange (SetCustomStatus). Follows "Status Change Webhooks",
+    https://www.tencentcloud.com/document/product/1047/34357.
     """
 
     action: str = msgspec.field(name="Action", default="")
@@ -24,7 +25,10 @@ class StateInfo(Model, frozen=True, kw_only=True):
 
 class KickedDevice(Model, frozen=True, kw_only=True):
     """A device logged out by a new login: its Platform (iOS, Android, Web, Windows, iPad, Mac,
-    Linux)."""
+    Linux).
+
+    Follows "Status Change Webhooks", https://www.tencentcloud.com/document/product/1047/34357.
+    """
 
     platform: str = msgspec.field(name="Platform", default="")
 
@@ -45,7 +49,11 @@ class StateChange(Event, frozen=True, kw_only=True):
 
 
 class ProfileItem(Model, frozen=True, kw_only=True):
-    """One updated profile field: its Tag (``Tag_Profile_IM_Nick`` ...) and Value."""
+    """One updated profile field: its Tag (``Tag_Profile_IM_Nick`` ...) and Value.
+
+    Follows "After a Profile Is Updated",
+    https://www.tencentcloud.com/document/product/1047/48733.
+    """
 
     tag: str = msgspec.field(name="Tag", default="")
     value: str | int = msgspec.field(name="Value", default="")

@@ -53,6 +53,9 @@ Seconds = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 class Model(msgspec.Struct, frozen=True, kw_only=True, repr_omit_defaults=True):
     """One JSON object of Tencent's: its fields under their wire names, the others in ``extra``.
 
+    The objects are those of the webhook pages listed from "Webhook Overview",
+    https://trtc.io/document/34354.
+
     ``wire_aliases`` maps another spelling of a field (one document's) onto the model's own; it
     is read when the model's spelling is absent, and ``to_wire`` writes the model's spelling.
     ``dynamic`` names fields whose model a sibling decides (they are typed ``Any`` on the wire
@@ -74,9 +77,10 @@ class Model(msgspec.Struct, frozen=True, kw_only=True, repr_omit_defaults=True):
 class Event(Model, frozen=True, kw_only=True):
     """Fields every webhook body carries.
 
-    ``event_time`` is the body's EventTime: milliseconds since the epoch for almost every
-    command, written as a number or a quoted number (both are read), and absent from many older
-    bodies. ``event_time_ms`` gives it in milliseconds whatever the command's unit.
+    Follows "Webhook Overview", https://trtc.io/document/34354. ``event_time`` is the body's
+    EventTime: milliseconds since the epoch for almost every command, written as a number or a
+    quoted number (both are read), and absent from many older bodies. ``event_time_ms`` gives it
+    in milliseconds whatever the command's unit.
     ``body_has_command`` is False for the bodies that carry no CallbackCommand of their own (the
     query's is used); ``items_field`` names the array of a batched body.
     """
@@ -111,11 +115,16 @@ class Event(Model, frozen=True, kw_only=True):
 
 
 class UnknownEvent(Event, frozen=True, kw_only=True):
-    """A command timhooks does not know yet; every field but the two common ones is in ``extra``."""
+    """A command timhooks does not know yet; every field but the two common ones is in ``extra``.
+
+    The known ones are those of "Webhook Overview", https://trtc.io/document/34354.
+    """
 
 
 class BeforeEvent(Event, frozen=True, kw_only=True):
     """A webhook answered inline, whose answer decides: build the answer from the event.
+
+    Follows "Webhook Overview", https://trtc.io/document/34354 (before-webhooks).
 
     Each builder checks the decision against this command's rules (``commands.COMMANDS``) and
     raises ConfigError at once if the command does not allow it, so a wrong answer is never sent.

@@ -35,20 +35,30 @@ __all__ = [
 
 
 class Member(Model, frozen=True, kw_only=True):
-    """One ``{"Member_Account": ...}`` item of a group member list."""
+    """One ``{"Member_Account": ...}`` item of a group member list.
+
+    Follows "After a User Joins a Group", https://trtc.io/document/34372 (and the other group
+    pages).
+    """
 
     member_account: str = msgspec.field(name="Member_Account")
 
 
 class UserDefinedData(Model, frozen=True, kw_only=True):
-    """One ``{"Key": ..., "Value": ...}`` item of ``UserDefinedDataList`` (custom fields)."""
+    """One ``{"Key": ..., "Value": ...}`` item of ``UserDefinedDataList`` (custom fields).
+
+    Follows "After a Group Is Created", https://trtc.io/document/34369.
+    """
 
     key: str = msgspec.field(name="Key")
     value: str = msgspec.field(name="Value", default="")
 
 
 class GroupAttr(Model, frozen=True, kw_only=True):
-    """One group attribute: ``{"key": ..., "value": ...}``, in lower case on the wire."""
+    """One group attribute: ``{"key": ..., "value": ...}``, in lower case on the wire.
+
+    Follows "Callback After Group Attribute Changed", https://trtc.io/document/60394.
+    """
 
     key: str = msgspec.field(name="key", default="")
     value: str = msgspec.field(name="value", default="")

@@ -87,7 +87,11 @@ class GroupSendMsgException(Event, frozen=True, kw_only=True):
 
 
 class MsgSeqItem(Model, frozen=True, kw_only=True):
-    """One ``{"MsgSeq": ...}`` item of ``MsgSeqList``."""
+    """One ``{"MsgSeq": ...}`` item of ``MsgSeqList``.
+
+    Follows "Callback After Recalling Group Messages",
+    https://tencentcloud.com/document/product/1047/46979.
+    """
 
     msg_seq: int = msgspec.field(name="MsgSeq")
 
@@ -140,7 +144,10 @@ class GroupAfterModifyMsg(Event, frozen=True, kw_only=True):
 
 
 class GroupMsgReceipt(Model, frozen=True, kw_only=True):
-    """The read receipt of one group message: how many read it, and who."""
+    """The read receipt of one group message: how many read it, and who.
+
+    Follows "Callback After Read Receipt", https://trtc.io/document/60395.
+    """
 
     msg_seq: int = msgspec.field(name="MsgSeq", default=0)
     read_num: int = msgspec.field(name="ReadNum", default=0)

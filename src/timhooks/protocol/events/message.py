@@ -38,7 +38,10 @@ __all__ = [
 
 
 class MsgContent(Model, frozen=True, kw_only=True):
-    """The content of one message element; each MsgType has its own subclass."""
+    """The content of one message element; each MsgType has its own subclass.
+
+    Follows "Message Formats", https://www.tencentcloud.com/document/product/1047/33527.
+    """
 
     msg_type: ClassVar[str] = ""
 
@@ -48,7 +51,7 @@ class MsgContent(Model, frozen=True, kw_only=True):
 
 
 class TextContent(MsgContent, frozen=True, kw_only=True):
-    """TIMTextElem: a text ("Message Formats", text message element)."""
+    """TIMTextElem: a text ("Message Formats", https://www.tencentcloud.com/document/product/1047/33527)."""
 
     msg_type = "TIMTextElem"
     text: str = msgspec.field(name="Text", default="")
@@ -59,7 +62,7 @@ class TextContent(MsgContent, frozen=True, kw_only=True):
 
 
 class LocationContent(MsgContent, frozen=True, kw_only=True):
-    """TIMLocationElem: a place ("Message Formats", location message element)."""
+    """TIMLocationElem: a place ("Message Formats", https://www.tencentcloud.com/document/product/1047/33527)."""
 
     msg_type = "TIMLocationElem"
     desc: str | None = msgspec.field(name="Desc", default=None)
@@ -68,7 +71,7 @@ class LocationContent(MsgContent, frozen=True, kw_only=True):
 
 
 class FaceContent(MsgContent, frozen=True, kw_only=True):
-    """TIMFaceElem: an emoji by index ("Message Formats", emoji message element)."""
+    """TIMFaceElem: an emoji by index ("Message Formats", https://www.tencentcloud.com/document/product/1047/33527)."""
 
     msg_type = "TIMFaceElem"
     index: int | None = msgspec.field(name="Index", default=None)
@@ -76,7 +79,7 @@ class FaceContent(MsgContent, frozen=True, kw_only=True):
 
 
 class CustomContent(MsgContent, frozen=True, kw_only=True):
-    """TIMCustomElem: app-defined data ("Message Formats", custom message element)."""
+    """TIMCustomElem: app-defined data ("Message Formats", https://www.tencentcloud.com/document/product/1047/33527)."""
 
     msg_type = "TIMCustomElem"
     data: str | None = msgspec.field(name="Data", default=None)
@@ -86,7 +89,7 @@ class CustomContent(MsgContent, frozen=True, kw_only=True):
 
 
 class SoundContent(MsgContent, frozen=True, kw_only=True):
-    """TIMSoundElem: a voice clip ("Message Formats", audio message element)."""
+    """TIMSoundElem: a voice clip ("Message Formats", https://www.tencentcloud.com/document/product/1047/33527)."""
 
     msg_type = "TIMSoundElem"
     url: str | None = msgspec.field(name="Url", default=None)
@@ -97,7 +100,10 @@ class SoundContent(MsgContent, frozen=True, kw_only=True):
 
 
 class ImageInfo(Model, frozen=True, kw_only=True):
-    """One size of an image: Type 1 original, 2 large, 3 thumbnail ("Message Formats")."""
+    """One size of an image: Type 1 original, 2 large, 3 thumbnail.
+
+    Follows "Message Formats", https://www.tencentcloud.com/document/product/1047/33527.
+    """
 
     type: int | None = msgspec.field(name="Type", default=None)
     size: int | None = msgspec.field(name="Size", default=None)
@@ -107,7 +113,7 @@ class ImageInfo(Model, frozen=True, kw_only=True):
 
 
 class ImageContent(MsgContent, frozen=True, kw_only=True):
-    """TIMImageElem: an image in its sizes ("Message Formats", image message element)."""
+    """TIMImageElem: an image in its sizes ("Message Formats", https://www.tencentcloud.com/document/product/1047/33527)."""
 
     msg_type = "TIMImageElem"
     uuid: str | None = msgspec.field(name="UUID", default=None)
@@ -116,7 +122,7 @@ class ImageContent(MsgContent, frozen=True, kw_only=True):
 
 
 class FileContent(MsgContent, frozen=True, kw_only=True):
-    """TIMFileElem: a file ("Message Formats", file message element)."""
+    """TIMFileElem: a file ("Message Formats", https://www.tencentcloud.com/document/product/1047/33527)."""
 
     msg_type = "TIMFileElem"
     url: str | None = msgspec.field(name="Url", default=None)
@@ -127,7 +133,10 @@ class FileContent(MsgContent, frozen=True, kw_only=True):
 
 
 class VideoFileContent(MsgContent, frozen=True, kw_only=True):
-    """TIMVideoFileElem: a video and its thumbnail ("Message Formats", video message element)."""
+    """TIMVideoFileElem: a video and its thumbnail.
+
+    Follows "Message Formats", https://www.tencentcloud.com/document/product/1047/33527.
+    """
 
     msg_type = "TIMVideoFileElem"
     video_url: str | None = msgspec.field(name="VideoUrl", default=None)
@@ -146,7 +155,10 @@ class VideoFileContent(MsgContent, frozen=True, kw_only=True):
 
 
 class RelayMessage(Model, frozen=True, kw_only=True):
-    """One forwarded message inside a TIMRelayElem's MsgList ("Message Formats")."""
+    """One forwarded message inside a TIMRelayElem's MsgList.
+
+    Follows "Message Formats", https://www.tencentcloud.com/document/product/1047/33527.
+    """
 
     from_account: str | None = msgspec.field(name="From_Account", default=None)
     to_account: str | None = msgspec.field(name="To_Account", default=None)
@@ -159,7 +171,7 @@ class RelayMessage(Model, frozen=True, kw_only=True):
 
 
 class RelayContent(MsgContent, frozen=True, kw_only=True):
-    """TIMRelayElem: forwarded messages ("Message Formats", combined message element)."""
+    """TIMRelayElem: forwarded messages ("Message Formats", https://www.tencentcloud.com/document/product/1047/33527)."""
 
     msg_type = "TIMRelayElem"
     title: str | None = msgspec.field(name="Title", default=None)
@@ -171,7 +183,10 @@ class RelayContent(MsgContent, frozen=True, kw_only=True):
 
 
 class OtherContent(MsgContent, frozen=True, kw_only=True):
-    """The content of an element type timhooks does not know: every field is in ``extra``."""
+    """The content of an element type timhooks does not know: every field is in ``extra``.
+
+    The types known are those of "Message Formats", https://www.tencentcloud.com/document/product/1047/33527.
+    """
 
 
 _CONTENT: dict[str, type[MsgContent]] = {

@@ -14,7 +14,11 @@ __all__ = ["ContactItem", "ResultNotify"]
 
 class ContactItem(Model, frozen=True, kw_only=True):
     """Where the moderated content went: ContactType 1 a user (To_Account), 2 a group
-    (ToGroupId)."""
+    (ToGroupId).
+
+    Follows "Cloud Moderation Webhooks",
+    https://www.tencentcloud.com/document/product/1047/78240.
+    """
 
     contact_type: int | None = msgspec.field(name="ContactType", default=None)
     to_account: str | None = msgspec.field(name="To_Account", default=None)

@@ -29,13 +29,19 @@ __all__ = [
 
 
 class Subscriber(Model, frozen=True, kw_only=True):
-    """One ``{"Subscriber_Account": ...}`` item of ``SubscribeAccountList``."""
+    """One ``{"Subscriber_Account": ...}`` item of ``SubscribeAccountList``.
+
+    Follows "After Official Channel Is Subscribed", https://trtc.io/document/60800.
+    """
 
     subscriber_account: str = msgspec.field(name="Subscriber_Account")
 
 
 class WithdrawMsg(Model, frozen=True, kw_only=True):
-    """One ``{"MsgKey": ...}`` item of ``WithdrawMsgList``."""
+    """One ``{"MsgKey": ...}`` item of ``WithdrawMsgList``.
+
+    Follows "Webhook After Recalling Official Channel Messages", https://trtc.io/document/60805.
+    """
 
     msg_key: str = msgspec.field(name="MsgKey")
 

@@ -26,7 +26,8 @@ class PushEvent(Model, frozen=True, kw_only=True):
     """What every push event carries: its command, EventType and EventTime in seconds.
 
     PushPlatform 0 unknown, 1 APNs, 2 Xiaomi, 3 Huawei, 4 FCM, 5 Meizu, 6 OPPO, 7 vivo, 8 Honor;
-    PushStage 1 sent, 2 delivered, 3 clicked; ErrCode 0 for success.
+    PushStage 1 sent, 2 delivered, 3 clicked; ErrCode 0 for success. Follows "Other Push
+    Callbacks", https://tencentcloud.com/document/product/1047/67552.
     """
 
     callback_command: str = msgspec.field(name="CallbackCommand", default="")
@@ -48,7 +49,8 @@ class OfflinePushEvent(PushEvent, frozen=True, kw_only=True):
     """One offline push of a message: EventType 1 one-to-one, 2 group.
 
     A group event names its group ``GroupID`` (capital D) and has no MsgKey; ``GroupId`` is read
-    too. ``PushID`` is in the Chinese page's sample only.
+    too. ``PushID`` is in the Chinese page's sample only. Follows "Other Push Callbacks",
+    https://tencentcloud.com/document/product/1047/67552.
     """
 
     wire_aliases = MappingProxyType({"GroupId": "GroupID"})
@@ -62,14 +64,21 @@ class OfflinePushEvent(PushEvent, frozen=True, kw_only=True):
 
 
 class AllMemberPushEvent(PushEvent, frozen=True, kw_only=True):
-    """One push of an all-user, tag or user-ID push task: EventType 1 offline, 2 online."""
+    """One push of an all-user, tag or user-ID push task: EventType 1 offline, 2 online.
+
+    Follows "All Users / Tags / UserID Push Callback",
+    https://tencentcloud.com/document/product/1047/67551.
+    """
 
     task_id: str = msgspec.field(name="TaskId", default="")
     task_time: Seconds | None = msgspec.field(name="TaskTime", default=None)
 
 
 class PushBatch(Event, frozen=True, kw_only=True):
-    """A batched push webhook: no CallbackCommand or EventTime of its own."""
+    """A batched push webhook: no CallbackCommand or EventTime of its own.
+
+    Follows "Other Push Callbacks", https://tencentcloud.com/document/product/1047/67552.
+    """
 
     body_has_command = False
     items_field = "Events"

@@ -27,7 +27,10 @@ __all__ = [
 
 
 class FriendItem(Model, frozen=True, kw_only=True):
-    """One user a friend request goes to, with the requester's remark, list and wording."""
+    """One user a friend request goes to, with the requester's remark, list and wording.
+
+    Follows "Before a Friend Is Added", https://trtc.io/document/43468.
+    """
 
     to_account: str = msgspec.field(name="To_Account", default="")
     remark: str | None = msgspec.field(name="Remark", default=None)
@@ -57,7 +60,10 @@ class PrevFriendAdd(BeforeEvent, frozen=True, kw_only=True):
 
 
 class ResponseFriendItem(Model, frozen=True, kw_only=True):
-    """One answer to a friend request: whose request (To_Account) and the ResponseAction."""
+    """One answer to a friend request: whose request (To_Account) and the ResponseAction.
+
+    Follows "Before a Friend Request Is Responded", https://trtc.io/document/43467.
+    """
 
     to_account: str = msgspec.field(name="To_Account", default="")
     remark: str | None = msgspec.field(name="Remark", default=None)
@@ -88,7 +94,8 @@ class PrevFriendResponse(BeforeEvent, frozen=True, kw_only=True):
 class FriendPair(Model, frozen=True, kw_only=True):
     """``To_Account`` added to (or removed from) ``From_Account``'s list.
 
-    ``Initiator_Account`` (who started it) is sent by Sns.CallbackFriendAdd only.
+    ``Initiator_Account`` (who started it) is sent by Sns.CallbackFriendAdd only. Follows
+    "After a Friend Is Added", https://www.tencentcloud.com/document/product/1047/34359.
     """
 
     from_account: str = msgspec.field(name="From_Account", default="")
@@ -142,7 +149,10 @@ class BlackListDelete(Event, frozen=True, kw_only=True):
 
 
 class FollowItem(Model, frozen=True, kw_only=True):
-    """One ``{"To_Account": ...}`` item of ``FollowList``: a user now followed."""
+    """One ``{"To_Account": ...}`` item of ``FollowList``: a user now followed.
+
+    Follows "After a User Is Followed", https://trtc.io/document/70355.
+    """
 
     to_account: str = msgspec.field(name="To_Account", default="")
 
