@@ -10,7 +10,6 @@ documents; ``README.md`` lists them by group.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -19,8 +18,16 @@ from typing import Any
 import msgspec
 
 from timhooks.protocol import events as ev
+from timhooks.protocol._answers import (
+    decode_reason,
+    encode_results,
+    int_field,
+    json_type,
+    result_items,
+    str_field,
+)
 from timhooks.protocol.codes import RestCode, WebhookCode
-from timhooks.protocol.decisions import ACK_BODY, Decision, DecisionKind, ResultItem
+from timhooks.protocol.decisions import ACK_BODY, Decision, DecisionKind
 from timhooks.protocol.errors import (
     CommandMismatch,
     ConfigError,
@@ -62,9 +69,6 @@ _GROUP_CUSTOM = (10100, 10200)
 _FRIEND_RESULTS = (38000, 39000)
 
 _encoder = msgspec.json.Encoder()
-# ErrorCode as a quoted number: ASCII digits only (str.isdigit also takes "²", which int()
-# refuses), and short enough that int() never meets its digit limit.
-_INT_TEXT = re.compile(r"-?[0-9]{1,18}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +161,7 @@ class CommandSpec:
         """
         self.check(decision)
         if self.result_range is not None:
-            return _encode_results(decision, event, self.result_range[0])
+            return encode_results(decision, event, self.result_range[0])
         if decision == Decision() and not self.replies:
             return ACK_BODY
         body: dict[str, Any] = {
@@ -185,11 +189,11 @@ class CommandSpec:
         try:
             data = msgspec.json.decode(body)
         except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
-            raise MalformedResponse(f"answer is not valid JSON: {_decode_reason(exc)}") from None
+            raise MalformedResponse(f"answer is not valid JSON: {decode_reason(exc)}") from None
         if not isinstance(data, dict):
-            raise MalformedResponse(f"answer must be a JSON object, got {_json_type(data)}")
-        code = _int_field(data, "ErrorCode")
-        info = _str_field(data, "ErrorInfo", "")
+            raise MalformedResponse(f"answer must be a JSON object, got {json_type(data)}")
+        code = int_field(data, "ErrorCode")
+        info = str_field(data, "ErrorInfo") or ""
         refused: tuple[str, ...] = ()
         for name in _REFUSAL_ALIASES:
             value = data.get(name)
@@ -205,9 +209,9 @@ class CommandSpec:
         ccd = data.get("CloudCustomData")
         if ccd is not None and not isinstance(ccd, str):
             raise MalformedResponse("answer field CloudCustomData must be a string")
-        results = _result_items(data) if self.result_range is not None else ()
+        results = result_items(data) if self.result_range is not None else ()
         # RspData is ignored on a failure ("Chatbot Passthrough Message Callback").
-        rsp_data = _str_field(data, "RspData", None) if self.replies else None
+        rsp_data = str_field(data, "RspData") if self.replies else None
         if code != WebhookCode.ALLOW:
             rsp_data = None
         return Decision(
@@ -219,90 +223,6 @@ class CommandSpec:
             results=results,
             rsp_data=rsp_data,
         )
-
-
-def _encode_results(decision: Decision, event: ev.Event | None, low: int) -> bytes:
-    """A per-recipient answer: a ResultItem for every recipient of ``event``.
-
-    ErrorCode stays 0: Tencent treats any other as the app failing and ignores it; a refusal is
-    a non-zero ResultCode (https://trtc.io/document/43468). A deny, or a refusal without its own
-    code, gets ``low``, the first code of the range.
-    """
-    recipients = event.recipients() if isinstance(event, ev.BeforeEvent) else ()
-    verdicts: dict[str, tuple[int, str]] = {}
-    if decision.kind is DecisionKind.DENY:
-        verdicts = dict.fromkeys(recipients, (low, decision.error_info))
-    for account in decision.refused:
-        verdicts[account] = (low, "")
-    for item in decision.results:
-        verdicts[item.to_account] = (item.result_code, item.result_info)
-    items = [
-        ResultItem(account, *verdicts.get(account, (0, ""))).to_wire()
-        for account in dict.fromkeys([*recipients, *verdicts])
-    ]
-    body = {"ActionStatus": "OK", "ErrorInfo": "", "ErrorCode": 0, "ResultItem": items}
-    return _encoder.encode(body)
-
-
-def _decode_reason(exc: Exception) -> str:
-    # msgspec raises UnicodeDecodeError (not DecodeError) for invalid UTF-8 inside a JSON string;
-    # atheris found it: without it a hostile body leaked a foreign error (STYLE.md habit 1).
-    if isinstance(exc, UnicodeDecodeError):
-        return f"invalid UTF-8 at byte {exc.start}"
-    return "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-
-
-def _json_type(value: object) -> str:
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if value is None:
-        return "null"
-    return "an object"
-
-
-def _int_field(data: dict[str, Any], name: str, where: str = "answer field") -> int:
-    value = data.get(name)
-    if isinstance(value, bool):
-        raise MalformedResponse(f"{where} {name} must be an integer, got a boolean")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and _INT_TEXT.fullmatch(value.strip()):
-        return int(value)
-    if value is None:
-        raise MalformedResponse(f"answer has no {name}")
-    raise MalformedResponse(f"{where} {name} must be an integer, got {_json_type(value)}")
-
-
-def _str_field(data: dict[str, Any], name: str, default: str | None) -> Any:
-    value = data.get(name, default)
-    if value is not default and not isinstance(value, str):
-        raise MalformedResponse(f"answer field {name} must be a string")
-    return value
-
-
-def _result_items(data: dict[str, Any]) -> tuple[ResultItem, ...]:
-    value = data.get("ResultItem")
-    if value is None:
-        return ()
-    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise MalformedResponse("answer field ResultItem must be an array of objects")
-    items = []
-    for item in value:
-        account = item.get("To_Account")
-        if not isinstance(account, str):
-            raise MalformedResponse("answer field ResultItem[].To_Account must be a string")
-        code = _int_field(item, "ResultCode", "answer field ResultItem[].")
-        info = item.get("ResultInfo", "")
-        if not isinstance(info, str):
-            raise MalformedResponse("answer field ResultItem[].ResultInfo must be a string")
-        items.append(ResultItem(account, code, info))
-    return tuple(items)
 
 
 def _wire_names(model: type[ev.Event]) -> frozenset[str]:
@@ -477,9 +397,9 @@ def parse_event(body: bytes | str, *, command: str | None = None) -> ev.Event:
     try:
         data = msgspec.json.decode(body)
     except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
-        raise MalformedRequest(f"body is not valid JSON: {_decode_reason(exc)}") from None
+        raise MalformedRequest(f"body is not valid JSON: {decode_reason(exc)}") from None
     if not isinstance(data, dict):
-        raise MalformedRequest(f"body must be a JSON object, got {_json_type(data)}")
+        raise MalformedRequest(f"body must be a JSON object, got {json_type(data)}")
     name = data.get("CallbackCommand")
     if name is None:
         name = _implied_command(data, command)
