@@ -199,6 +199,7 @@ class _Plan:
     aliases: tuple[tuple[str, str], ...]
     children: dict[str, _Plan]
     dynamic: Mapping[str, Callable[[Mapping[str, Any]], type[Model]]]
+    arrays: bool  # some field holds a tuple: to_wire() must make it a list
 
 
 _PLANS: dict[type[Model], _Plan] = {}
@@ -217,6 +218,7 @@ def plan_of(model: type[Model]) -> _Plan:
         aliases=tuple(model.wire_aliases.items()),
         children=children,
         dynamic=model.dynamic,
+        arrays=any(_holds_tuple(f.type) for f in fields),
     )
     _PLANS[model] = plan  # before the children: a model may (indirectly) contain itself
     for f in fields:
@@ -242,6 +244,15 @@ def _nested_model(tp: Any) -> type[Model] | None:
     return None
 
 
+def _holds_tuple(tp: Any) -> bool:
+    origin = typing.get_origin(tp)
+    if origin is tuple:
+        return True
+    if origin in (Annotated, Union, types.UnionType):
+        return any(_holds_tuple(arg) for arg in typing.get_args(tp))
+    return False
+
+
 def prepare(data: dict[str, Any], model: type[Model]) -> dict[str, Any]:
     """Move the fields ``model`` does not name into ``extra``, at every level of ``data``.
 
@@ -256,15 +267,22 @@ def _attach(data: dict[str, Any], plan: _Plan) -> None:
     for alias, own in plan.aliases:
         if alias in data and own not in data:
             data[own] = data.pop(alias)
-    data[EXTRA_KEY] = {k: v for k, v in data.items() if k not in plan.known}
+    if not data.keys() <= plan.known:  # only then is there anything for extra
+        data[EXTRA_KEY] = {k: v for k, v in data.items() if k not in plan.known}
     for name, child in plan.children.items():
         value = data.get(name)
         if isinstance(value, dict):
             _attach(value, child)
         elif isinstance(value, list):
+            if child.children or child.aliases:
+                for item in value:
+                    if isinstance(item, dict):
+                        _attach(item, child)
+                continue
+            known = child.known  # a leaf (a member list): the common case, kept tight
             for item in value:
-                if isinstance(item, dict):
-                    _attach(item, child)
+                if isinstance(item, dict) and not item.keys() <= known:
+                    item[EXTRA_KEY] = {k: v for k, v in item.items() if k not in known}
 
 
 def _restore(data: dict[str, Any], plan: _Plan) -> None:
@@ -272,6 +290,14 @@ def _restore(data: dict[str, Any], plan: _Plan) -> None:
     for name in plan.nullable:
         if name in data and data[name] is None:
             del data[name]  # absent on the wire
+    if plan.arrays or plan.children or plan.dynamic:
+        _restore_values(data, plan)
+    if extra:
+        for key, value in extra.items():
+            data.setdefault(key, value)
+
+
+def _restore_values(data: dict[str, Any], plan: _Plan) -> None:
     for name, value in data.items():
         child = plan.children.get(name)
         resolve = plan.dynamic.get(name)
@@ -286,9 +312,6 @@ def _restore(data: dict[str, Any], plan: _Plan) -> None:
                     if isinstance(item, dict):
                         _restore(item, child)
             data[name] = items
-    if extra:
-        for key, value in extra.items():
-            data.setdefault(key, value)
 
 
 M = typing.TypeVar("M", bound=Model)
