@@ -9,9 +9,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import typing
 import zlib
 from typing import Any
 
+import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,11 +29,19 @@ from timhooks.protocol import (
     decode_usersig,
     parse_event,
     parse_query,
+    summarize,
     verify_sign,
     verify_usersig,
 )
+from timhooks.protocol import events as ev
 
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Derandomized: the same examples on every run, so a failure is never a matter of chance.
+FAST = settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 json_values = st.recursive(
     st.none()
@@ -49,14 +59,81 @@ json_values = st.recursive(
 commands = st.sampled_from(sorted(COMMANDS))
 
 
+def nested_model(tp: Any) -> type[ev.Model] | None:
+    """The model a field holds (itself, in a tuple, or optional), or None."""
+    if isinstance(tp, type) and issubclass(tp, ev.Model):
+        return tp
+    for arg in typing.get_args(tp):
+        found = nested_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def is_array(tp: Any) -> bool:
+    """True if the field holds a tuple (a JSON array), possibly optional."""
+    if typing.get_origin(tp) is tuple:
+        return True
+    return any(typing.get_origin(arg) is tuple for arg in typing.get_args(tp))
+
+
+MSG_TYPES = [
+    "TIMTextElem",
+    "TIMLocationElem",
+    "TIMFaceElem",
+    "TIMCustomElem",
+    "TIMSoundElem",
+    "TIMImageElem",
+    "TIMFileElem",
+    "TIMVideoFileElem",
+    "TIMRelayElem",
+    "TIMNewElem",
+]
+CONTENT = {
+    "TIMTextElem": ev.TextContent,
+    "TIMLocationElem": ev.LocationContent,
+    "TIMFaceElem": ev.FaceContent,
+    "TIMCustomElem": ev.CustomContent,
+    "TIMSoundElem": ev.SoundContent,
+    "TIMImageElem": ev.ImageContent,
+    "TIMFileElem": ev.FileContent,
+    "TIMVideoFileElem": ev.VideoFileContent,
+    "TIMRelayElem": ev.RelayContent,
+}
+scalars = st.none() | st.booleans() | st.integers(-5, 2**40) | st.text(max_size=8)
+
+
+def model_like(draw: st.DrawFn, model: type[ev.Model], depth: int = 0) -> dict[str, Any]:
+    """An object with some of ``model``'s wire fields: nested objects shaped like their models,
+    values mostly of the right kind, sometimes anything at all."""
+    if model is ev.MsgElement:
+        msg_type = draw(st.sampled_from(MSG_TYPES))
+        content = CONTENT.get(msg_type, ev.OtherContent)
+        return {"MsgType": msg_type, "MsgContent": model_like(draw, content, depth + 1)}
+    fields = [f for f in msgspec.structs.fields(model) if f.encode_name != ev.EXTRA_KEY]
+    data: dict[str, Any] = {}
+    indices = st.integers(0, max(len(fields) - 1, 0))
+    chosen = draw(st.lists(indices, max_size=len(fields), unique=True)) if fields else []
+    for field in (fields[i] for i in chosen):
+        nested = nested_model(field.type)
+        if nested is not None and depth < 3 and draw(st.integers(0, 4)):
+            items = [model_like(draw, nested, depth + 1) for _ in range(draw(st.integers(0, 2)))]
+            one = model_like(draw, nested, depth + 1)
+            data[field.encode_name] = items if is_array(field.type) else one
+        else:
+            data[field.encode_name] = draw(scalars if draw(st.booleans()) else json_values)
+    if draw(st.integers(0, 5)) == 0:
+        data["Unknown"] = draw(json_values)
+    return data
+
+
 @st.composite
 def webhook_like(draw: st.DrawFn) -> dict[str, Any]:
+    """A body shaped like a real command's (nested structures included), or an unknown one."""
     name = draw(commands | st.text(max_size=30))
     spec = COMMANDS.get(name)
-    fields = sorted(spec.wire_fields - {"CallbackCommand"}) if spec else ["EventTime", "X"]
-    body: dict[str, Any] = {"CallbackCommand": name}
-    for field in draw(st.lists(st.sampled_from(fields), max_size=len(fields), unique=True)):
-        body[field] = draw(json_values)
+    body: dict[str, Any] = model_like(draw, spec.model) if spec else {"X": draw(json_values)}
+    body["CallbackCommand"] = name
     return body
 
 
@@ -72,13 +149,44 @@ def test_parse_event_on_arbitrary_bytes(body: bytes) -> None:
 @given(json_values | webhook_like())
 def test_parse_event_on_arbitrary_json(value: Any) -> None:
     """Any JSON value, including webhook-shaped objects with wrong types, gives an Event or
-    MalformedRequest; an Event always carries the body's CallbackCommand."""
+    MalformedRequest; an Event always carries the body's (or its batch's) CallbackCommand."""
     try:
         event = parse_event(json.dumps(value))
     except MalformedRequest:
         return
     assert isinstance(event, Event)
-    assert event.callback_command == value["CallbackCommand"]
+    if "CallbackCommand" in value:
+        assert event.callback_command == value["CallbackCommand"]
+    else:
+        assert event.callback_command == value["Events"][0]["CallbackCommand"]
+
+
+@settings(FAST, max_examples=400)
+@given(webhook_like(), st.booleans())
+def test_parsed_events_round_trip_and_summarize(value: dict[str, Any], with_query: bool) -> None:
+    """An event parsed from a webhook-shaped body writes back (to_wire) to JSON that parses to
+    the same event, and summarizes without raising."""
+    command = value["CallbackCommand"]
+    spec = COMMANDS.get(command)
+    if spec is not None and not spec.model.body_has_command and with_query:
+        del value["CallbackCommand"]  # as Tencent sends these: the query names the command
+    try:
+        event = parse_event(json.dumps(value), command=command)
+    except MalformedRequest:
+        return
+    wire = event.to_wire()
+    assert parse_event(json.dumps(wire), command=command) == event
+    assert isinstance(event.summary(), str)
+    assert isinstance(summarize(value), str)
+
+
+@FAST
+@given(json_values | webhook_like())
+def test_summarize_on_arbitrary_json(value: Any) -> None:
+    """A one-line summary of any JSON value is a string without a line break."""
+    line = summarize(value)
+    assert isinstance(line, str)
+    assert "\n" not in line
 
 
 @FAST
@@ -156,6 +264,8 @@ answer_like = st.fixed_dictionaries(
             "RefusedSubscribers_Account",
             "MsgBody",
             "CloudCustomData",
+            "ResultItem",
+            "RspData",
         )
     },
 )

@@ -18,6 +18,7 @@ from server_support import (
     CONFIG,
     GROUP,
     OA,
+    SENT_BY_SERVE,
     Stack,
     check_body,
     members,
@@ -176,9 +177,9 @@ WITH_RANGE = [name for name, s in SCENARIOS.items() if s.custom is not None]
 
 
 def test_every_before_command_has_a_veto_scenario() -> None:
-    """The six before-webhooks of the registry each have a scenario below."""
+    """The six before-webhooks serve sends each have a scenario below."""
     assert {s.command for s in SCENARIOS.values()} == {
-        name for name, spec in COMMANDS.items() if spec.is_before
+        name for name in SENT_BY_SERVE if COMMANDS[name].is_before
     }
 
 
@@ -472,7 +473,7 @@ async def test_rewrite_replaces_body_and_custom_data(tmp_path: Path) -> None:
 
         @st.receiver.on(ev.BeforeSendMsg)
         def rewrite(event: ev.BeforeSendMsg) -> Decision:
-            assert event.msg_body == tuple(TEXT)
+            assert [e.to_wire() for e in event.msg_body] == TEXT  # typed MsgElements
             return Decision.rewrite(msg_body=clean, cloud_custom_data="moderated")
 
         started = time.time()

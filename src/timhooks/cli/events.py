@@ -11,6 +11,7 @@ from timhooks.cli.logs import Log, add_log_commands, open_log
 from timhooks.cli.output import not_found, print_json, printable, printable_json, when, with_store
 from timhooks.cli.parser import add_command, show_help
 from timhooks.protocol.events import Event
+from timhooks.protocol.summary import summarize
 from timhooks.receiver.core import Receiver, WebhookMeta
 from timhooks.storage import InboxEntry, InboxStatus, InboxStore, describe_url, open_inbox
 from timhooks.storage.filters import LogFilter
@@ -18,19 +19,6 @@ from timhooks.storage.filters import LogFilter
 __all__ = ["add_commands"]
 
 DEFAULT_INBOX = "timhooks-inbox.db"
-
-# The fields that identify what an event is about, shown in one-line summaries.
-_KEY_FIELDS = (
-    "Official_Account",
-    "GroupId",
-    "Operator_Account",
-    "Owner_Account",
-    "Requestor_Account",
-    "Name",
-    "MsgKey",
-    "JoinType",
-    "ExitType",
-)
 
 
 def add_commands(commands: Any) -> None:
@@ -94,16 +82,7 @@ def add_commands(commands: Any) -> None:
 
 
 def _summary(payload: Any) -> str:
-    if not isinstance(payload, dict):
-        return ""
-    parts = [f"{k}={payload[k]}" for k in _KEY_FIELDS if isinstance(payload.get(k), str | int)]
-    for key, value in payload.items():
-        if isinstance(value, list | tuple) and value and key != "MsgBody":
-            # Member and subscriber lists are [{"Member_Account": id}, ...]: show the ids.
-            ids = [next(iter(v.values())) for v in value if isinstance(v, dict) and len(v) == 1]
-            shown = ",".join(map(str, ids)) if len(ids) == len(value) else f"[{len(value)}]"
-            parts.append(f"{key}={shown}")
-    return " ".join(parts)
+    return summarize(payload)
 
 
 # --- listen ---------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from timhooks.protocol.codes import RestCode, WebhookCode
 from timhooks.protocol.commands import COMMANDS, CommandSpec, Phase, get_command, parse_event
-from timhooks.protocol.decisions import ACK_BODY, Decision, DecisionKind
+from timhooks.protocol.decisions import ACK_BODY, Decision, DecisionKind, ResultItem
 from timhooks.protocol.errors import (
     CommandMismatch,
     ConfigError,
@@ -29,9 +29,10 @@ from timhooks.protocol.errors import (
     UserSigMalformed,
     VerificationError,
 )
-from timhooks.protocol.events import Event, UnknownEvent
+from timhooks.protocol.events import BeforeEvent, Event, UnknownEvent
 from timhooks.protocol.query import Platform, WebhookQuery, build_query, parse_query
 from timhooks.protocol.signing import DEFAULT_TOLERANCE, compute_sign, verify_sign
+from timhooks.protocol.summary import summarize
 from timhooks.protocol.usersig import (
     DEFAULT_EXPIRE,
     UserSigInfo,
@@ -45,6 +46,7 @@ __all__ = [
     "COMMANDS",
     "DEFAULT_EXPIRE",
     "DEFAULT_TOLERANCE",
+    "BeforeEvent",
     "CommandMismatch",
     "CommandSpec",
     "ConfigError",
@@ -59,6 +61,7 @@ __all__ = [
     "Platform",
     "ProtocolError",
     "RestCode",
+    "ResultItem",
     "SignatureMismatch",
     "StaleRequest",
     "StorageError",
@@ -81,6 +84,7 @@ __all__ = [
     "get_command",
     "parse_event",
     "parse_query",
+    "summarize",
     "verify_sign",
     "verify_usersig",
 ]

@@ -1,7 +1,7 @@
 """Error codes of the protocol: REST results and webhook answers.
 
-Sources are in ../shared/reference/tencent-chat-protocol.md section 6 (REST) and sections 3-4
-(webhook answers).
+REST codes follow Tencent's "Error Codes" (https://trtc.io/document/34348) and the REST pages of
+each command; webhook answers follow each webhook's page.
 """
 
 from __future__ import annotations
@@ -12,18 +12,22 @@ __all__ = ["RestCode", "WebhookCode"]
 
 
 class WebhookCode(IntEnum):
-    """ErrorCode values an app backend answers a before-webhook with (reference 3.1, 3.9, 4.1)."""
+    """ErrorCode values an app backend answers a before-webhook with.
+
+    From "Before a One-to-One Message Is Sent" (https://trtc.io/document/34364) and the other
+    before-webhook pages.
+    """
 
     ALLOW = 0
     DENY = 1
-    DISCARD = 2  # only OfficialAccount.CallbackBeforeSendMsg: not sent, the caller sees success
+    DISCARD = 2  # the *.CallbackBeforeSendMsg commands: not sent, the sender sees success
 
 
 class RestCode(IntEnum):
-    """ErrorCode values of Tencent's REST API that timhooks returns (reference section 6)."""
+    """ErrorCode values of Tencent's REST API that timhooks returns."""
 
     OK = 0
-    # Official Account service (reference 5.1)
+    # Official Account service (the Official Channel REST pages, https://trtc.io/document/60755)
     OA_BAD_PARAM = 6017
     # group and generic service codes
     INTERNAL = 10002
@@ -40,6 +44,8 @@ class RestCode(IntEnum):
     MSG_TO_RECALL_NOT_FOUND = 10030
     BAD_PACKET = 20001
     CREATE_REFUSED_BY_CALLBACK = 20006
+    # The same code: a one-to-one message refused by C2C.CallbackBeforeSendMsg.
+    MSG_REFUSED_BY_CALLBACK = 20006
     # REST envelope (60000-69999)
     HTTP_PARSE_ERROR = 60002
     URL_ACCOUNT_ERROR = 60004

@@ -1,8 +1,11 @@
-"""The query string Tencent appends to the webhook URL (reference 1.2, 1.3, 1.5).
+"""The query string Tencent appends to the webhook URL ("Webhook Overview",
+https://trtc.io/document/34354).
 
 ``SdkAppid``, ``CallbackCommand``, ``contenttype``, ``ClientIP``, ``OptPlatform``, and with a
 token ``Sign`` and ``RequestTime``. Names are matched without regard to case (the docs spell
-``SdkAppid``; a related product spells ``SdkAppId``); the first of repeated names wins.
+``SdkAppid``; the moderation and extension pages write ``SdkAppId`` and ``SDKAppID``); the first
+of repeated names wins. ``ClientIP`` and ``OptPlatform`` may be absent: the online-status of
+audio-video groups, moderation, push and alert webhooks send neither.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ _MAX_QUERY = 8192
 
 
 class Platform(StrEnum):
-    """The client platform of the action a webhook reports (reference 1.3)."""
+    """The client platform of the action a webhook reports ("Webhook Overview")."""
 
     RESTAPI = "RESTAPI"
     WEB = "Web"
@@ -37,7 +40,7 @@ class Platform(StrEnum):
         return _PLATFORM_ALIASES.get(value.lower(), cls.UNKNOWN)
 
 
-# State.StateChange sends "IOS" and the English overview writes "macOS" (reference 1.3).
+# State.StateChange sends "IOS" and the English overview writes "macOS" ("Webhook Overview").
 _PLATFORM_ALIASES = {p.value.lower(): p for p in Platform} | {"macos": Platform.MAC}
 
 

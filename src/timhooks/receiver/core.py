@@ -260,7 +260,7 @@ class Receiver:
     ) -> WebhookResponse:
         received = self.clock()
         decision = await self._decide(spec, event, self._meta(q, received))
-        answer = spec.encode(decision)
+        answer = spec.encode(decision, event)
         if self.record_before:
             entry = NewInboxEntry(
                 sdk_app_id=q.sdk_app_id,
