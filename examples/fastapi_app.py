@@ -98,6 +98,24 @@ def group_full(event: ev.AfterGroupFull) -> None:  # plain functions run in a th
     full_groups.add(event.group_id)
 
 
+@receiver.on(ev.C2CBeforeSendMsg)
+def moderate(event: ev.C2CBeforeSendMsg) -> Decision:
+    text = ev.message_text(event.msg_body)  # "hello [image]"
+    if "spam" in text:
+        return event.deny()  # the sender gets 20006
+    if "red packet" in text:
+        return event.reject(120001, "no red packets here")  # a code in [120001, 130000]
+    if "darn" in text:
+        return event.rewrite(msg_body=[ev.MsgElement.text(text.replace("darn", "****"))])
+    return event.allow()
+
+
+@receiver.on(ev.PrevFriendAdd)
+def friend_requests(event: ev.PrevFriendAdd) -> Decision:
+    # One ResultCode per recipient: 0 lets the request through, [38000, 39000] refuses it.
+    return event.per_recipient({a: 38001 for a in event.recipients() if a.startswith("vip_")})
+
+
 # A Route, not app.mount(): a Mount answers /tencent/callback with a redirect to
 # /tencent/callback/, and Tencent counts anything but a 200 as a failed webhook.
 app = FastAPI(

@@ -26,6 +26,8 @@ from loopback import HOST, free_port, reap, wait_port
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 README = Path(__file__).resolve().parents[2] / "README.md"
 SEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "seeds"
+CATALOG = Path(__file__).resolve().parents[1] / "fixtures" / "catalog"
+C2C_SEND = "C2C.CallbackBeforeSendMsg"
 TOKEN = "example-token"
 DENY = {"ActionStatus": "OK", "ErrorInfo": "", "ErrorCode": 1}
 
@@ -61,7 +63,8 @@ def signed_url(command: str) -> str:
 
 async def test_fastapi_example(load_example: Any) -> None:
     """FastAPI: the veto allows, denies "forbidden" names and rejects long ones with 120001;
-    the four after-webhook samples reach their handlers; unsigned and GET requests are refused."""
+    one-to-one messages are allowed, denied, rejected with 120001 or rewritten; the four
+    after-webhook samples reach their handlers; unsigned and GET requests are refused."""
     example = load_example("fastapi_app")
     app = example.app
     transport = httpx.ASGITransport(app=app)
@@ -82,6 +85,22 @@ async def test_fastapi_example(load_example: Any) -> None:
             "ErrorInfo": "official account names are at most 32 characters",
             "ErrorCode": 120001,
         }
+
+        async def moderated(text: str) -> Any:
+            sample = json.loads((CATALOG / f"{C2C_SEND}.json").read_text())[0]
+            sample["MsgBody"] = [{"MsgType": "TIMTextElem", "MsgContent": {"Text": text}}]
+            r = await http.post(signed_url(C2C_SEND), content=json.dumps(sample).encode())
+            assert r.status_code == 200
+            return r.json()
+
+        assert await moderated("hello") == ACK
+        assert await moderated("buy spam now") == DENY
+        assert (await moderated("a red packet"))["ErrorCode"] == 120001
+        rewritten = await moderated("darn it")
+        assert rewritten["ErrorCode"] == 0
+        assert rewritten["MsgBody"] == [
+            {"MsgType": "TIMTextElem", "MsgContent": {"Text": "**** it"}}
+        ]
 
         for stem in ("000", "001", "002", "004"):
             command, payload = seed(stem)
