@@ -246,6 +246,7 @@ class ServerConfig:
     upgrade: bool = True  # migrate the database schema on start
     retention_days: float = 7.0  # prune finished deliveries older than this; 0 keeps all
     reload_interval: float = 2.0  # seconds between reloads of app settings other processes set
+    max_connections: int = 1024  # open HTTP connections (timhooks/hosting.py)
 
 
 _ENV = "TIMHOOKS_"
@@ -276,6 +277,7 @@ _SERVER_KEYS: dict[str, Any] = {
     "upgrade": _flag,
     "retention_days": float,
     "reload_interval": float,
+    "max_connections": int,
 }
 _CALLBACK_KEYS: dict[str, Any] = {
     "callback_url": str,
