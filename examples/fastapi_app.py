@@ -1,6 +1,10 @@
 """Tencent Cloud Chat webhooks in a FastAPI app.
 
-    TIM_SDKAPPID=1400000000 TIM_WEBHOOK_TOKEN=your-token uvicorn fastapi_app:app
+    TIM_SDKAPPID=1400000000 TIM_WEBHOOK_TOKEN=your-token uvicorn fastapi_app:app \
+        --http timhooks.hosting:LimitedHttpProtocol
+
+(timhooks' HTTP protocol for uvicorn caps heads, head time and open connections: README,
+"Guarantees").
 
 Webhook URL for the Chat console: https://your.host/tencent/callback
 """
