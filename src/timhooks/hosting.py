@@ -11,9 +11,10 @@ timhooks.hosting:LimitedHttpProtocol``):
 
 - A request's head (request line and headers) over ``max_head_bytes`` (64 KiB) is answered 431
   and its connection closed; nothing more of it is kept.
-- A head must be complete within ``head_deadline`` (10 s) of the connection opening, or of the
-  request's first byte; after a response the next head must be complete within the keep-alive
-  timeout plus that. A late head is answered 408, a connection that sent nothing is closed.
+- A head must be complete within ``head_deadline`` (10 s) of the connection opening, and the
+  next one within the keep-alive timeout plus that (15 s) of a response. A late head is
+  answered 408; a connection that sent nothing is closed (an idle one after a response by
+  uvicorn's keep-alive timeout, 5 s).
 - The body has the app's own deadline (``ReceiverApp.body_deadline``, the REST API's); an answer
   sent before the whole body arrived (413, 408, a route that reads no body) closes the
   connection, so the rest of a dribbling body cannot hold it.
@@ -267,8 +268,10 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._head_open = True  # reading a head (no request in hand since the last one)
         self._head_bytes = 0
         self._heads_done = 0
+        # When the head being read must be complete (None: a request is in hand). The timer is
+        # armed once and re-armed when it finds the due time moved, not per request.
+        self._head_due: float | None = None
         self._head_timer: asyncio.TimerHandle | None = None
-        self._head_expiry = 0.0
         self._refused = False  # answered and closing: what still arrives is dropped
         self._linger: asyncio.TimerHandle | None = None
 
@@ -280,7 +283,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         """Admit the connection (or refuse it at the cap) and start its head deadline."""
         super().connection_made(transport)
         if self.ledger.admit(self):
-            self._arm_head_deadline(self.limits.head_deadline)
+            self._head_is_due(self.limits.head_deadline)
         elif self.ledger.refuse():
             self.refusing = True
             self._refuse(503, "too many connections; try again")
@@ -321,17 +324,12 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     # --- httptools parser callbacks ---------------------------------------------------------
 
-    def on_message_begin(self) -> None:
-        """From a request's first byte its head has ``head_deadline`` to arrive."""
-        super().on_message_begin()
-        self._arm_head_deadline(self.limits.head_deadline, keep_earlier=True)
-
     def on_headers_complete(self) -> None:
         """The head is in: the request runs, with no head deadline and not to be closed for
         room."""
         self._head_open = False
         self._heads_done += 1
-        self._cancel_head_deadline()
+        self._head_due = None
         self.ledger.busy(self)
         super().on_headers_complete()
 
@@ -358,7 +356,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
             return
         if not pipelined:
             self.ledger.waiting(self)
-            self._arm_head_deadline(self.timeout_keep_alive + self.limits.head_deadline)
+            self._head_is_due(self.timeout_keep_alive + self.limits.head_deadline)
 
     def handle_websocket_upgrade(self) -> None:
         """A WebSocket takes the connection over; it leaves this protocol's accounting."""
@@ -368,33 +366,30 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     # --- limits -----------------------------------------------------------------------------
 
-    def _arm_head_deadline(self, seconds: float, *, keep_earlier: bool = False) -> None:
-        expiry = self.loop.time() + seconds
-        if self._head_timer is not None:
-            if keep_earlier and self._head_expiry <= expiry:
-                return
-            self._head_timer.cancel()
-        self._head_expiry = expiry
-        self._head_timer = self.loop.call_at(expiry, self._head_late)
+    def _head_is_due(self, seconds: float) -> None:
+        """The head being read must be complete ``seconds`` from now."""
+        self._head_due = due = self.loop.time() + seconds
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_at(due, self._head_check)
 
     def _cancel_head_deadline(self) -> None:
+        self._head_due = None
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
 
-    def _head_late(self) -> None:
+    def _head_check(self) -> None:
         self._head_timer = None
-        if self.transport.is_closing():
+        due = self._head_due
+        if due is None or self.transport.is_closing():
             return
-        if self.cycle is not None and not self.cycle.response_complete:
-            # A pipelined head is late while the request before it runs: answer that one,
-            # then close (uvicorn closes after a response that does not keep alive).
-            self.cycle.keep_alive = False
-            self._refused = True
+        if self.loop.time() < due:
+            self._head_timer = self.loop.call_at(due, self._head_check)
             return
+        # A head is due only while no request is in hand (none between its head and response).
+        self._head_due = None
         if self._head_bytes:
-            late = f"the request head did not arrive within {self.limits.head_deadline:g} s"
-            self._refuse(408, late)
+            self._refuse(408, "the request head took too long to arrive")
         else:
             self.transport.close()
 
