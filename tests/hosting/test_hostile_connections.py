@@ -1,6 +1,7 @@
 """`timhooks listen` and `timhooks serve` as real processes beside 1,000 hostile connections
 (silent, dribbling a head, holding 60 KiB of an unfinished head, or holding a request whose body
-never comes): real traffic is answered and stored, and the server's memory stays bounded."""
+never comes) and 8 sending 8 MiB heads, started with an open-files soft limit of 1,024: real
+traffic is answered and stored, and the server's memory stays bounded."""
 
 from __future__ import annotations
 
@@ -25,7 +26,9 @@ pytestmark = pytest.mark.slow
 APP = 1400000001
 KEY = "hostile-test-key"
 HOSTILE = 1000
+HUGE = 8  # connections sending a head of 8 MiB
 REAL = 60
+SOFT_LIMIT = 1024  # the open-files soft limit the servers start with (a common default)
 # What 1,000 hostile connections may add to the server's resident memory. Here 250 of them hold
 # 60 KiB of head each (+23 MiB measured in all); even with every one holding a head of almost
 # 64 KiB, the cap, listen grew by 69 MiB.
@@ -35,7 +38,7 @@ RSS_GROWTH_BOUND = 100 * 2**20
 @pytest.fixture
 def many_files() -> Iterator[None]:
     """This test process may open the hostile connections (its soft limit raised for the test)."""
-    need = HOSTILE + 500
+    need = 2 * HOSTILE
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and hard < need:
         pytest.skip(f"the open-files hard limit {hard} is below the {need} this test needs")
@@ -46,6 +49,17 @@ def many_files() -> Iterator[None]:
         yield
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def limited(argv: list[str]) -> list[str]:
+    """``argv`` run with the open-files soft limit at SOFT_LIMIT (the hard limit unchanged)."""
+    shim = (
+        "import os, resource, sys; "
+        "hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]; "
+        f"resource.setrlimit(resource.RLIMIT_NOFILE, ({SOFT_LIMIT}, hard)); "
+        "os.execv(sys.argv[1], sys.argv[1:])"
+    )
+    return [argv[0], "-c", shim, *argv]
 
 
 def rss(pid: int) -> int:
@@ -75,7 +89,7 @@ async def accepted(pid: int) -> None:
 @contextlib.asynccontextmanager
 async def hostile(port: int, path: bytes) -> AsyncIterator[None]:
     """HOSTILE connections to ``port``, a quarter of each kind, kept open (the dribbling ones
-    fed a header byte every half second) until the block ends."""
+    fed a header byte every half second) until the block ends, and HUGE sending 8 MiB heads."""
     writers: list[asyncio.StreamWriter] = []
     dribbling: list[asyncio.StreamWriter] = []
     head = b"POST " + path + b" HTTP/1.1\r\nHost: test\r\n"
@@ -91,6 +105,10 @@ async def hostile(port: int, path: bytes) -> AsyncIterator[None]:
                 writer.write(head + b"X-Big: " + b"a" * 60_000)
             elif kind == 3:
                 writer.write(head + b"Content-Length: 100000\r\n\r\n{")
+        for _ in range(HUGE):
+            _, writer = await asyncio.open_connection(HOST, port)
+            writers.append(writer)
+            writer.write(head + b"X-Huge: " + b"a" * 8 * 2**20)
 
         async def dribble() -> None:
             while True:
@@ -183,7 +201,7 @@ def test_listen_stores_every_webhook_beside_1000_hostile_connections(
         assert len(stored) == 2 * REAL
         return report
 
-    with running(argv, port, tmp_path / "out", tmp_path / "err") as process:
+    with running(limited(argv), port, tmp_path / "out", tmp_path / "err") as process:
         print(asyncio.run(scenario(process.pid)))
 
 
@@ -210,7 +228,7 @@ def test_serve_answers_rest_calls_beside_1000_hostile_connections(
         assert during - before < RSS_GROWTH_BOUND, report
         return report
 
-    with running(argv, port, tmp_path / "out", tmp_path / "err") as process:
+    with running(limited(argv), port, tmp_path / "out", tmp_path / "err") as process:
         print(asyncio.run(scenario(process.pid)))
 
 
