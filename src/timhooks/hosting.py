@@ -24,8 +24,8 @@ timhooks.hosting:LimitedHttpProtocol``):
   once and closed.
 - The open-files soft limit is raised to the hard limit, and the cap kept below it.
 
-``bind`` makes the listening socket before anything else starts, so that a bad or busy port is
-one clear ``ConfigError`` and the real port of ``--port 0`` is known for the start-up banner.
+``bind`` binds the socket before anything else starts, so that a bad or busy port is one clear
+``ConfigError`` and the real port of ``--port 0`` is known for the start-up banner.
 """
 
 from __future__ import annotations
@@ -69,7 +69,6 @@ DEFAULT_HEAD_DEADLINE = 10.0
 # connection the server has closed, and Tencent's sender keeps connections alive too.
 DEFAULT_KEEP_ALIVE = 5.0
 
-BACKLOG = 2048  # uvicorn's default listen backlog
 _RESERVED_FILES = 256  # descriptors kept free for databases, webhooks out, logs and refusals
 _MAX_REFUSING = 64  # over-limit connections being answered 503 at once; beyond, closed at once
 _LINGER = 1.0  # seconds a refused connection is still read (and dropped) after its answer
@@ -119,8 +118,13 @@ def connection_cap(limits: ConnectionLimits, open_files: int | None) -> int:
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host``:``port`` (0: any free port), made before anything else
-    starts; ConfigError for a port out of range, an unknown host or a busy address."""
+    """A TCP socket bound to ``host``:``port`` (0: any free port), made before anything else
+    starts; ConfigError for a port out of range, an unknown host or a busy address.
+
+    It listens only once uvicorn serves on it: until then connections are refused, so a client
+    that finds the port open finds the server ready (and its start-up line printed). Binding
+    already fails when another socket listens on the address, SO_REUSEADDR or not.
+    """
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise ConfigError(f"port {port} is out of range: 1 to 65535, or 0 for any free port")
     try:
@@ -135,7 +139,6 @@ def bind(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
-        sock.listen(BACKLOG)
     except OSError as exc:
         sock.close()
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
