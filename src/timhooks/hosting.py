@@ -217,11 +217,6 @@ class _Ledger:
         self.fresh.pop(conn, None)
         self.idle.pop(conn, None)
 
-    def waiting(self, conn: LimitedHttpProtocol) -> None:
-        """``conn`` finished a request and waits for the next."""
-        if conn.admitted:
-            self.idle[conn] = None
-
     def release(self, conn: LimitedHttpProtocol) -> None:
         """``conn`` is closing: its place is free."""
         self.busy(conn)
@@ -268,7 +263,6 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self.ledger = _ledger_for(server_state, self.limits)
         self.admitted = False
         self.refusing = False
-        self._head_open = True  # reading a head (no request in hand since the last one)
         self._head_bytes = 0
         self._heads_done = 0
         # When the head being read must be complete (None: a request is in hand). The timer is
@@ -297,13 +291,14 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         """Feed the parser, counting the bytes of a head against ``max_head_bytes``."""
         if self._refused:
             return
-        if not self._head_open:
-            super().data_received(data)
+        cycle = self.cycle
+        if cycle is not None and cycle.more_body:  # a body is arriving, not a head
+            HttpToolsProtocol.data_received(self, data)
             return
         room = self.limits.max_head_bytes - self._head_bytes
         if len(data) <= room:
             self._head_bytes += len(data)
-            super().data_received(data)
+            HttpToolsProtocol.data_received(self, data)
             return
         done = self._heads_done
         if room > 0:
@@ -329,18 +324,14 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         """The head is in: the request runs, with no head deadline and not to be closed for
-        room."""
-        self._head_open = False
+        room; the next head is counted from zero."""
         self._heads_done += 1
-        self._head_due = None
-        self.ledger.busy(self)
-        super().on_headers_complete()
-
-    def on_message_complete(self) -> None:
-        """The body is in: what comes next is the next request's head."""
-        self._head_open = True
         self._head_bytes = 0
-        super().on_message_complete()
+        self._head_due = None
+        ledger = self.ledger
+        ledger.fresh.pop(self, None)
+        ledger.idle.pop(self, None)
+        HttpToolsProtocol.on_headers_complete(self)
 
     # --- uvicorn's request cycle ------------------------------------------------------------
 
@@ -349,7 +340,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         next request under the keep-alive timeout and the head deadline."""
         pipelined = bool(self.pipeline)
         unread = not pipelined and self.cycle is not None and self.cycle.more_body
-        super().on_response_complete()
+        HttpToolsProtocol.on_response_complete(self)
         if self.transport.is_closing():
             return
         if unread:
@@ -358,7 +349,8 @@ class LimitedHttpProtocol(HttpToolsProtocol):
             self.transport.close()
             return
         if not pipelined:
-            self.ledger.waiting(self)
+            if self.admitted:
+                self.ledger.idle[self] = None  # waits for the next request
             self._head_is_due(self.timeout_keep_alive + self.limits.head_deadline)
 
     def handle_websocket_upgrade(self) -> None:
