@@ -1,7 +1,8 @@
 """The yardstick: a bare ASGI app that reads the body and answers Tencent's OK JSON.
 
 It answers the lifespan protocol with nothing to start, so uvicorn runs it with exactly the
-options ``timhooks listen`` uses (``--lifespan on``, warning log level, no access log).
+options ``timhooks listen`` uses (``--lifespan on``, ``--http
+timhooks.hosting:LimitedHttpProtocol``, warning log level, no access log).
 """
 
 from __future__ import annotations

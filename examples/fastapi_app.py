@@ -2,7 +2,8 @@
 
 Run it from this directory (pip install fastapi; uvicorn comes with timhooks):
 
-    TIM_SDKAPPID=1400000001 TIM_WEBHOOK_TOKEN=s3cret uvicorn fastapi_app:app --port 8080
+    TIM_SDKAPPID=1400000001 TIM_WEBHOOK_TOKEN=s3cret uvicorn fastapi_app:app --port 8080 \
+        --http timhooks.hosting:LimitedHttpProtocol
 
 and point the Chat console, or a local Chat backend, at it with the same token:
 
@@ -11,7 +12,8 @@ and point the Chat console, or a local Chat backend, at it with the same token:
 
 Variables: TIM_SDKAPPID (default 1400000001), TIM_WEBHOOK_TOKEN (required: the webhook token
 of the Chat console, or serve's --callback-token), TIM_INBOX (default timhooks-inbox.db in the
-current directory, where `timhooks events list` looks).
+current directory, where `timhooks events list` looks). timhooks' HTTP protocol for uvicorn
+caps heads, head time and open connections (README, "Guarantees").
 """
 
 from __future__ import annotations

@@ -125,7 +125,9 @@ class Bench:
         port = self._port()
         argv = [PYTHON, "-m", "uvicorn", "bare_app:app", "--app-dir", str(BENCH)]
         argv += ["--host", HOST, "--port", str(port), "--log-level", "warning"]
-        argv += ["--no-access-log", "--lifespan", "on"]
+        argv += ["--no-access-log", "--lifespan", "on", "--ws", "none"]
+        # The HTTP protocol with the connection limits timhooks serves with (timhooks/hosting.py).
+        argv += ["--http", "timhooks.hosting:LimitedHttpProtocol", "--timeout-keep-alive", "5"]
         return self.procs.start("bare", argv, port=port)
 
     def serve(self, db: Path, *, callback: str | None) -> Proc:
@@ -327,7 +329,8 @@ def receiver_throughput(b: Bench) -> Section:
     sec = Section("a", "Receiver: after-webhooks stored durably, vs a bare ASGI app")
     sec.method = [
         "`timhooks listen --token` as a subprocess with a fresh inbox, and bench/bare_app.py "
-        "under uvicorn with the same options (uvloop, httptools, lifespan on, no access log).",
+        "under uvicorn with the same options (uvloop, timhooks' connection-limited httptools "
+        "protocol, lifespan on, no access log).",
         f"bench/loadgen.py, closed loop: {s.connections} keep-alive connections, unique signed "
         f"Group.CallbackAfterGroupFull bodies, {s.warmup:g} s warm-up then {s.duration:g} s "
         f"measured; the same requests to both.",

@@ -57,6 +57,14 @@ def add_commands(commands: Any) -> None:
         metavar="DAYS",
         help="prune handled events older than this, hourly; 0 keeps all",
     )
+    listen.add_argument(
+        "--max-connections",
+        type=int,
+        default=1024,
+        metavar="N",
+        help="open HTTP connections at most (default: %(default)s); at the cap the longest idle"
+        " one is closed, or a new one answered 503 when all are in a request",
+    )
     listen.set_defaults(run=run_listen)
 
     ev = add_command(
@@ -92,6 +100,12 @@ def run_listen(args: argparse.Namespace) -> int:
     """Serve a receiver that stores every valid webhook and prints one line per event."""
     import uvicorn
 
+    from timhooks import hosting
+
+    limits = hosting.ConnectionLimits(max_connections=args.max_connections)
+    # The port first: a bad or busy one is one error, before the inbox is opened.
+    hosting.raise_open_files_limit()
+    sock = hosting.bind(args.host, args.port)
     receiver = Receiver(
         app_id=args.app_id, token=args.token, inbox=args.db, retention_days=args.retention_days
     )
@@ -117,23 +131,15 @@ def run_listen(args: argparse.Namespace) -> int:
                 f"{when(meta.received_at)} {ident} {meta.command} {_summary(payload)}", flush=True
             )
 
-    config = uvicorn.Config(
-        receiver.asgi,
-        host=args.host,
-        port=args.port,
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(hosting.uvicorn_config(receiver.asgi, limits=limits, lifespan="on"))
     auth = "Sign checked" if args.token else "no token"
     print(
-        f"timhooks listening on http://{args.host}:{args.port} "
+        f"timhooks listening on {hosting.url_of(sock, args.host)} "
         f"(SdkAppid {args.app_id}, {auth}, inbox {describe_url(args.db)})",
         file=sys.stderr,
         flush=True,
     )
-    server.run()
+    server.run(sockets=[sock])
     return 0
 
 

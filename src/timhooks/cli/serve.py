@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import socket
 import sys
 import time
 from typing import Any
@@ -208,6 +209,14 @@ def add_commands(commands: Any) -> None:
     )
     _setting(
         serve,
+        "--max-connections",
+        f"open HTTP connections at most (default: {_SERVER.max_connections}); at the cap the"
+        " longest idle one is closed, or a new one answered 503 when all are in a request",
+        type=int,
+        metavar="N",
+    )
+    _setting(
+        serve,
         "--retention-days",
         f"prune finished deliveries older than this, hourly; 0 keeps all (default:"
         f" {_SERVER.retention_days:g})",
@@ -384,15 +393,14 @@ class _QuietSignals:
         """Stop accepting requests and finish the ones in flight."""
         self._server.should_exit = True
 
-    async def serve(self) -> None:
-        """Serve until asked to exit."""
-        await self._server.serve()
+    async def serve(self, sock: socket.socket) -> None:
+        """Serve on ``sock`` until asked to exit."""
+        await self._server.serve(sockets=[sock])
 
 
 def run_serve(args: argparse.Namespace) -> int:
     """Start the Chat backend and serve until interrupted."""
-    import uvicorn
-
+    from timhooks import hosting
     from timhooks.server.app import ChatServer
 
     flags = {
@@ -417,15 +425,24 @@ def run_serve(args: argparse.Namespace) -> int:
             "retention_days",
             "concurrency",
             "rotate_key",
+            "max_connections",
         )
     }
     config = load_config(file=args.config, flags=flags)
-    server = ChatServer(config)
+    limits = hosting.ConnectionLimits(max_connections=config.max_connections)
+    # The port first: a bad or busy one is one error, before any database or app is created.
+    hosting.raise_open_files_limit()
+    sock = hosting.bind(config.host, config.port)
+    try:
+        server = ChatServer(config)
+    except BaseException:
+        sock.close()
+        raise
 
     async def main() -> None:
         app = await server.start()
         facts = {
-            "url": f"http://{config.host}:{config.port}",
+            "url": hosting.url_of(sock, config.host),
             "sdk_app_id": app.sdk_app_id,
             "key": app.key,
             "admin": app.admins[0],
@@ -440,22 +457,13 @@ def run_serve(args: argparse.Namespace) -> int:
             for name in ("sdk_app_id", "key", "admin", "admin_usersig", "callback_url", "db"):
                 print(f"  {name:<14} {facts[name] if facts[name] is not None else '(none)'}")
         sys.stdout.flush()
-        uv = _QuietSignals(
-            uvicorn.Config(
-                server.asgi,
-                host=config.host,
-                port=config.port,
-                log_level="warning",
-                access_log=False,
-                lifespan="off",
-            )
-        )
+        uv = _QuietSignals(hosting.uvicorn_config(server.asgi, limits=limits, lifespan="off"))
         # SIGINT/SIGTERM end serving; then the dispatcher drains before the process exits.
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, uv.request_exit)
         try:
-            await uv.serve()
+            await uv.serve(sock)
         finally:
             await server.stop()
 

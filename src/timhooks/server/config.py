@@ -250,6 +250,7 @@ class ServerConfig:
     rotate_key: bool = False  # a --key different from the stored one replaces it (else refused)
     retention_days: float = 7.0  # prune finished deliveries older than this; 0 keeps all
     reload_interval: float = 2.0  # seconds between reloads of app settings other processes set
+    max_connections: int = 1024  # open HTTP connections (timhooks/hosting.py)
 
 
 _ENV = "TIMHOOKS_"
@@ -281,6 +282,7 @@ _SERVER_KEYS: dict[str, Any] = {
     "rotate_key": _flag,
     "retention_days": float,
     "reload_interval": float,
+    "max_connections": int,
 }
 _CALLBACK_KEYS: dict[str, Any] = {
     "callback_url": str,
