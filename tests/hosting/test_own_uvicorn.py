@@ -6,18 +6,20 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from loopback import HOST, free_port, running
-from timhooks.protocol import build_query
+from timhooks.protocol import build_query, compute_sign
 
 pytestmark = pytest.mark.slow
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 APP = 1400000001
+TOKEN = "own-uvicorn-token"
 
 
 def test_the_fastapi_example_under_uvicorn_keeps_the_limits(
@@ -27,14 +29,20 @@ def test_the_fastapi_example_under_uvicorn_keeps_the_limits(
     200 and a head over 64 KiB 431, closing that connection."""
     port = free_port()
     monkeypatch.setenv("TIM_SDKAPPID", str(APP))
-    monkeypatch.delenv("TIM_WEBHOOK_TOKEN", raising=False)
+    monkeypatch.setenv("TIM_WEBHOOK_TOKEN", TOKEN)
     monkeypatch.setenv("TIM_INBOX", str(tmp_path / "inbox.db"))
     argv = [sys.executable, "-m", "uvicorn", "fastapi_app:app", "--app-dir", str(EXAMPLES)]
     argv += ["--http", "timhooks.hosting:LimitedHttpProtocol", "--host", HOST]
     argv += ["--port", str(port), "--log-level", "warning"]
     command = "Group.CallbackAfterGroupFull"
+    now = int(time.time())
     query = build_query(
-        sdk_app_id=APP, callback_command=command, client_ip=HOST, opt_platform="Web"
+        sdk_app_id=APP,
+        callback_command=command,
+        client_ip=HOST,
+        opt_platform="Web",
+        request_time=now,
+        sign=compute_sign(TOKEN, now),
     )
     body = json.dumps({"CallbackCommand": command, "GroupId": "@TGS#1", "EventTime": 1}).encode()
 
