@@ -1,9 +1,19 @@
-"""The batch writer both backends share: operations run on worker threads, in transactions.
+"""The writer both backends share: operations run on worker threads, in transactions.
 
-Every operation is a function of a connection. Operations that arrive while a transaction is
-being written are batched into the next one, each inside its own SAVEPOINT, so one commit (one
-fsync) makes many writes durable and one failing operation rolls back alone. SQLite runs one
-worker thread (it has one writer anyway); PostgreSQL runs several, each with its own connection.
+Every operation is a function of a connection. How they are committed depends on the backend:
+
+- SQLite (group commit): one worker thread, the only writer. Operations that arrive while a
+  transaction is being written are batched into the next one, each inside its own SAVEPOINT,
+  so one commit (one fsync) makes many writes durable and one failing operation rolls back
+  alone. One writer takes no row locks, so a batch cannot deadlock.
+- PostgreSQL (one operation, one transaction): several worker threads, each with its own
+  connection (the pool). Each takes the next operation and runs it as a transaction of its
+  own; PostgreSQL merges the WAL flushes of concurrent commits itself. Operations of several
+  callers are never put in one transaction: their row locks would then be taken in request
+  order and could form a cycle (two batches locking two groups in opposite orders). Within an
+  operation, rows are locked in one global order (see ``timhooks.server.domain``). A deadlock,
+  serialization failure or lock timeout PostgreSQL still reports rolls the transaction back,
+  and it is run again, a bounded number of times, before its error reaches the caller.
 """
 
 from __future__ import annotations
@@ -13,6 +23,7 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -30,7 +41,13 @@ log = logging.getLogger("timhooks.storage")
 
 _BATCH = 512
 _STOP = object()
-_RETRIES = 3
+_ATTEMPTS = 5  # runs of an operation that meets a transient error (deadlock, serialization)
+
+
+def _retry_pause(attempt: int) -> float:
+    """Seconds to wait before running an operation again after its ``attempt``-th transient
+    failure (1-based): 10, 20, 40, 80 ms, so five runs span at most 150 ms of pauses."""
+    return 0.01 * 2.0 ** (attempt - 1)
 
 
 class Cursor(Protocol):
@@ -67,9 +84,11 @@ class Dialect:
     driver_errors: tuple[type[Exception], ...]
     transient_errors: tuple[type[Exception], ...]
     describe: str
-    # True where a failed statement leaves the transaction usable (SQLite), so a one-statement
-    # operation needs no savepoint; PostgreSQL aborts the transaction unless a savepoint holds.
-    single_is_atomic: bool
+    # True: operations that arrive together share one transaction, each in a savepoint (SQLite:
+    # one writer, so no row locks and no deadlock; a failed statement leaves the transaction
+    # usable, so a one-statement operation needs no savepoint). False: every operation is its
+    # own transaction (PostgreSQL).
+    group_commit: bool
     threads: int = 1
 
 
@@ -84,7 +103,8 @@ def skip_locked(conn: Connection) -> str:
 
 
 class BatchWriter:
-    """Runs operations on the dialect's connections in worker threads, committing in batches."""
+    """Runs operations on the dialect's connections in worker threads: in batches with group
+    commit, else one transaction per operation."""
 
     def __init__(self, dialect: Dialect, *, setup: Callable[[Any], None] | None = None) -> None:
         self.dialect = dialect
@@ -120,8 +140,8 @@ class BatchWriter:
     def submit(self, op: Callable[[Any], T], *, single: bool = False) -> Future[T]:
         """Queue ``op`` for the next transaction; the future resolves once it is committed.
 
-        ``single``: the op writes with one statement (a savepoint is then needed only where
-        the backend aborts a transaction on error).
+        ``single``: the op writes with one statement (in a group commit it then needs no
+        savepoint of its own).
         """
         future: Future[T] = Future()
         if self._closed:
@@ -172,6 +192,9 @@ class BatchWriter:
             return
         ready.set_result(None)
         try:
+            if not self.dialect.group_commit:
+                self._run_each(conn)
+                return
             while True:
                 batch: list[tuple[Operation, Sink, bool]] = []
                 item = self._queue.get()
@@ -197,6 +220,14 @@ class BatchWriter:
             except self.dialect.driver_errors:
                 log.debug("closing %s failed", self.describe)
 
+    def _run_each(self, conn: Any) -> None:
+        """Take one operation at a time and commit it alone, until told to stop."""
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            _settle(self._commit_alone(conn, *item))  # type: ignore[misc]
+
     def _commit(
         self, conn: Any, batch: list[tuple[Operation, Sink, bool]]
     ) -> list[tuple[Sink, bool, Any]]:
@@ -214,7 +245,7 @@ class BatchWriter:
         for op, sink, single in batch:
             if isinstance(sink, Future) and not sink.set_running_or_notify_cancel():
                 continue
-            results.append((sink, *self._one(conn, op, single and self.dialect.single_is_atomic)))
+            results.append((sink, *self._one(conn, op, single)))
         try:
             conn.execute("COMMIT")
         except errors as exc:
@@ -226,12 +257,13 @@ class BatchWriter:
     def _commit_alone(
         self, conn: Any, op: Operation, sink: Sink, single: bool
     ) -> list[tuple[Sink, bool, Any]]:
-        """One operation is its own transaction: no savepoint needed, a transient error retries
-        the whole transaction (a round trip less per operation on PostgreSQL)."""
+        """One operation is its own transaction: no savepoint needed. A transient error
+        (deadlock, serialization failure) rolls it back, and after a pause it runs again from
+        the start, holding no lock meanwhile; after _ATTEMPTS runs the error goes to the caller."""
         if isinstance(sink, Future) and not sink.set_running_or_notify_cancel():
             return []
         errors = self.dialect.driver_errors
-        for attempt in range(_RETRIES):
+        for attempt in range(1, _ATTEMPTS + 1):
             try:
                 conn.execute(self.dialect.begin)
                 value = op(conn)
@@ -239,35 +271,46 @@ class BatchWriter:
                 return [(sink, True, value)]
             except Exception as exc:
                 _rollback(conn, errors)
-                if isinstance(exc, self.dialect.transient_errors) and attempt + 1 < _RETRIES:
-                    log.info("retrying an operation on %s after %s", self.describe, exc)
-                    continue
-                return [(sink, False, self.map_error(exc))]
+                if not isinstance(exc, self.dialect.transient_errors):
+                    return [(sink, False, self.map_error(exc))]
+                first_line = str(exc).partition("\n")[0]
+                if attempt == _ATTEMPTS:
+                    log.error("an operation on %s failed %d times: %s", self.describe, attempt, exc)
+                    error = StorageError(f"{self.describe}: {first_line} ({attempt} runs)")
+                    error.__cause__ = exc
+                    return [(sink, False, error)]
+                log.warning(
+                    "running an operation on %s again (run %d of %d) after: %s",
+                    self.describe,
+                    attempt + 1,
+                    _ATTEMPTS,
+                    first_line,
+                )
+                time.sleep(_retry_pause(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _one(self, conn: Any, op: Operation, bare: bool) -> tuple[bool, Any]:
-        """Run one operation (in its own savepoint unless ``bare``), retrying transient errors."""
-        errors = self.dialect.driver_errors
-        for attempt in range(_RETRIES):
-            try:
-                if bare:
-                    return True, op(conn)
-                conn.execute("SAVEPOINT op")
-                value = op(conn)
-                conn.execute("RELEASE SAVEPOINT op")
-                return True, value
-            except Exception as exc:  # the op's own error goes to its caller, the rest commit
-                if not bare:
-                    try:
-                        conn.execute("ROLLBACK TO SAVEPOINT op")
-                        conn.execute("RELEASE SAVEPOINT op")
-                    except errors:
-                        log.exception("rolling back a failed operation on %s", self.describe)
-                if isinstance(exc, self.dialect.transient_errors) and attempt + 1 < _RETRIES:
-                    log.info("retrying an operation on %s after %s", self.describe, exc)
-                    continue
-                return False, self.map_error(exc)
-        raise AssertionError("unreachable")  # pragma: no cover
+        """Run one operation of a group commit, in its own savepoint unless ``bare``.
+
+        Not retried: a group commit has one writer, which takes no row locks and so meets no
+        deadlock; and a savepoint retried inside a transaction would keep the locks of the
+        operations before it.
+        """
+        try:
+            if bare:
+                return True, op(conn)
+            conn.execute("SAVEPOINT op")
+            value = op(conn)
+            conn.execute("RELEASE SAVEPOINT op")
+            return True, value
+        except Exception as exc:  # the op's own error goes to its caller, the rest commit
+            if not bare:
+                try:
+                    conn.execute("ROLLBACK TO SAVEPOINT op")
+                    conn.execute("RELEASE SAVEPOINT op")
+                except self.dialect.driver_errors:
+                    log.exception("rolling back a failed operation on %s", self.describe)
+            return False, self.map_error(exc)
 
 
 def _rollback(conn: Any, errors: tuple[type[Exception], ...]) -> None:

@@ -98,7 +98,7 @@ def postgres_dialect(url: str, *, threads: int = 4) -> Dialect:
             errors.LockNotAvailable,
         ),
         describe=f"PostgreSQL database {describe_url(url)}",
-        single_is_atomic=False,
+        group_commit=False,
         threads=threads,
     )
 

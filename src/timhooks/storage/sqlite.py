@@ -51,7 +51,7 @@ def sqlite_dialect(path: str, *, synchronous: str = "FULL", busy_timeout_ms: int
         driver_errors=(sqlite3.Error,),
         transient_errors=(),
         describe=f"SQLite database {path}",
-        single_is_atomic=True,
+        group_commit=True,
     )
 
 
