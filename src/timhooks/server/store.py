@@ -212,8 +212,11 @@ class ServerStore:
         await self._records.add((delivery_id, attempt, retry_at))
 
     async def _record_many(self, items: list[tuple[int, Attempt, float | None]]) -> list[None]:
+        # In id order, the lock order of outbox rows (see ``domain``): on PostgreSQL each
+        # attempt's row locks its outbox row, and each UPDATE locks it further.
+        ordered = sorted(items, key=lambda item: item[0])
         updates = []
-        for delivery_id, attempt, retry_at in items:
+        for delivery_id, attempt, retry_at in ordered:
             if attempt.ok:
                 status, next_at = DeliveryStatus.DELIVERED, None
             elif retry_at is not None:
@@ -226,7 +229,7 @@ class ServerStore:
             )
 
         def op(conn: Any) -> None:
-            conn.executemany(_INSERT_ATTEMPT, [_attempt_row(i, a) for i, a, _ in items])
+            conn.executemany(_INSERT_ATTEMPT, [_attempt_row(i, a) for i, a, _ in ordered])
             conn.executemany(
                 "UPDATE outbox SET status = ?, next_attempt_at = ?, finished_at = ?,"
                 " last_status = ?, last_error = ? WHERE id = ?",
