@@ -368,9 +368,13 @@ class SubscribePlan:
     unknown: set[str] = field(default_factory=set)
 
 
-def plan_subscribe(conn: Conn, app_id: int, oa_id: str, users: Sequence[str]) -> SubscribePlan:
-    """Sort requested subscribers: the OA must exist; users must be imported."""
-    oa_row(conn, app_id, oa_id)
+def plan_subscribe(
+    conn: Conn, app_id: int, oa_id: str, users: Sequence[str], *, locked: bool = False
+) -> SubscribePlan:
+    """Sort requested subscribers: the OA must exist (``locked``: the caller holds its row, so
+    it does); users must be imported."""
+    if not locked:
+        oa_row(conn, app_id, oa_id)
     plan = SubscribePlan()
     known = imported(conn, app_id, users)
     rows = conn.execute(
@@ -401,9 +405,9 @@ def subscribe_tx(
     """
     # Lock the account first (the lock order): concurrent subscriptions (other processes on
     # PostgreSQL) then see each other's rows and count, and never pass MaxSubscriberNum.
-    oa_row(conn, call.app_id, oa_id, lock=True)
-    plan = plan_subscribe(conn, call.app_id, oa_id, users)
-    row = oa_row(conn, call.app_id, oa_id)
+    # The row read with its lock is current until this transaction ends.
+    row = oa_row(conn, call.app_id, oa_id, lock=True)
+    plan = plan_subscribe(conn, call.app_id, oa_id, users, locked=True)
     room = row["max_subscriber_num"] - row["subscriber_num"]
     added = [u for u in plan.candidates if u not in refused][: max(room, 0)]
     if added:
@@ -755,9 +759,11 @@ class JoinPlan:
         return None if limit == 0 else max(limit - int(self.group["member_num"]), 0)
 
 
-def plan_join(conn: Conn, call: Call, group_id: str, users: Sequence[str]) -> JoinPlan:
-    """Sort users asking or asked to join a group."""
-    plan = JoinPlan(group_row(conn, call.app_id, group_id))
+def plan_join(
+    conn: Conn, call: Call, group_id: str, users: Sequence[str], *, group: Row | None = None
+) -> JoinPlan:
+    """Sort users asking or asked to join a group (``group``: its row, already read)."""
+    plan = JoinPlan(group if group is not None else group_row(conn, call.app_id, group_id))
     known = imported(conn, call.app_id, users)
     rows = conn.execute(
         f"SELECT user_id FROM group_members WHERE sdk_app_id = ? AND group_id = ? AND user_id IN"
@@ -793,8 +799,8 @@ def join_tx(
     as many as fit join, AfterNewMemberJoin is queued, and AfterGroupFull too when the group
     is now full (reference 4.5, 4.7).
     """
-    group_row(conn, call.app_id, group_id, lock=True)  # the lock order, as in subscribe_tx
-    plan = plan_join(conn, call, group_id, users)
+    group = group_row(conn, call.app_id, group_id, lock=True)  # the lock order, as in subscribe_tx
+    plan = plan_join(conn, call, group_id, users, group=group)
     wanted = [u for u in plan.candidates if u not in refused]
     room = plan.room
     if wanted and room == 0:
