@@ -14,6 +14,10 @@ of them. Writers of the same account or group thus queue on its row, and rows un
 never locked before it. Accounts are written in UserID order and outbox rows in id order
 (``store.py``); new outbox rows lock nothing another transaction waits for. With every
 transaction taking its locks in this one order, no two can wait for each other.
+
+An operation that changes one account or group only is run with its key (``oa_key``,
+``group_key``): on PostgreSQL the writer then lets the operations of one key share a
+transaction (``timhooks.storage.engine``), which still locks under one account or group only.
 """
 
 from __future__ import annotations
@@ -181,6 +185,16 @@ def _row(conn: Conn, table: str, key: str, app_id: int, ident: str, lock: bool) 
         (app_id, ident),
     ).fetchone()
     return row
+
+
+def oa_key(app_id: int, oa_id: str) -> tuple[str, int, str]:
+    """The storage key of an operation that locks only this Official Account's rows."""
+    return ("oa", app_id, oa_id)
+
+
+def group_key(app_id: int, group_id: str) -> tuple[str, int, str]:
+    """The storage key of an operation that locks only this group's rows."""
+    return ("group", app_id, group_id)
 
 
 def lock_row(conn: Conn, table: str, key: str, app_id: int, ident: str) -> None:

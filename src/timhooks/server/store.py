@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -139,9 +139,11 @@ class ServerStore:
         """Which database this is, for people."""
         return self._db.describe
 
-    async def run(self, op: Callable[[Any], T]) -> T:
-        """Run a domain operation in a committed transaction."""
-        return await self._db.run(op)
+    async def run(self, op: Callable[[Any], T], *, key: Hashable | None = None) -> T:
+        """Run a domain operation in a committed transaction; ``key`` (``domain.oa_key``,
+        ``domain.group_key``): it locks only that Official Account's or group's rows, so on
+        PostgreSQL it may share a transaction with other operations of the same key."""
+        return await self._db.run(op, key=key)
 
     async def close(self) -> None:
         """Finish queued writes and close the database."""

@@ -52,6 +52,7 @@ def sqlite_dialect(path: str, *, synchronous: str = "FULL", busy_timeout_ms: int
         transient_errors=(),
         describe=f"SQLite database {path}",
         group_commit=True,
+        single_is_atomic=True,
     )
 
 
