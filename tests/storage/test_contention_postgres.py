@@ -37,7 +37,7 @@ GROUPS = ("hot-group-1", "hot-group-2")
 USERS = [f"user{i:02d}" for i in range(60)]
 LIMIT = 40  # MaxSubscriberNum and MaxMemberCount: full accounts and groups happen too
 CLIENTS = 32
-CALLS = 20  # per client: 640 calls in all
+CALLS = 40  # per client: 1,280 calls in all
 ACK = {"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""}
 # What a call may answer under this load: OK, or 10014 when a group has no room.
 BUSINESS = {0, int(RestCode.GROUP_FULL)}
@@ -135,7 +135,7 @@ def net_webhook_rows(pg_url: str) -> tuple[Counter[str], Counter[str]]:
 async def test_mixed_adds_and_removes_on_two_servers(
     pg_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """640 add/remove calls of 32 clients on two servers: no 10002, no deadlock, counts hold."""
+    """1,280 add/remove calls of 32 clients on two servers: no 10002, no deadlock, counts hold."""
     import psycopg
 
     caplog.set_level(logging.INFO, logger="timhooks")
@@ -202,7 +202,7 @@ async def test_mixed_adds_and_removes_on_two_servers(
                     if answer["ErrorCode"] not in BUSINESS:
                         infos.append(f"{command}: {answer['ErrorCode']} {answer['ErrorInfo']}")
 
-            # Bounded: 640 calls take seconds; a stall (a lock wait PostgreSQL breaks only after
+            # Bounded: 1,280 calls take seconds; a stall (a lock wait PostgreSQL breaks only after
             # its deadlock_timeout) fails the test rather than hanging it.
             await asyncio.wait_for(asyncio.gather(*(client(n) for n in range(CLIENTS))), 120)
 
