@@ -13,14 +13,18 @@ What is sent:
   ``--token`` is given;
 - with ``--requests-file``, the requests of a JSON-lines file, each
   ``{"target": "/path?query", "body": "...", "tag": "..."}``, every line sent once, in order
-  (spread over the connections). Latencies are reported per ``tag`` too.
+  (spread over the connections); with ``--cycle`` the file starts again from its first line
+  until ``--duration`` ends. Latencies are reported per ``tag`` too.
 
+Several URLs spread the connections over several servers (connection k goes to URL k mod n).
 ``--expect-ok`` counts an HTTP 200 answer as an error unless its body holds
-``"ActionStatus":"OK"`` (REST answers are always HTTP 200). ``--warmup`` seconds of traffic are
-sent first and left out of the figures.
+``"ActionStatus":"OK"`` (REST answers are always HTTP 200). ``--codes`` counts the answers by
+the ``ErrorCode`` of their JSON body (``codes`` in the output). ``--warmup`` seconds of traffic
+are sent first and left out of the figures.
 
 Prints one JSON object: requests, errors, seconds, rps, p50_ms, p99_ms, max_ms, mean_ms, cpu_s
-(this process's CPU time while measuring), ``tags`` with per-tag figures, and with ``--rate``
+(this process's CPU time while measuring), ``tags`` with per-tag figures, ``codes`` with
+``--codes``, and with ``--rate``
 send_lag_p50_ms and send_lag_p99_ms: how late the generator itself sent after the scheduled
 time (its own share of the latency).
 """
@@ -30,7 +34,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import itertools
 import json
+import re
 import statistics
 import time
 from collections.abc import Coroutine, Iterator
@@ -49,6 +55,7 @@ BODIES = {
     ),
 }
 _OK = b'"ActionStatus":"OK"'
+_CODE = re.compile(rb'"ErrorCode"\s*:\s*(-?\d+)')
 T = TypeVar("T")
 
 
@@ -76,10 +83,11 @@ class Load:
     """The shared state of all connections: what to send next and what was measured."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        parts = urlsplit(args.url)
-        self.host = parts.hostname or "127.0.0.1"
-        self.port = parts.port or 80
-        self.path = parts.path or "/"
+        self.servers = []
+        for url in args.url:
+            parts = urlsplit(url)
+            self.servers.append((parts.hostname or "127.0.0.1", parts.port or 80))
+        self.path = urlsplit(args.url[0]).path or "/"
         self.args = args
         self.command, self.template = BODIES[args.kind]
         self.counter = 0
@@ -87,20 +95,23 @@ class Load:
         self.sign = ""
         self.file: Iterator[tuple[str, bytes, str]] | None = None
         if args.requests_file:
-            self.file = self._read(args.requests_file)
+            self.file = self._read(args.requests_file, cycle=args.cycle)
         self.measuring = args.warmup <= 0
         self.latencies: list[float] = []
         self.tagged: dict[str, list[float]] = {}
         self.lags: list[float] = []
         self.errors = 0
         self.sample_error = ""
+        self.codes: dict[str, int] = {}
 
     @staticmethod
-    def _read(path: str) -> Iterator[tuple[str, bytes, str]]:
+    def _read(path: str, *, cycle: bool) -> Iterator[tuple[str, bytes, str]]:
         with open(path, encoding="utf-8") as fh:
-            lines = [json.loads(line) for line in fh if line.strip()]
-        for item in lines:
-            yield item["target"], item["body"].encode(), str(item.get("tag", ""))
+            lines = [
+                (item["target"], item["body"].encode(), str(item.get("tag", "")))
+                for item in (json.loads(line) for line in fh if line.strip())
+            ]
+        return itertools.cycle(lines) if cycle else iter(lines)
 
     def _webhook(self) -> tuple[str, bytes, str]:
         self.counter += 1
@@ -120,8 +131,9 @@ class Load:
         ).encode()
         return f"{self.path}?{query}", body, ""
 
-    def next_request(self) -> tuple[bytes, str] | None:
-        """The next request's bytes and tag, or None when the file is used up."""
+    def next_request(self, host: str, port: int) -> tuple[bytes, str] | None:
+        """The next request's bytes (for ``host:port``) and tag, or None when the file is used
+        up."""
         if self.file is not None:
             item = next(self.file, None)
             if item is None:
@@ -130,7 +142,7 @@ class Load:
         else:
             target, body, tag = self._webhook()
         head = (
-            f"POST {target} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            f"POST {target} HTTP/1.1\r\nHost: {host}:{port}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         )
         return head.encode() + body, tag
@@ -143,6 +155,10 @@ class Load:
         self.latencies.append(latency)
         if tag:
             self.tagged.setdefault(tag, []).append(latency)
+        if self.args.codes:
+            found = _CODE.search(answer)
+            code = found.group(1).decode() if found else "none"
+            self.codes[code] = self.codes.get(code, 0) + 1
         if status != 200 or (self.args.expect_ok and _OK not in answer):
             self.errors += 1
             if not self.sample_error:
@@ -170,10 +186,11 @@ class Load:
             parts.append(data[:-2])
 
     async def connection(
-        self, deadline: float, budget: list[int], slots: asyncio.Queue[float] | None
+        self, number: int, deadline: float, budget: list[int], slots: asyncio.Queue[float] | None
     ) -> None:
         """One keep-alive connection sending requests until the deadline or the budget ends."""
-        reader, writer = await asyncio.open_connection(self.host, self.port)
+        host, port = self.servers[number % len(self.servers)]
+        reader, writer = await asyncio.open_connection(host, port)
         try:
             while time.perf_counter() < deadline and budget[0] > 0:
                 if slots is not None:
@@ -185,7 +202,7 @@ class Load:
                         return
                 else:
                     started = time.perf_counter()
-                request = self.next_request()
+                request = self.next_request(host, port)
                 if request is None:
                     return
                 budget[0] -= 1
@@ -199,7 +216,7 @@ class Load:
                     self.errors += 1
                     self.sample_error = self.sample_error or f"{type(exc).__name__}: {exc}"
                     writer.close()
-                    reader, writer = await asyncio.open_connection(self.host, self.port)
+                    reader, writer = await asyncio.open_connection(host, port)
                     continue
                 self.note(started, status, answer, tag)
         finally:
@@ -222,8 +239,8 @@ class Load:
         budget = [self.args.requests or 10**12]
         slots: asyncio.Queue[float] | None = asyncio.Queue() if self.args.rate else None
         tasks = [
-            asyncio.ensure_future(self.connection(deadline, budget, slots))
-            for _ in range(self.args.connections)
+            asyncio.ensure_future(self.connection(n, deadline, budget, slots))
+            for n in range(self.args.connections)
         ]
         if slots is not None:
             tasks.append(asyncio.ensure_future(self.pace(slots, deadline)))
@@ -247,6 +264,8 @@ class Load:
             result["send_lag_p99_ms"] = lags["p99_ms"]
         if self.tagged:
             result["tags"] = {tag: summarize(lat, elapsed) for tag, lat in self.tagged.items()}
+        if self.args.codes:
+            result["codes"] = self.codes
         if self.sample_error:
             result["sample_error"] = self.sample_error
         return result
@@ -269,17 +288,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("url", help="http://127.0.0.1:PORT/path (the path of generated webhooks)")
+    parser.add_argument(
+        "url",
+        nargs="+",
+        help="http://127.0.0.1:PORT/path (the path of generated webhooks); several spread the "
+        "connections over several servers",
+    )
     parser.add_argument("--app-id", type=int, default=1400000000)
     parser.add_argument("--token", help="sign generated webhooks with this token")
     parser.add_argument("--kind", choices=sorted(BODIES), default="after")
     parser.add_argument("--requests-file", help="JSON lines of target, body, tag to send")
+    parser.add_argument("--cycle", action="store_true", help="repeat the file until --duration")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--requests", type=int, default=0, help="stop after this many")
     parser.add_argument("--rate", type=float, default=0.0, help="fixed total requests/s")
     parser.add_argument("--warmup", type=float, default=0.0, help="seconds not measured")
     parser.add_argument("--expect-ok", action="store_true", help='require "ActionStatus":"OK"')
+    parser.add_argument("--codes", action="store_true", help="count answers by their ErrorCode")
     parser.add_argument("--seed", default=str(time.time_ns()))
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
     args = parser.parse_args()

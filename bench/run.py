@@ -6,13 +6,16 @@
 Scenarios (bench/README.md says what each measures): a receiver vs bare ASGI app; b
 before-webhooks at 1,000 requests/s; c dispatcher vs plain client loops, and end to end;
 d REST add_subscriber / add_group_member on empty vs large targets; e before-webhook overhead
-on create_official_account; f peak memory. Everything runs on 127.0.0.1 in a fresh temporary
-directory, every process is started and stopped by the harness, and every step is bounded.
+on create_official_account; f peak memory; g mixed adds and removes from 32 clients on SQLite
+and PostgreSQL (``--pg URL``, or TEST_POSTGRES_URL). Everything runs on 127.0.0.1 in a fresh
+temporary directory, every process is started and stopped by the harness, and every step is
+bounded.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import signal
 import sys
@@ -22,6 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from benchlib import prefill
+from benchlib.contention import mixed_contention
 from benchlib.procs import BENCH, Procs
 from benchlib.profiles import pyspy_path
 from benchlib.report import Conditions, git_state, python_command, render, src_digest
@@ -29,6 +33,7 @@ from benchlib.results import Section
 from benchlib.scenarios import PROFILES, SCENARIOS, Bench, ProfileRun, Settings
 
 REPO = BENCH.parent
+ALL = {**SCENARIOS, "g": mixed_contention}
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -42,8 +47,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run")
     parser.add_argument("--runs", type=int, help="runs per figure (default 3; 1 with --quick)")
+    parser.add_argument("--only", default="".join(ALL), help="scenario letters to run, e.g. ac")
     parser.add_argument(
-        "--only", default="".join(SCENARIOS), help="scenario letters to run, e.g. ac"
+        "--pg",
+        default=os.environ.get("TEST_POSTGRES_URL"),
+        help="a PostgreSQL database for scenario g (default: $TEST_POSTGRES_URL); each run "
+        "uses a fresh schema in it",
     )
     parser.add_argument("--out", type=Path, default=BENCH / "RESULTS.md", help="report path")
     parser.add_argument(
@@ -65,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = replace(settings, runs=args.runs)
     if args.profile is not None:
         settings = replace(settings, profile=args.profile)
-    unknown = set(args.only) - set(SCENARIOS)
+    settings = replace(settings, pg_url=args.pg or None)
+    unknown = set(args.only) - set(ALL)
     if unknown:
         print(f"unknown scenario(s): {''.join(sorted(unknown))}", file=sys.stderr)
         return 2
@@ -106,9 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with procs.running():
             bench = Bench(settings, root, procs, say)
-            for key in SCENARIOS:
+            for key in ALL:
                 if key in args.only:
-                    sections.append(SCENARIOS[key](bench))
+                    sections.append(ALL[key](bench))
                     procs.stop_all()
                     write()
             if settings.profile:

@@ -94,7 +94,7 @@ def children_cpu() -> float:
 
 @dataclass
 class Proc:
-    """A started server process."""
+    """A started process: a server on ``port``, or a worker (port 0) that listens nowhere."""
 
     name: str
     popen: subprocess.Popen[bytes]
@@ -154,12 +154,13 @@ class Procs:
         name: str,
         argv: Sequence[str],
         *,
-        port: int,
+        port: int | None,
         stdout: Path | None = None,
         timeout: float = 30.0,
     ) -> Proc:
-        """Start ``argv`` and wait until it accepts connections on ``port``."""
-        log = self.workdir / f"{name}-{port}.log"
+        """Start ``argv`` and wait until it accepts connections on ``port``; with no port (a
+        worker), wait a second and check that it still runs."""
+        log = self.workdir / f"{name}-{port or 'worker'}.log"
         out: IO[bytes] | int
         with open(log, "wb") as err:
             out = open(stdout, "wb") if stdout is not None else subprocess.DEVNULL  # noqa: SIM115
@@ -176,8 +177,12 @@ class Procs:
             finally:
                 if not isinstance(out, int):
                     out.close()
-        proc = Proc(name, popen, port, log)
+        proc = Proc(name, popen, port or 0, log)
         self.started.append(proc)
+        if port is None:
+            time.sleep(1.0)
+            proc.check_alive()
+            return proc
         deadline = time.monotonic() + timeout
         while True:
             proc.check_alive()

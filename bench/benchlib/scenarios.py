@@ -70,6 +70,9 @@ class Settings:
     memory_cap: float = 60.0
     profile: bool = True
     profile_seconds: float = 8.0
+    contention_seconds: float = 15.0  # measured seconds of mixed adds and removes (g)
+    contention_clients: int = 32
+    pg_url: str | None = None  # a PostgreSQL database for g's PostgreSQL configurations
 
     @classmethod
     def quick_run(cls) -> Settings:
@@ -89,6 +92,7 @@ class Settings:
             memory_cap=3.0,
             profile=False,
             profile_seconds=3.0,
+            contention_seconds=1.0,
         )
 
 

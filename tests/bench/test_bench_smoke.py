@@ -18,7 +18,7 @@ sys.path.insert(0, str(BENCH))
 
 from benchlib.profiles import markdown, summarize  # noqa: E402
 
-SCENARIOS = "abcdef"
+SCENARIOS = "abcdefg"
 
 
 @pytest.mark.slow

@@ -5,6 +5,19 @@ its after-webhooks in the outbox in that same transaction, so a committed change
 webhook (and a rolled-back one never does). Checks of request shape live in ``rest.py``; the
 checks here are the ones that need the database. Results and codes follow the REST reference
 (reference 5.1, 5.2).
+
+Lock order (PostgreSQL, where several transactions run at once; SQLite has one writer): a
+transaction that changes an Official Account or a group, or rows under it (subscribers,
+messages, members, applications), first locks that one account's or group's row
+(``lock=True``), and only then reads and changes the rows under it; no transaction locks two
+of them. Writers of the same account or group thus queue on its row, and rows under it are
+never locked before it. Accounts are written in UserID order and outbox rows in id order
+(``store.py``); new outbox rows lock nothing another transaction waits for. With every
+transaction taking its locks in this one order, no two can wait for each other.
+
+An operation that changes one account or group only is run with its key (``oa_key``,
+``group_key``): on PostgreSQL the writer then lets the operations of one key share a
+transaction (``timhooks.storage.engine``), which still locks under one account or group only.
 """
 
 from __future__ import annotations
@@ -109,11 +122,16 @@ def _placeholders(n: int) -> str:
 
 def import_accounts_tx(conn: Conn, call: Call, accounts: Sequence[tuple[str, str, str]]) -> None:
     """Import (UserID, Nick, FaceUrl) accounts; an existing one gets the new profile."""
+    # In UserID order (the lock order): an upsert locks the existing row. The sort is stable,
+    # so of two entries for one user the later still wins.
     conn.executemany(
         "INSERT INTO accounts (sdk_app_id, user_id, nick, face_url, created_at)"
         " VALUES (?, ?, ?, ?, ?) ON CONFLICT (sdk_app_id, user_id) DO UPDATE SET"
         " nick = excluded.nick, face_url = excluded.face_url",
-        [(call.app_id, u, nick, face, call.now) for u, nick, face in accounts],
+        [
+            (call.app_id, u, nick, face, call.now)
+            for u, nick, face in sorted(accounts, key=lambda a: a[0])
+        ],
     )
 
 
@@ -167,6 +185,26 @@ def _row(conn: Conn, table: str, key: str, app_id: int, ident: str, lock: bool) 
         (app_id, ident),
     ).fetchone()
     return row
+
+
+def oa_key(app_id: int, oa_id: str) -> tuple[str, int, str]:
+    """The storage key of an operation that locks only this Official Account's rows."""
+    return ("oa", app_id, oa_id)
+
+
+def group_key(app_id: int, group_id: str) -> tuple[str, int, str]:
+    """The storage key of an operation that locks only this group's rows."""
+    return ("group", app_id, group_id)
+
+
+def lock_row(conn: Conn, table: str, key: str, app_id: int, ident: str) -> None:
+    """Hold a row of ``table`` to the transaction's end, if it exists (PostgreSQL only: SQLite's
+    one writer holds the whole database)."""
+    clause = for_update(conn)
+    if clause:
+        conn.execute(
+            f"SELECT 1 FROM {table} WHERE sdk_app_id = ? AND {key} = ?{clause}", (app_id, ident)
+        )
 
 
 def oa_row(conn: Conn, app_id: int, oa_id: str, *, lock: bool = False) -> Row:
@@ -248,7 +286,7 @@ def create_oa_tx(conn: Conn, call: Call, req: NewOfficialAccount) -> str:
 
 def destroy_oa_tx(conn: Conn, call: Call, oa_id: str) -> None:
     """Destroy an Official Account with its subscribers and messages."""
-    row = oa_row(conn, call.app_id, oa_id)
+    row = oa_row(conn, call.app_id, oa_id, lock=True)
     for table in ("subscribers", "oa_messages", "official_accounts"):
         conn.execute(
             f"DELETE FROM {table} WHERE sdk_app_id = ? AND oa_id = ?", (call.app_id, oa_id)
@@ -275,7 +313,7 @@ _OA_EDITABLE = {
 
 def modify_oa_tx(conn: Conn, call: Call, oa_id: str, changes: dict[str, Any]) -> None:
     """Change an Official Account's profile (wire names in ``changes``)."""
-    oa_row(conn, call.app_id, oa_id)
+    oa_row(conn, call.app_id, oa_id, lock=True)
     if changes:
         sets = ", ".join(f"{_OA_EDITABLE[k]} = ?" for k in changes)
         conn.execute(
@@ -344,9 +382,13 @@ class SubscribePlan:
     unknown: set[str] = field(default_factory=set)
 
 
-def plan_subscribe(conn: Conn, app_id: int, oa_id: str, users: Sequence[str]) -> SubscribePlan:
-    """Sort requested subscribers: the OA must exist; users must be imported."""
-    oa_row(conn, app_id, oa_id)
+def plan_subscribe(
+    conn: Conn, app_id: int, oa_id: str, users: Sequence[str], *, locked: bool = False
+) -> SubscribePlan:
+    """Sort requested subscribers: the OA must exist (``locked``: the caller holds its row, so
+    it does); users must be imported."""
+    if not locked:
+        oa_row(conn, app_id, oa_id)
     plan = SubscribePlan()
     known = imported(conn, app_id, users)
     rows = conn.execute(
@@ -375,11 +417,11 @@ def subscribe_tx(
     Queues AfterAddSubscriber for those added, and AfterOfficialAccountFull when this call
     brings the count to MaxSubscriberNum (reference 3.7).
     """
-    # Lock the account first: concurrent subscriptions (other processes on PostgreSQL) then
-    # see each other's rows and count, and never pass MaxSubscriberNum.
-    oa_row(conn, call.app_id, oa_id, lock=True)
-    plan = plan_subscribe(conn, call.app_id, oa_id, users)
-    row = oa_row(conn, call.app_id, oa_id)
+    # Lock the account first (the lock order): concurrent subscriptions (other processes on
+    # PostgreSQL) then see each other's rows and count, and never pass MaxSubscriberNum.
+    # The row read with its lock is current until this transaction ends.
+    row = oa_row(conn, call.app_id, oa_id, lock=True)
+    plan = plan_subscribe(conn, call.app_id, oa_id, users, locked=True)
     room = row["max_subscriber_num"] - row["subscriber_num"]
     added = [u for u in plan.candidates if u not in refused][: max(room, 0)]
     if added:
@@ -409,7 +451,7 @@ def subscribe_tx(
 
 def unsubscribe_tx(conn: Conn, call: Call, oa_id: str, users: Sequence[str]) -> dict[str, int]:
     """Remove subscribers; Result 1 removed, 2 not subscribed; queues AfterDeleteSubscriber."""
-    oa_row(conn, call.app_id, oa_id)
+    oa_row(conn, call.app_id, oa_id, lock=True)  # before the subscriber rows: the lock order
     wanted = list(dict.fromkeys(users))
     removed = [
         r[0]
@@ -456,9 +498,10 @@ def subscriber_page(
     return items, (rows[-1]["id"] if more and rows else 0), row["subscriber_num"]
 
 
-def require_oa_owner(conn: Conn, call: Call, oa_id: str) -> Row:
-    """A client acting on an OA's messages must own it (130002 otherwise)."""
-    row = oa_row(conn, call.app_id, oa_id)
+def require_oa_owner(conn: Conn, call: Call, oa_id: str, *, lock: bool = False) -> Row:
+    """A client acting on an OA's messages must own it (130002 otherwise); ``lock`` as in
+    ``oa_row``."""
+    row = oa_row(conn, call.app_id, oa_id, lock=lock)
     if not call.rest and row["owner"] != call.operator:
         raise ApiError(RestCode.OA_NO_PERMISSION, "only the Official Account's owner may do this")
     return row
@@ -478,7 +521,7 @@ class OAMessage:
 
 def send_msg_tx(conn: Conn, call: Call, msg: OAMessage) -> tuple[str, int]:
     """Store an OA message; queue AfterSendMsg; return (MsgKey, MsgTime)."""
-    require_oa_owner(conn, call, msg.oa_id)
+    require_oa_owner(conn, call, msg.oa_id, lock=True)
     seq = conn.execute(
         "UPDATE official_accounts SET msg_seq = msg_seq + 1, last_msg_time = ?"
         " WHERE sdk_app_id = ? AND oa_id = ? RETURNING msg_seq",
@@ -517,7 +560,7 @@ def send_msg_tx(conn: Conn, call: Call, msg: OAMessage) -> tuple[str, int]:
 
 def recall_tx(conn: Conn, call: Call, oa_id: str, keys: Sequence[str]) -> list[dict[str, Any]]:
     """Recall OA messages: RetCode 0 recalled, 10030 no such message; queues AfterMsgWithDraw."""
-    require_oa_owner(conn, call, oa_id)
+    require_oa_owner(conn, call, oa_id, lock=True)  # before the message rows: the lock order
     results: list[dict[str, Any]] = []
     recalled: list[str] = []
     for key in dict.fromkeys(keys):
@@ -696,7 +739,7 @@ def create_group_tx(conn: Conn, call: Call, req: NewGroup) -> str:
 
 def destroy_group_tx(conn: Conn, call: Call, group_id: str) -> None:
     """Dismiss a group."""
-    row = group_row(conn, call.app_id, group_id)
+    row = group_row(conn, call.app_id, group_id, lock=True)
     if not call.rest and row["owner"] != call.operator:
         raise ApiError(RestCode.NO_PERMISSION, "only the group owner may dismiss the group")
     for table in ("group_members", "group_applications", "groups"):
@@ -730,9 +773,11 @@ class JoinPlan:
         return None if limit == 0 else max(limit - int(self.group["member_num"]), 0)
 
 
-def plan_join(conn: Conn, call: Call, group_id: str, users: Sequence[str]) -> JoinPlan:
-    """Sort users asking or asked to join a group."""
-    plan = JoinPlan(group_row(conn, call.app_id, group_id))
+def plan_join(
+    conn: Conn, call: Call, group_id: str, users: Sequence[str], *, group: Row | None = None
+) -> JoinPlan:
+    """Sort users asking or asked to join a group (``group``: its row, already read)."""
+    plan = JoinPlan(group if group is not None else group_row(conn, call.app_id, group_id))
     known = imported(conn, call.app_id, users)
     rows = conn.execute(
         f"SELECT user_id FROM group_members WHERE sdk_app_id = ? AND group_id = ? AND user_id IN"
@@ -768,8 +813,8 @@ def join_tx(
     as many as fit join, AfterNewMemberJoin is queued, and AfterGroupFull too when the group
     is now full (reference 4.5, 4.7).
     """
-    group_row(conn, call.app_id, group_id, lock=True)  # as in subscribe_tx
-    plan = plan_join(conn, call, group_id, users)
+    group = group_row(conn, call.app_id, group_id, lock=True)  # the lock order, as in subscribe_tx
+    plan = plan_join(conn, call, group_id, users, group=group)
     wanted = [u for u in plan.candidates if u not in refused]
     room = plan.room
     if wanted and room == 0:
@@ -810,7 +855,7 @@ def leave_tx(
     conn: Conn, call: Call, group_id: str, users: Sequence[str], exit_type: str
 ) -> list[str]:
     """Remove members (never the owner); queue AfterMemberExit; return who left."""
-    row = group_row(conn, call.app_id, group_id)
+    row = group_row(conn, call.app_id, group_id, lock=True)  # before the members: the lock order
     wanted = [u for u in dict.fromkeys(users) if u != row["owner"]]
     if not wanted:
         return []
@@ -843,6 +888,7 @@ def leave_tx(
 
 def apply_tx(conn: Conn, call: Call, group_id: str) -> None:
     """Record a pending application to a NeedPermission group."""
+    lock_row(conn, "groups", "group_id", call.app_id, group_id)
     conn.execute(
         "INSERT INTO group_applications (sdk_app_id, group_id, user_id, applied_at)"
         " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -852,6 +898,7 @@ def apply_tx(conn: Conn, call: Call, group_id: str) -> None:
 
 def take_application_tx(conn: Conn, call: Call, group_id: str, applicant: str) -> None:
     """Remove a pending application (approved or refused); 10004 if there is none."""
+    lock_row(conn, "groups", "group_id", call.app_id, group_id)
     role = role_of(conn, call.app_id, group_id, call.operator)
     if role not in ("Owner", "Admin"):
         raise ApiError(RestCode.NO_PERMISSION, "only the group owner or an admin may do this")

@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -148,8 +148,8 @@ class ChatService:
         """The longest after-webhook timeout of any app (sizes the dispatcher's lease)."""
         return max((a.callback.after_timeout for a in self.apps.values()), default=2.0)
 
-    async def _tx(self, op: Callable[[dm.Conn], T]) -> T:
-        result = await self.store.run(op)
+    async def _tx(self, op: Callable[[dm.Conn], T], key: Hashable | None = None) -> T:
+        result = await self.store.run(op, key=key)
         self.wake()
         return result
 
@@ -199,15 +199,21 @@ class ChatService:
     ) -> dict[str, int]:
         try:
             return await self._tx(
-                lambda c: dm.join_tx(c, call, group_id, users, refused, join_type)
+                lambda c: dm.join_tx(c, call, group_id, users, refused, join_type),
+                dm.group_key(call.app_id, group_id),
             )
         except ApiError as exc:
             if exc.code == RestCode.GROUP_FULL:
-                await self._tx(lambda c: dm.group_full_tx(c, call, group_id))
+                await self._tx(
+                    lambda c: dm.group_full_tx(c, call, group_id),
+                    dm.group_key(call.app_id, group_id),
+                )
             raise
 
     async def _group_full(self, call: Call, group_id: str) -> ApiError:
-        await self._tx(lambda c: dm.group_full_tx(c, call, group_id))
+        await self._tx(
+            lambda c: dm.group_full_tx(c, call, group_id), dm.group_key(call.app_id, group_id)
+        )
         return ApiError(RestCode.GROUP_FULL, f"group {group_id!r} is full")
 
     # --- accounts ---------------------------------------------------------------------------
@@ -264,7 +270,7 @@ class ChatService:
     async def destroy_official_account(self, call: Call, f: Fields) -> dict[str, Any]:
         """Destroy an OA."""
         oa_id = f.req_text("Official_Account")
-        await self._tx(lambda c: dm.destroy_oa_tx(c, call, oa_id))
+        await self._tx(lambda c: dm.destroy_oa_tx(c, call, oa_id), dm.oa_key(call.app_id, oa_id))
         return {}
 
     async def modify_official_account_base_info(self, call: Call, f: Fields) -> dict[str, Any]:
@@ -280,7 +286,9 @@ class ChatService:
         most = f.integer("MaxSubscriberNum", low=1, high=_INT32)
         if most is not None:
             changes["MaxSubscriberNum"] = most
-        await self._tx(lambda c: dm.modify_oa_tx(c, call, oa_id, changes))
+        await self._tx(
+            lambda c: dm.modify_oa_tx(c, call, oa_id, changes), dm.oa_key(call.app_id, oa_id)
+        )
         return {}
 
     async def get_official_account_info(self, call: Call, f: Fields) -> dict[str, Any]:
@@ -304,7 +312,10 @@ class ChatService:
                     subscribe_account_list=dm.subscriber_list(plan.candidates),
                 )
         refused = frozenset(decision.refused)
-        return await self._tx(lambda c: dm.subscribe_tx(c, call, oa_id, users, refused))
+        return await self._tx(
+            lambda c: dm.subscribe_tx(c, call, oa_id, users, refused),
+            dm.oa_key(call.app_id, oa_id),
+        )
 
     async def add_subscriber(self, call: Call, f: Fields) -> dict[str, Any]:
         """Subscribe up to 100 users: Result 1 added, 2 already, 0 failed (reference 5.1)."""
@@ -324,7 +335,9 @@ class ChatService:
             users = f.ids("SubscriberToDel_Account", max_items=100)
         else:
             users = f.accounts("SubscriberList", "Subscriber_Account", max_items=100)
-        results = await self._tx(lambda c: dm.unsubscribe_tx(c, call, oa_id, users))
+        results = await self._tx(
+            lambda c: dm.unsubscribe_tx(c, call, oa_id, users), dm.oa_key(call.app_id, oa_id)
+        )
         return {"SubscriberList": _results(results, "Subscriber_Account")}
 
     async def get_subscriber_info(self, call: Call, f: Fields) -> dict[str, Any]:
@@ -377,7 +390,9 @@ class ChatService:
                 else msg.cloud_custom_data,
             )
         msg = dataclasses.replace(msg, after_callback="ForbidAfterSendMsgCallback" not in forbid)
-        key, when = await self._tx(lambda c: dm.send_msg_tx(c, call, msg))
+        key, when = await self._tx(
+            lambda c: dm.send_msg_tx(c, call, msg), dm.oa_key(call.app_id, msg.oa_id)
+        )
         return {"MsgTime": when, "MsgKey": key}
 
     async def official_account_msg_recall(self, call: Call, f: Fields) -> dict[str, Any]:
@@ -385,7 +400,9 @@ class ChatService:
         oa_id = f.req_text("Official_Account")
         keys = f.ids("MsgKeyList", max_items=10)
         f.text("Reason", max_bytes=100)
-        results = await self._tx(lambda c: dm.recall_tx(c, call, oa_id, keys))
+        results = await self._tx(
+            lambda c: dm.recall_tx(c, call, oa_id, keys), dm.oa_key(call.app_id, oa_id)
+        )
         return {"RecallRetList": results}
 
     # --- groups -----------------------------------------------------------------------------
@@ -477,13 +494,18 @@ class ChatService:
         group = await self.store.run(lambda c: dm.group_row(c, call.app_id, group_id))
         if group["type"] == "AVChatRoom":
             raise f.error("an AVChatRoom has no member removal")
-        await self._tx(lambda c: dm.leave_tx(c, call, group_id, users, "Kicked"))
+        await self._tx(
+            lambda c: dm.leave_tx(c, call, group_id, users, "Kicked"),
+            dm.group_key(call.app_id, group_id),
+        )
         return {}
 
     async def destroy_group(self, call: Call, f: Fields) -> dict[str, Any]:
         """Dismiss a group."""
         group_id = f.req_text("GroupId")
-        await self._tx(lambda c: dm.destroy_group_tx(c, call, group_id))
+        await self._tx(
+            lambda c: dm.destroy_group_tx(c, call, group_id), dm.group_key(call.app_id, group_id)
+        )
         return {}
 
     async def get_group_info(self, call: Call, f: Fields) -> dict[str, Any]:
@@ -532,7 +554,10 @@ class ChatService:
     async def client_unsubscribe(self, call: Call, f: Fields) -> dict[str, Any]:
         """The user unsubscribes: Result 1 removed, 2 was not subscribed."""
         oa_id = f.req_text("Official_Account")
-        results = await self._tx(lambda c: dm.unsubscribe_tx(c, call, oa_id, [call.operator]))
+        results = await self._tx(
+            lambda c: dm.unsubscribe_tx(c, call, oa_id, [call.operator]),
+            dm.oa_key(call.app_id, oa_id),
+        )
         return {"Result": results[call.operator]}
 
     async def client_apply_join_group(self, call: Call, f: Fields) -> dict[str, Any]:
@@ -555,7 +580,9 @@ class ChatService:
             requestor_account=user,
         )
         if option == "NeedPermission":
-            await self._tx(lambda c: dm.apply_tx(c, call, group_id))
+            await self._tx(
+                lambda c: dm.apply_tx(c, call, group_id), dm.group_key(call.app_id, group_id)
+            )
             return {"JoinStatus": "WaitingApproval"}
         await self._join(call, group_id, [user], frozenset(), "Apply")
         return {"JoinStatus": "JoinedSuccess"}
@@ -568,7 +595,10 @@ class ChatService:
         if not isinstance(approve, bool):
             raise f.error("Approve must be true or false")
         if not approve:
-            await self._tx(lambda c: dm.take_application_tx(c, call, group_id, applicant))
+            await self._tx(
+                lambda c: dm.take_application_tx(c, call, group_id, applicant),
+                dm.group_key(call.app_id, group_id),
+            )
             return {}
 
         def op(c: dm.Conn) -> dict[str, int]:
@@ -576,10 +606,13 @@ class ChatService:
             return dm.join_tx(c, call, group_id, [applicant], frozenset(), "Apply")
 
         try:
-            await self._tx(op)
+            await self._tx(op, dm.group_key(call.app_id, group_id))
         except ApiError as exc:
             if exc.code == RestCode.GROUP_FULL:
-                await self._tx(lambda c: dm.group_full_tx(c, call, group_id))
+                await self._tx(
+                    lambda c: dm.group_full_tx(c, call, group_id),
+                    dm.group_key(call.app_id, group_id),
+                )
             raise
         return {}
 
@@ -609,7 +642,10 @@ class ChatService:
         group_id = f.req_text("GroupId")
         users = f.ids("MemberToDel_Account", max_items=100)
         await self._require_role(call, group_id, ("Owner", "Admin"))
-        await self._tx(lambda c: dm.leave_tx(c, call, group_id, users, "Kicked"))
+        await self._tx(
+            lambda c: dm.leave_tx(c, call, group_id, users, "Kicked"),
+            dm.group_key(call.app_id, group_id),
+        )
         return {}
 
     async def client_quit_group(self, call: Call, f: Fields) -> dict[str, Any]:
@@ -618,7 +654,10 @@ class ChatService:
         role = await self._require_role(call, group_id, ("Admin", "Member", "Owner"))
         if role == "Owner":
             raise f.error("the group owner cannot quit the group")
-        await self._tx(lambda c: dm.leave_tx(c, call, group_id, [call.operator], "Quit"))
+        await self._tx(
+            lambda c: dm.leave_tx(c, call, group_id, [call.operator], "Quit"),
+            dm.group_key(call.app_id, group_id),
+        )
         return {}
 
     # --- calls ------------------------------------------------------------------------------

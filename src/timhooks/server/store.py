@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
@@ -173,9 +173,11 @@ class ServerStore:
         """Which database this is, for people."""
         return self._db.describe
 
-    async def run(self, op: Callable[[Any], T]) -> T:
-        """Run a domain operation in a committed transaction."""
-        return await self._db.run(op)
+    async def run(self, op: Callable[[Any], T], *, key: Hashable | None = None) -> T:
+        """Run a domain operation in a committed transaction; ``key`` (``domain.oa_key``,
+        ``domain.group_key``): it locks only that Official Account's or group's rows, so on
+        PostgreSQL it may share a transaction with other operations of the same key."""
+        return await self._db.run(op, key=key)
 
     async def close(self) -> None:
         """Finish queued writes and close the database."""
@@ -246,8 +248,11 @@ class ServerStore:
         await self._records.add((delivery_id, attempt, retry_at))
 
     async def _record_many(self, items: list[tuple[int, Attempt, float | None]]) -> list[None]:
+        # In id order, the lock order of outbox rows (see ``domain``): on PostgreSQL each
+        # attempt's row locks its outbox row, and each UPDATE locks it further.
+        ordered = sorted(items, key=lambda item: item[0])
         updates = []
-        for delivery_id, attempt, retry_at in items:
+        for delivery_id, attempt, retry_at in ordered:
             if attempt.ok:
                 status, next_at = DeliveryStatus.DELIVERED, None
             elif retry_at is not None:
@@ -260,7 +265,7 @@ class ServerStore:
             )
 
         def op(conn: Any) -> None:
-            conn.executemany(_INSERT_ATTEMPT, [_attempt_row(i, a) for i, a, _ in items])
+            conn.executemany(_INSERT_ATTEMPT, [_attempt_row(i, a) for i, a, _ in ordered])
             conn.executemany(
                 "UPDATE outbox SET status = ?, next_attempt_at = ?, finished_at = ?,"
                 " last_status = ?, last_error = ? WHERE id = ?",

@@ -98,6 +98,7 @@ def postgres_dialect(url: str, *, threads: int = 4) -> Dialect:
             errors.LockNotAvailable,
         ),
         describe=f"PostgreSQL database {describe_url(url)}",
+        group_commit=False,
         single_is_atomic=False,
         threads=threads,
     )

@@ -72,6 +72,7 @@ def sqlite_dialect(
         driver_errors=(sqlite3.Error,),
         transient_errors=(),
         describe=f"SQLite database {path}",
+        group_commit=True,
         single_is_atomic=True,
     )
 
