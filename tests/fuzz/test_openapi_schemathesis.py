@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import socket
 import threading
 import time
@@ -19,6 +18,7 @@ import pytest
 import uvicorn
 from hypothesis import HealthCheck, given, settings
 
+from fakes import AckTransport
 from timhooks.protocol import generate_usersig
 from timhooks.server.app import ChatServer
 from timhooks.server.config import ServerConfig
@@ -38,21 +38,6 @@ KEY = "schemathesis-key"
 ADMIN = "administrator"
 USER = "penn"
 PER_OPERATION = 25
-ACK = json.dumps({"ActionStatus": "OK", "ErrorInfo": "", "ErrorCode": 0}).encode()
-
-
-class AckTransport:
-    """The sender's transport seam answering every webhook with Tencent's OK: fuzzed webhook
-    URLs are never connected to."""
-
-    async def post(
-        self, url: str, body: bytes, *, connect_to: str | None = None
-    ) -> tuple[int, bytes]:
-        """Answer 200 and ACK without sending anything."""
-        return 200, ACK
-
-    async def aclose(self) -> None:
-        """Nothing to close."""
 
 
 class _Uvicorn(uvicorn.Server):

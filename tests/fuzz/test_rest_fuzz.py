@@ -19,6 +19,7 @@ import httpx
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from fakes import AckTransport
 from timhooks.protocol import COMMANDS, Platform, generate_usersig
 from timhooks.server.app import ChatServer
 from timhooks.server.config import ServerConfig
@@ -28,22 +29,6 @@ APP = 1400000099
 KEY = "fuzz-key"
 ADMIN = "administrator"
 EXAMPLES = 1000
-
-ACK = json.dumps({"ActionStatus": "OK", "ErrorInfo": "", "ErrorCode": 0}).encode()
-
-
-class AckTransport:
-    """The sender's transport seam answering every webhook with Tencent's OK: fuzzed webhook
-    URLs are never connected to."""
-
-    async def post(
-        self, url: str, body: bytes, *, connect_to: str | None = None
-    ) -> tuple[int, bytes]:
-        """Answer 200 and ACK without sending anything."""
-        return 200, ACK
-
-    async def aclose(self) -> None:
-        """Nothing to close."""
 
 
 KNOWN = sorted(BODIES)

@@ -22,6 +22,7 @@ import httpx
 import pytest
 import uvicorn
 
+from fakes import AckTransport
 from loopback import loopback_socket
 from timhooks.protocol import events as ev
 from timhooks.protocol.codes import RestCode
@@ -38,7 +39,6 @@ USERS = [f"user{i:02d}" for i in range(60)]
 LIMIT = 40  # MaxSubscriberNum and MaxMemberCount: full accounts and groups happen too
 CLIENTS = 32
 CALLS = 40  # per client: 1,280 calls in all
-ACK = {"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": ""}
 # What a call may answer under this load: OK, or 10014 when a group has no room.
 BUSINESS = {0, int(RestCode.GROUP_FULL)}
 
@@ -62,7 +62,7 @@ async def serving(pg_url: str) -> AsyncIterator[str]:
             key=KEY,
             callback=CallbackConfig(url="http://127.0.0.1:9/im"),
         ),
-        transport=httpx.MockTransport(lambda request: httpx.Response(200, json=ACK)),
+        transport=AckTransport(),
     )
     sock = loopback_socket()
     config = uvicorn.Config(server.asgi, log_level="warning", access_log=False, lifespan="on")
