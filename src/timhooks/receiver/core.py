@@ -35,6 +35,7 @@ from timhooks.protocol.errors import (
 from timhooks.protocol.events import Event
 from timhooks.protocol.query import Platform, WebhookQuery, parse_query
 from timhooks.protocol.signing import DEFAULT_TOLERANCE, verify_sign
+from timhooks.receiver.threads import HandlerThreads
 from timhooks.storage import InboxEntry, InboxStatus, InboxStore, NewInboxEntry, open_inbox
 
 if TYPE_CHECKING:
@@ -129,6 +130,13 @@ class Receiver:
 
     ``apps`` maps each SDKAppID to its webhook token (None: the app sends no Sign). The inbox is
     an SQLite file path or URL, or any InboxStore.
+
+    ``concurrency`` bounds the after-handlers running at once, all told (those handed a webhook
+    as it arrives and those run from the inbox). Plain-function handlers run in threads of two
+    pools: ``after_threads`` (default: ``concurrency``) for after-handlers and
+    ``before_threads`` for before-handlers, so a before-webhook never waits behind an
+    after-handler. A handler that outlives its time limit stops counting against either bound;
+    its thread is replaced (see ``timhooks.receiver.threads``).
     """
 
     def __init__(
@@ -145,6 +153,8 @@ class Receiver:
         retry: RetryPolicy = DEFAULT_RETRY,
         handler_timeout: float = 30.0,
         concurrency: int = 16,
+        after_threads: int | None = None,
+        before_threads: int = 8,
         poll_interval: float = 1.0,
         record_before: bool = True,
         retention_days: float = 7.0,
@@ -157,9 +167,16 @@ class Receiver:
             raise ConfigError("a token needs its app_id")
         if not configured:
             raise ConfigError("a Receiver needs at least one app: Receiver(app_id=..., token=...)")
-        if before_deadline <= 0 or handler_timeout <= 0 or concurrency < 1 or max_body < 1:
+        if after_threads is None:
+            after_threads = concurrency
+        if (
+            before_deadline <= 0
+            or handler_timeout <= 0
+            or min(concurrency, after_threads, before_threads, max_body) < 1
+        ):
             raise ConfigError(
-                "deadlines, handler timeout, concurrency and max_body must be positive"
+                "deadlines, handler timeout, concurrency, thread counts and max_body must be"
+                " positive"
             )
         # The fallback may answer any before-command, so it must be valid for every one of them
         # (discard, custom codes and partial refusals are not): fail here, not mid-request.
@@ -177,6 +194,8 @@ class Receiver:
         self.retry = retry
         self.handler_timeout = handler_timeout
         self.concurrency = concurrency
+        self.after_threads = HandlerThreads(after_threads, name="timhooks-after-handler")
+        self.before_threads = HandlerThreads(before_threads, name="timhooks-before-handler")
         self.record_before = record_before
         self.retention_days = retention_days
         self.clock = clock
@@ -186,11 +205,15 @@ class Receiver:
         self._handlers: dict[str, _Registered] = {}
         self._worker = ClaimLoop(
             self._claim,
-            self._process,
+            self._process_claimed,
             concurrency=concurrency,
             poll_interval=poll_interval,
             name="timhooks-inbox-worker",
         )
+        # After-handlers running or promised a slot, direct and claimed together (<= concurrency);
+        # the worker found none free at its last claim (a freed slot wakes it).
+        self._busy = 0
+        self._worker_starved = False
         self._stopped = False
         self._direct: set[asyncio.Task[None]] = set()
         self._background: set[asyncio.Task[Any]] = set()
@@ -281,7 +304,9 @@ class Receiver:
         if handler is None:
             return Decision()
         try:
-            result = await asyncio.wait_for(self._call(handler, event, meta), self.before_deadline)
+            result = await asyncio.wait_for(
+                self._call(handler, event, meta, self.before_threads), self.before_deadline
+            )
         except TimeoutError:
             log.warning(
                 "%s handler took longer than %.3f s; answered the fallback %s",
@@ -321,7 +346,7 @@ class Receiver:
         handler = self._handler_for(q.callback_command)
         # A handler slot free now: store the entry already claimed by this process and hand it
         # over directly (no claim round trip). No handler: the entry is stored as done.
-        direct = handler is not None and not self._stopped and len(self._direct) < self.concurrency
+        direct = handler is not None and not self._stopped and self._take_slots(1) == 1
         entry = NewInboxEntry(
             sdk_app_id=q.sdk_app_id,
             command=q.callback_command,
@@ -336,11 +361,16 @@ class Receiver:
         try:
             entry_id, new = await self.inbox.put(entry)
         except StorageError as exc:
+            if direct:
+                self._give_slots(1)
             log.error("could not store %s: %s", q.callback_command, exc)
             return WebhookResponse.error(503, "the inbox could not store the webhook; try again")
         if new and direct:
             self._hand_over(entry, entry_id)
-        elif new and handler is not None:
+            return WebhookResponse(200, ACK_BODY)
+        if direct:
+            self._give_slots(1)
+        if new and handler is not None:
             self._worker.wake()
         return WebhookResponse(200, ACK_BODY)
 
@@ -360,9 +390,29 @@ class Receiver:
             last_error=None,
             answer=None,
         )
-        task = asyncio.ensure_future(self._process(entry))
+        task = asyncio.ensure_future(self._process_claimed(entry))
         self._direct.add(task)
         task.add_done_callback(self._direct.discard)
+
+    # --- handler slots: at most ``concurrency`` after-handlers at once ------------------------
+
+    def _take_slots(self, wanted: int) -> int:
+        granted = max(0, min(wanted, self.concurrency - self._busy))
+        self._busy += granted
+        return granted
+
+    def _give_slots(self, count: int) -> None:
+        self._busy -= count
+        if self._worker_starved and not self._stopped:
+            self._worker_starved = False
+            self._worker.wake()
+
+    async def _process_claimed(self, entry: InboxEntry) -> None:
+        """Run an entry's handler in a slot taken for it; give the slot back after."""
+        try:
+            await self._process(entry)
+        finally:
+            self._give_slots(1)
 
     def _meta(self, q: WebhookQuery, received: float) -> WebhookMeta:
         return WebhookMeta(
@@ -373,11 +423,13 @@ class Receiver:
             received_at=received,
         )
 
-    async def _call(self, handler: _Registered, event: Event, meta: WebhookMeta) -> Any:
+    async def _call(
+        self, handler: _Registered, event: Event, meta: WebhookMeta, threads: HandlerThreads
+    ) -> Any:
         args = (event, meta) if handler.wants_meta else (event,)
         if handler.is_async:
             return await handler.func(*args)
-        result = await asyncio.to_thread(handler.func, *args)
+        result = await threads.run(handler.func, *args)
         if inspect.isawaitable(result):  # an object whose __call__ is async
             result = await result
         return result
@@ -421,7 +473,18 @@ class Receiver:
         return self.handler_timeout * 2
 
     async def _claim(self, limit: int) -> list[InboxEntry]:
-        return await self.inbox.claim(now=self.clock(), limit=limit, lease=self._lease)
+        granted = self._take_slots(limit)
+        if not granted:
+            self._worker_starved = True
+            return []
+        try:
+            claimed = await self.inbox.claim(now=self.clock(), limit=granted, lease=self._lease)
+        except BaseException:
+            self._give_slots(granted)
+            raise
+        if len(claimed) < granted:
+            self._give_slots(granted - len(claimed))
+        return claimed
 
     async def start(self) -> None:
         """Start running handlers from the inbox (also done by the first request)."""
@@ -450,6 +513,11 @@ class Receiver:
             self._pruner = None
         if self._background:
             await asyncio.wait(self._background, timeout=grace)
+        # No handler runs now (a claimed task cancelled before it started never gave its slot).
+        self._busy = 0
+        self._worker_starved = False
+        self.after_threads.shutdown()
+        self.before_threads.shutdown()
         if self._owns_inbox:
             await self.inbox.close()
 
@@ -484,8 +552,17 @@ class Receiver:
             attempt=entry.attempts,
         )
         try:
-            await asyncio.wait_for(self._call(handler, event, meta), self.handler_timeout)
+            await asyncio.wait_for(
+                self._call(handler, event, meta, self.after_threads), self.handler_timeout
+            )
         except TimeoutError:
+            log.warning(
+                "%s handler on inbox entry %d timed out after %g s (attempt %d)",
+                entry.command,
+                entry.id,
+                self.handler_timeout,
+                entry.attempts,
+            )
             await self._settle(entry, f"handler timed out after {self.handler_timeout} s")
         except Exception as exc:
             log.warning(
