@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import parse_qsl
 
 import msgspec
 
@@ -28,13 +29,17 @@ from timhooks.protocol.decisions import ACK_BODY, Decision
 from timhooks.protocol.errors import (
     ConfigError,
     MalformedRequest,
+    MissingSignature,
     ProtocolError,
+    SignatureMismatch,
+    StaleRequest,
     StorageError,
     VerificationError,
 )
 from timhooks.protocol.events import Event
 from timhooks.protocol.query import Platform, WebhookQuery, parse_query
 from timhooks.protocol.signing import DEFAULT_TOLERANCE, verify_sign
+from timhooks.receiver.observe import Cause, Notice, Observer, Rejection, Repeat
 from timhooks.receiver.threads import HandlerThreads
 from timhooks.storage import InboxEntry, InboxStatus, InboxStore, NewInboxEntry, open_inbox
 
@@ -94,12 +99,49 @@ class WebhookResponse:
     @classmethod
     def not_post(cls, method: str) -> WebhookResponse:
         """405: Tencent sends webhooks with POST only (reference 1.1)."""
-        return cls.error(405, f"webhooks are POST requests, not {method}")
+        return cls.error(405, _not_post(method))
 
     @classmethod
     def too_large(cls, limit: int) -> WebhookResponse:
         """413: the body is over the receiver's limit."""
-        return cls.error(413, f"body larger than {limit} bytes")
+        return cls.error(413, _too_large(limit))
+
+
+def _not_post(method: str) -> str:
+    return f"webhooks are POST requests, not {method[:20]}"
+
+
+def _too_large(limit: int) -> str:
+    return f"body larger than {limit} bytes"
+
+
+_SIGN_CAUSES: dict[type[VerificationError], Cause] = {
+    MissingSignature: Cause.NO_SIGN,
+    SignatureMismatch: Cause.SIGN_MISMATCH,
+    StaleRequest: Cause.STALE_TIME,
+}
+
+
+def _peek(query: bytes | str | Mapping[str, str]) -> tuple[int | None, str | None]:
+    """The SdkAppid and CallbackCommand of a query that may not parse, as far as they can be
+    read (for rejection notices only)."""
+    try:
+        q = parse_query(query)
+    except ProtocolError:
+        pass
+    else:
+        return q.sdk_app_id, q.callback_command
+    if isinstance(query, Mapping):
+        params = {str(k).lower(): str(v) for k, v in query.items()}
+    else:
+        text = query.decode("utf-8", "replace") if isinstance(query, bytes) else query
+        params = {}
+        for key, value in parse_qsl(text[:8192], keep_blank_values=True):
+            params.setdefault(key.lower(), value)
+    app_text = params.get("sdkappid", "")
+    numeric = app_text.isascii() and app_text.isdigit() and len(app_text) < 19
+    app = int(app_text) if numeric else None
+    return app, params.get("callbackcommand") or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +245,7 @@ class Receiver:
         self._owns_inbox = isinstance(inbox, str | Path)
         self.inbox: InboxStore = open_inbox(inbox) if isinstance(inbox, str | Path) else inbox
         self._handlers: dict[str, _Registered] = {}
+        self._observers: list[Observer] = []
         self._worker = ClaimLoop(
             self._claim,
             self._process_claimed,
@@ -244,19 +287,75 @@ class Receiver:
 
     # --- one request ------------------------------------------------------------------------
 
-    async def handle(
-        self, method: str, query: bytes | str | Mapping[str, str], body: bytes
+    def observe(self, observer: Observer) -> Observer:
+        """Call ``observer(notice)`` for each rejected request and each repeat (a decorator too).
+
+        Notices are ``Rejection`` and ``Repeat`` (``timhooks.receiver.observe``); observers run
+        on the event loop, inside the request, and must be quick.
+        """
+        self._observers.append(observer)
+        return observer
+
+    def _notify(self, notice: Notice) -> None:
+        for observer in self._observers:
+            try:
+                observer(notice)
+            except Exception:
+                log.exception("an observer failed on %s", type(notice).__name__)
+
+    def _reject(
+        self,
+        status: int,
+        cause: Cause,
+        reason: str,
+        *,
+        query: bytes | str | Mapping[str, str] = b"",
+        peer: str | None = None,
+        q: WebhookQuery | None = None,
     ) -> WebhookResponse:
-        """Check and answer one webhook request. Never raises for bad input."""
+        """Answer a rejection and tell the observers (with the app and command when known)."""
+        if self._observers:
+            app, command = (q.sdk_app_id, q.callback_command) if q is not None else _peek(query)
+            rejection = Rejection(
+                status=status,
+                cause=cause,
+                reason=reason,
+                at=self.clock(),
+                sdk_app_id=app,
+                command=command,
+                peer=peer,
+            )
+            self._notify(rejection)
+        return WebhookResponse.error(status, reason)
+
+    async def handle(
+        self,
+        method: str,
+        query: bytes | str | Mapping[str, str],
+        body: bytes,
+        *,
+        peer: str | None = None,
+    ) -> WebhookResponse:
+        """Check and answer one webhook request. Never raises for bad input.
+
+        ``peer`` ("host:port" of the sender, when known) is only passed on to observers.
+        """
         if method.upper() != "POST":
-            return WebhookResponse.not_post(method)
+            return self._reject(405, Cause.NOT_POST, _not_post(method), query=query, peer=peer)
         if len(body) > self.max_body:
-            return WebhookResponse.too_large(self.max_body)
+            return self._reject(
+                413, Cause.TOO_LARGE, _too_large(self.max_body), query=query, peer=peer
+            )
+        q: WebhookQuery | None = None
         try:
             q = parse_query(query)
             if q.sdk_app_id not in self.apps:
-                return WebhookResponse.error(
-                    403, f"SdkAppid {q.sdk_app_id} is not a configured app"
+                return self._reject(
+                    403,
+                    Cause.UNKNOWN_APP,
+                    f"SdkAppid {q.sdk_app_id} is not a configured app",
+                    q=q,
+                    peer=peer,
                 )
             token = self.apps[q.sdk_app_id]
             if token:
@@ -269,14 +368,15 @@ class Receiver:
                 )
             event = parse_event(body, command=q.callback_command)
         except VerificationError as exc:
-            return WebhookResponse.error(401, str(exc))
+            return self._reject(401, _SIGN_CAUSES[type(exc)], str(exc), q=q, peer=peer)
         except ProtocolError as exc:
-            return WebhookResponse.error(400, str(exc))
+            cause = Cause.BAD_QUERY if q is None else Cause.BAD_BODY
+            return self._reject(400, cause, str(exc), query=query, q=q, peer=peer)
         self._ensure_worker()
         spec = get_command(event.callback_command)
         if spec is not None and spec.is_before:
             return await self._answer_before(spec, event, q, body)
-        return await self._store_after(spec, q, body)
+        return await self._store_after(spec, q, body, peer)
 
     async def _answer_before(
         self, spec: CommandSpec, event: Event, q: WebhookQuery, body: bytes
@@ -340,7 +440,7 @@ class Receiver:
         return decision
 
     async def _store_after(
-        self, spec: CommandSpec | None, q: WebhookQuery, body: bytes
+        self, spec: CommandSpec | None, q: WebhookQuery, body: bytes, peer: str | None
     ) -> WebhookResponse:
         now = self.clock()
         handler = self._handler_for(q.callback_command)
@@ -363,8 +463,15 @@ class Receiver:
         except StorageError as exc:
             if direct:
                 self._give_slots(1)
-            log.error("could not store %s: %s", q.callback_command, exc)
-            return WebhookResponse.error(503, "the inbox could not store the webhook; try again")
+            # A command from the request is logged with %r: its control characters escaped.
+            log.error("could not store %r: %s", q.callback_command, exc)
+            return self._reject(
+                503,
+                Cause.INBOX_FAILED,
+                "the inbox could not store the webhook; try again",
+                q=q,
+                peer=peer,
+            )
         if new and direct:
             self._hand_over(entry, entry_id)
             return WebhookResponse(200, ACK_BODY)
@@ -372,6 +479,8 @@ class Receiver:
             self._give_slots(1)
         if new and handler is not None:
             self._worker.wake()
+        elif not new and self._observers:
+            self._notify(Repeat(entry_id, q.sdk_app_id, q.callback_command, now, peer))
         return WebhookResponse(200, ACK_BODY)
 
     def _hand_over(self, new: NewInboxEntry, entry_id: int) -> None:
@@ -557,7 +666,7 @@ class Receiver:
             )
         except TimeoutError:
             log.warning(
-                "%s handler on inbox entry %d timed out after %g s (attempt %d)",
+                "%r handler on inbox entry %d timed out after %g s (attempt %d)",
                 entry.command,
                 entry.id,
                 self.handler_timeout,
@@ -566,7 +675,7 @@ class Receiver:
             await self._settle(entry, f"handler timed out after {self.handler_timeout} s")
         except Exception as exc:
             log.warning(
-                "%s handler failed on inbox entry %d (attempt %d): %r",
+                "%r handler failed on inbox entry %d (attempt %d): %r",
                 entry.command,
                 entry.id,
                 entry.attempts,
@@ -586,7 +695,7 @@ class Receiver:
             retry_at = None if delay is None else now + delay
             if retry_at is None:
                 log.error(
-                    "inbox entry %d (%s) is dead after %d attempts: %s",
+                    "inbox entry %d (%r) is dead after %d attempts: %r",
                     entry.id,
                     entry.command,
                     entry.attempts,
