@@ -14,6 +14,7 @@ __all__ = [
     "add_log_commands",
     "not_found",
     "print_json",
+    "printable",
     "replayed",
     "run_async",
     "when",
@@ -22,6 +23,38 @@ __all__ = [
 
 T = TypeVar("T")
 S = TypeVar("S", bound="Closable")
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: control characters shown escaped (``\\x1b``, ``\\n``).
+
+    Anything taken from the wire goes through this before it is printed, so that a webhook can
+    neither forge a line of output nor send the terminal escape sequences. Escaped: C0 and C1
+    controls and DEL, the line and paragraph separators, and the bidirectional controls that
+    reorder what is shown.
+    """
+    if text.isprintable():
+        return text
+    out: list[str] = []
+    for ch in text:
+        code = ord(ch)
+        if ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif code < 0x20 or 0x7F <= code < 0xA0:
+            out.append(f"\\x{code:02x}")
+        elif (
+            code in (0x061C, 0x200E, 0x200F, 0x2028, 0x2029)
+            or 0x202A <= code <= 0x202E
+            or (0x2066 <= code <= 0x2069)
+        ):
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 class Closable(Protocol):
