@@ -164,7 +164,8 @@ def test_wrong_callback_token_is_explained_by_listen_and_by_serve(tmp_path: Path
             "--callback-token", "WRONG", "--json",
         )  # fmt: skip
         stack.enter_context(loopback.running(argv, port, serve_out, serve_err))
-        facts = json.loads(serve_out.read_text().splitlines()[0])
+        # serve prints its start-up facts before it listens; wait for the line all the same.
+        facts = json.loads(wait_for(lambda: serve_out.read_text().partition("\n")[0]))
         rest = (
             f"http://{HOST}:{port}/v4/group_open_http_svc/create_group?sdkappid={APP}"
             f"&identifier={facts['admin']}&usersig={facts['admin_usersig']}&random=7"

@@ -154,8 +154,7 @@ _FIXES = {
     " (serve --callback-token), or start listen without --token",
     Cause.SIGN_MISMATCH: "the sender's token differs from --token",
     Cause.STALE_TIME: "the sender's clock and this one differ by more than 60 s",
-    Cause.INBOX_FAILED: "the inbox could not store it (see the error above); the sender may"
-    " retry",
+    Cause.INBOX_FAILED: "the inbox could not store it (see the error above); the sender may retry",
 }
 _LABELS = {
     Cause.SIGN_MISMATCH: "Sign mismatch",
