@@ -158,7 +158,7 @@ async def test_hung_handlers_past_their_timeout_leave_room_for_new_ones(
             for entry in await receiver.inbox.list(limit=1000):
                 await settled(receiver, entry.id, InboxStatus.DONE)
             assert not release.is_set()
-            assert receiver.after_threads.stuck == hang
+            assert receiver.after_pool.stuck == hang
         still_running = [r for r in caplog.records if "is still running" in r.getMessage()]
         assert len(still_running) == hang
         assert all("handle" in r.getMessage() for r in still_running)

@@ -177,8 +177,9 @@ class Receiver:
     as it arrives and those run from the inbox). Plain-function handlers run in threads of two
     pools: ``after_threads`` (default: ``concurrency``) for after-handlers and
     ``before_threads`` for before-handlers, so a before-webhook never waits behind an
-    after-handler. A handler that outlives its time limit stops counting against either bound;
-    its thread is replaced (see ``timhooks.receiver.threads``).
+    after-handler (the pools are ``after_pool`` and ``before_pool``). A handler that outlives its
+    time limit stops counting against either bound; its thread is replaced (see
+    ``timhooks.receiver.threads``).
     """
 
     def __init__(
@@ -236,8 +237,8 @@ class Receiver:
         self.retry = retry
         self.handler_timeout = handler_timeout
         self.concurrency = concurrency
-        self.after_threads = HandlerThreads(after_threads, name="timhooks-after-handler")
-        self.before_threads = HandlerThreads(before_threads, name="timhooks-before-handler")
+        self.after_pool = HandlerThreads(after_threads, name="timhooks-after-handler")
+        self.before_pool = HandlerThreads(before_threads, name="timhooks-before-handler")
         self.record_before = record_before
         self.retention_days = retention_days
         self.clock = clock
@@ -405,7 +406,7 @@ class Receiver:
             return Decision()
         try:
             result = await asyncio.wait_for(
-                self._call(handler, event, meta, self.before_threads), self.before_deadline
+                self._call(handler, event, meta, self.before_pool), self.before_deadline
             )
         except TimeoutError:
             log.warning(
@@ -625,8 +626,8 @@ class Receiver:
         # No handler runs now (a claimed task cancelled before it started never gave its slot).
         self._busy = 0
         self._worker_starved = False
-        self.after_threads.shutdown()
-        self.before_threads.shutdown()
+        self.after_pool.shutdown()
+        self.before_pool.shutdown()
         if self._owns_inbox:
             await self.inbox.close()
 
@@ -662,7 +663,7 @@ class Receiver:
         )
         try:
             await asyncio.wait_for(
-                self._call(handler, event, meta, self.after_threads), self.handler_timeout
+                self._call(handler, event, meta, self.after_pool), self.handler_timeout
             )
         except TimeoutError:
             log.warning(
