@@ -77,6 +77,42 @@ async def test_concurrency_counts_inbox_and_direct_handlers_together(tmp_path: P
         await receiver.stop()
 
 
+async def test_webhooks_waiting_for_a_slot_are_not_overtaken_by_newer_ones(
+    tmp_path: Path,
+) -> None:
+    """With every slot busy, a webhook stored to wait for one runs before webhooks that arrive
+    after it, even those arriving just as a slot frees up."""
+    receiver = Receiver(app_id=APP, inbox=tmp_path / "inbox.db", concurrency=1, poll_interval=0.02)
+    gate = asyncio.Event()
+    started: list[str] = []
+
+    @receiver.on(AfterGroupFull)
+    async def hold(event: AfterGroupFull) -> None:
+        started.append(event.group_id)
+        if event.group_id == "a":
+            await gate.wait()
+
+    async def a_started() -> bool:
+        return started == ["a"]
+
+    try:
+        await receiver.handle("POST", query(GROUP_FULL), body(GROUP_FULL, GroupId="a"))
+        await eventually(a_started)
+        await receiver.handle("POST", query(GROUP_FULL), body(GROUP_FULL, GroupId="b"))
+        for _ in range(20):  # the inbox worker looks for a free slot and finds none
+            await asyncio.sleep(0)
+        gate.set()
+        [a] = [e for e in await receiver.inbox.list() if b'"a"' in e.body]
+        await settled(receiver, a.id, InboxStatus.DONE)
+        await receiver.handle("POST", query(GROUP_FULL), body(GROUP_FULL, GroupId="c"))
+        for entry in await receiver.inbox.list():
+            await settled(receiver, entry.id, InboxStatus.DONE)
+        assert started == ["a", "b", "c"]
+    finally:
+        gate.set()
+        await receiver.stop()
+
+
 async def test_deny_is_answered_while_plain_after_handlers_hang(tmp_path: Path) -> None:
     """While plain after-handlers hang on every thread asyncio's default executor has, a plain
     before-handler still runs in its own threads: its deny is answered as a deny."""

@@ -255,9 +255,11 @@ class Receiver:
             name="timhooks-inbox-worker",
         )
         # After-handlers running or promised a slot, direct and claimed together (<= concurrency);
-        # the worker found none free at its last claim (a freed slot wakes it).
+        # the worker found none free at its last claim: it is woken once a quarter of the slots
+        # are free again, to claim them in one go rather than one claim per freed slot.
         self._busy = 0
         self._worker_starved = False
+        self._wake_at = max(1, concurrency // 4)
         self._stopped = False
         self._direct: set[asyncio.Task[None]] = set()
         self._background: set[asyncio.Task[Any]] = set()
@@ -446,8 +448,15 @@ class Receiver:
         now = self.clock()
         handler = self._handler_for(q.callback_command)
         # A handler slot free now: store the entry already claimed by this process and hand it
-        # over directly (no claim round trip). No handler: the entry is stored as done.
-        direct = handler is not None and not self._stopped and self._take_slots(1) == 1
+        # over directly (no claim round trip). Not while stored entries wait for a slot: those
+        # go first, so a steady stream of new webhooks cannot hold them back. No handler: the
+        # entry is stored as done.
+        direct = (
+            handler is not None
+            and not self._stopped
+            and not self._worker_starved
+            and self._take_slots(1) == 1
+        )
         entry = NewInboxEntry(
             sdk_app_id=q.sdk_app_id,
             command=q.callback_command,
@@ -513,9 +522,9 @@ class Receiver:
 
     def _give_slots(self, count: int) -> None:
         self._busy -= count
-        if self._worker_starved and not self._stopped:
-            self._worker_starved = False
-            self._worker.wake()
+        free = self.concurrency - self._busy
+        if self._worker_starved and not self._stopped and free >= self._wake_at:
+            self._worker.wake()  # it stays starved (no direct hand-offs) until it claims
 
     async def _process_claimed(self, entry: InboxEntry) -> None:
         """Run an entry's handler in a slot taken for it; give the slot back after."""
@@ -584,8 +593,8 @@ class Receiver:
 
     async def _claim(self, limit: int) -> list[InboxEntry]:
         granted = self._take_slots(limit)
+        self._worker_starved = not granted
         if not granted:
-            self._worker_starved = True
             return []
         try:
             claimed = await self.inbox.claim(now=self.clock(), limit=granted, lease=self._lease)
