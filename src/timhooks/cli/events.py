@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from typing import Any
@@ -13,6 +14,7 @@ from timhooks.cli.parser import add_command, show_help
 from timhooks.protocol.events import Event
 from timhooks.protocol.summary import summarize
 from timhooks.receiver.core import Receiver, WebhookMeta
+from timhooks.receiver.observe import Cause, Notice, NoticeLimiter, Rejection, Repeat
 from timhooks.storage import InboxEntry, InboxStatus, InboxStore, describe_url, open_inbox
 from timhooks.storage.filters import LogFilter
 
@@ -127,9 +129,10 @@ def run_listen(args: argparse.Namespace) -> int:
             )
         else:
             ident = f"#{meta.inbox_id}" if meta.inbox_id is not None else "(before)"
-            print(
-                f"{when(meta.received_at)} {ident} {meta.command} {_summary(payload)}", flush=True
-            )
+            line = f"{meta.command} {_summary(payload)}"
+            print(f"{when(meta.received_at)} {ident} {printable(line)}", flush=True)
+
+    receiver.observe(NoticePrinter())
 
     server = uvicorn.Server(hosting.uvicorn_config(receiver.asgi, limits=limits, lifespan="on"))
     auth = "Sign checked" if args.token else "no token"
@@ -141,6 +144,79 @@ def run_listen(args: argparse.Namespace) -> int:
     )
     server.run(sockets=[sock])
     return 0
+
+
+# What a rejection most likely means, and what to do, in the words of `listen`'s flags.
+_FIXES = {
+    Cause.NOT_POST: "Tencent sends webhooks with POST; is something else calling this URL?",
+    Cause.TOO_LARGE: "webhooks are far smaller; is something else calling this URL?",
+    Cause.SLOW_BODY: "the sender or the network stalled mid-body",
+    Cause.BAD_QUERY: "the URL lacks the webhook query; point the sender's callback URL here",
+    Cause.BAD_BODY: "the body is not this command's webhook JSON",
+    Cause.NO_SIGN: "the sender has no callback token; give it the one --token has"
+    " (serve --callback-token), or start listen without --token",
+    Cause.SIGN_MISMATCH: "the sender's token differs from --token",
+    Cause.STALE_TIME: "the sender's clock and this one differ by more than 60 s",
+    Cause.INBOX_FAILED: "the inbox could not store it (see the error above); the sender may retry",
+}
+_LABELS = {
+    Cause.SIGN_MISMATCH: "Sign mismatch",
+    Cause.NO_SIGN: "no Sign",
+}
+
+
+def rejection_line(r: Rejection) -> str:
+    """One line on a rejected request: status, reason, for which app, the likely fix, then the
+    command and the sender when known."""
+    what = _LABELS.get(r.cause, r.reason)
+    if r.cause is Cause.UNKNOWN_APP:
+        fix = f"start listen with --app-id {r.sdk_app_id}"
+    else:
+        fix = _FIXES[r.cause]
+        if r.sdk_app_id is not None:
+            what += f" for SdkAppid={r.sdk_app_id}"
+    known = " from ".join(part for part in (r.command, r.peer) if part)
+    line = f"{when(r.at)} {r.status} {printable(what)}: {fix}"
+    return f"{line} ({printable(known)})" if known else line
+
+
+def repeat_line(r: Repeat) -> str:
+    """One line on a repeat: which stored entry it repeats, and that it is not handled again."""
+    command = printable(r.command)
+    return f"{when(r.at)} repeat of #{r.entry_id} ({command}), not handled again"
+
+
+class NoticePrinter:
+    """Prints rejections and repeats on stderr, each kind rate-limited: a burst, then one a
+    second, and every few seconds how many were not shown."""
+
+    def __init__(self, *, report_every: float = 5.0) -> None:
+        self.report_every = report_every
+        self._kinds: dict[type[Notice], tuple[NoticeLimiter, str]] = {
+            Rejection: (NoticeLimiter(), "rejected requests"),
+            Repeat: (NoticeLimiter(), "repeats"),
+        }
+        self._report_due = False
+
+    def __call__(self, notice: Notice) -> None:
+        """Print one notice, or count it when its kind is over its rate."""
+        limiter, _ = self._kinds[type(notice)]
+        if not limiter.allow():
+            if not self._report_due:
+                self._report_due = True
+                asyncio.get_running_loop().call_later(self.report_every, self.report)
+            return
+        self.report()
+        line = rejection_line(notice) if isinstance(notice, Rejection) else repeat_line(notice)
+        print(line, file=sys.stderr, flush=True)
+
+    def report(self) -> None:
+        """Say how many notices were not shown since the last report."""
+        self._report_due = False
+        for limiter, what in self._kinds.values():
+            held = limiter.held_back()
+            if held:
+                print(f"… {held} more {what} not shown", file=sys.stderr, flush=True)
 
 
 # --- events ---------------------------------------------------------------------------------

@@ -4,26 +4,76 @@ Rows are claimed with a lease (``next_attempt_at`` moves past the request timeou
 whose dispatcher died is taken again when its lease ends; nothing committed is lost.
 Deliveries run concurrently up to ``concurrency``: order across rows is not guaranteed, as
 with Tencent.
+
+Every attempt is logged: a success at INFO (``timhooks serve -v``), a failure at WARNING with the
+receiver's status and the first line of its answer, so that ``serve`` says what went wrong.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from timhooks.delivery.loop import ClaimLoop
 from timhooks.delivery.retry import RetryPolicy
 from timhooks.delivery.sender import Attempt, WebhookSender, WebhookTarget
 
-__all__ = ["OutboxDispatcher", "OutboxRow", "OutboxStore", "Route"]
+__all__ = ["OutboxDispatcher", "OutboxRow", "OutboxStore", "Route", "attempt_outcome", "shown_url"]
 
 log = logging.getLogger("timhooks.delivery")
 
 # Added to the longest request timeout to make a claim's lease.
 _LEASE_MARGIN = 10.0
+
+# A Sign (a query parameter, or the 64 hex digits of one) never reaches a log line, even when a
+# receiver echoes its request in its answer (reference 1.5: the Sign authenticates the sender).
+_SIGNS = re.compile(r"(?i)((?:Sign|usersig)=)[^&\s\"']*|\b[0-9a-f]{64}\b")
+_ANSWER_SHOWN = 200  # characters of the answer's first line in a log line
+
+
+def shown_url(url: str) -> str:
+    """A webhook URL as logs show it: scheme, host, port and path (no user, password, query)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def attempt_outcome(attempt: Attempt, token: str | None = None) -> str:
+    """What a failed attempt got, for a log line: the receiver's HTTP status and the first line
+    of its answer, or the error; control characters escaped, Signs and ``token`` masked."""
+    # Imported here: timhooks.cli imports the server, which imports this module.
+    from timhooks.cli.output import printable
+
+    parts: list[str] = []
+    if attempt.status_code is not None:
+        parts.append(f"HTTP {attempt.status_code}")
+    if attempt.error is not None and not (
+        attempt.status_code is not None and attempt.error.startswith("HTTP status")
+    ):
+        parts.append(attempt.error)
+    if attempt.response:
+        text = attempt.response.decode("utf-8", "replace").strip()
+        first = text.splitlines()[0] if text else ""
+        if len(first) > _ANSWER_SHOWN:
+            first = first[:_ANSWER_SHOWN] + "…"
+        parts.append(f"answer: {first}" if first else "an empty answer")
+    elif attempt.status_code is not None:
+        parts.append("an empty answer")
+    line = _SIGNS.sub(lambda m: f"{m.group(1) or ''}***", ", ".join(parts))
+    if token and len(token) >= 4:
+        line = line.replace(token, "***")
+    return printable(line)
 
 
 class OutboxRow(Protocol):
@@ -122,6 +172,7 @@ class OutboxDispatcher:
                 response=None,
             )
             await self.store.record(row.id, attempt, retry_at=None)
+            log.warning("webhook %d (%s) not delivered: %s", row.id, row.command, attempt.error)
             return
         attempt = await self.sender.post(
             route.target,
@@ -132,15 +183,26 @@ class OutboxDispatcher:
             time_limit=route.timeout,
         )
         retry_at = None
-        if not attempt.ok:
-            delay = route.retry.delay_after(row.attempts)
-            retry_at = None if delay is None else self.clock() + delay
+        if attempt.ok:
             log.info(
-                "webhook %d (%s) attempt %d failed: %s%s",
+                "webhook %d (%s) attempt %d delivered to %s: HTTP %s in %.0f ms",
                 row.id,
                 row.command,
                 row.attempts,
-                attempt.error,
-                "" if retry_at is not None else "; no attempts left",
+                shown_url(route.target.url),
+                attempt.status_code,
+                attempt.latency_ms,
+            )
+        else:
+            delay = route.retry.delay_after(row.attempts)
+            retry_at = None if delay is None else self.clock() + delay
+            log.warning(
+                "webhook %d (%s) attempt %d to %s failed: %s; %s",
+                row.id,
+                row.command,
+                row.attempts,
+                shown_url(route.target.url),
+                attempt_outcome(attempt, route.target.token),
+                "no attempts left" if delay is None else f"retry in {delay:g} s",
             )
         await self.store.record(row.id, attempt, retry_at=retry_at)

@@ -15,7 +15,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from timhooks.receiver.core import Receiver, WebhookResponse
+from timhooks.receiver.core import Receiver, WebhookResponse, _too_large
+from timhooks.receiver.observe import Cause
 
 __all__ = ["DEFAULT_BODY_DEADLINE", "ReceiverApp"]
 
@@ -29,6 +30,15 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 _HEADERS = [(b"content-type", b"application/json")]
+
+
+def _peer(scope: Scope) -> str | None:
+    """The client's "host:port" from the ASGI scope, when the server gives it."""
+    client = scope.get("client")
+    if not client:
+        return None
+    host, port = client[0], client[1]
+    return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
 
 
 class ReceiverApp:
@@ -47,19 +57,22 @@ class ReceiverApp:
         if kind != "http":
             return
         method: str = scope["method"]
+        query: bytes = scope.get("query_string", b"")
+        peer = _peer(scope)
+        receiver = self.receiver
         if method != "POST":
-            await self._send(send, WebhookResponse.not_post(method))
+            await self._send(send, await receiver.handle(method, query, b"", peer=peer))
             return
-        limit = self.receiver.max_body
+        limit = receiver.max_body
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 if not value.isdigit():
-                    await self._send(
-                        send, WebhookResponse.error(400, "Content-Length is not a number")
-                    )
+                    why = "Content-Length is not a number"
+                    rejected = receiver._reject(400, Cause.BAD_BODY, why, query=query, peer=peer)
+                    await self._send(send, rejected)
                     return
                 if int(value) > limit:
-                    await self._send(send, WebhookResponse.too_large(limit))
+                    await self._send(send, self._too_large(query, peer))
                     return
                 break
         chunks: list[bytes] = []
@@ -74,17 +87,21 @@ class ReceiverApp:
                     chunk: bytes = message.get("body", b"")
                     size += len(chunk)
                     if size > limit:
-                        await self._send(send, WebhookResponse.too_large(limit))
+                        await self._send(send, self._too_large(query, peer))
                         return
                     chunks.append(chunk)
                     more = message.get("more_body", False)
         except TimeoutError:
             late = f"the body did not arrive within {self.body_deadline:g} s"
-            await self._send(send, WebhookResponse.error(408, late))
+            rejected = receiver._reject(408, Cause.SLOW_BODY, late, query=query, peer=peer)
+            await self._send(send, rejected)
             return
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        response = await self.receiver.handle(method, scope.get("query_string", b""), body)
-        await self._send(send, response)
+        await self._send(send, await receiver.handle(method, query, body, peer=peer))
+
+    def _too_large(self, query: bytes, peer: str | None) -> WebhookResponse:
+        why = _too_large(self.receiver.max_body)
+        return self.receiver._reject(413, Cause.TOO_LARGE, why, query=query, peer=peer)
 
     @staticmethod
     async def _send(send: Send, response: WebhookResponse) -> None:

@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import parse_qsl
 
 import msgspec
 
@@ -28,13 +29,18 @@ from timhooks.protocol.decisions import ACK_BODY, Decision
 from timhooks.protocol.errors import (
     ConfigError,
     MalformedRequest,
+    MissingSignature,
     ProtocolError,
+    SignatureMismatch,
+    StaleRequest,
     StorageError,
     VerificationError,
 )
 from timhooks.protocol.events import Event
 from timhooks.protocol.query import Platform, WebhookQuery, parse_query
 from timhooks.protocol.signing import DEFAULT_TOLERANCE, verify_sign
+from timhooks.receiver.observe import Cause, Notice, Observer, Rejection, Repeat
+from timhooks.receiver.threads import HandlerThreads
 from timhooks.storage import InboxEntry, InboxStatus, InboxStore, NewInboxEntry, open_inbox
 
 if TYPE_CHECKING:
@@ -93,12 +99,49 @@ class WebhookResponse:
     @classmethod
     def not_post(cls, method: str) -> WebhookResponse:
         """405: Tencent sends webhooks with POST only (reference 1.1)."""
-        return cls.error(405, f"webhooks are POST requests, not {method}")
+        return cls.error(405, _not_post(method))
 
     @classmethod
     def too_large(cls, limit: int) -> WebhookResponse:
         """413: the body is over the receiver's limit."""
-        return cls.error(413, f"body larger than {limit} bytes")
+        return cls.error(413, _too_large(limit))
+
+
+def _not_post(method: str) -> str:
+    return f"webhooks are POST requests, not {method[:20]}"
+
+
+def _too_large(limit: int) -> str:
+    return f"body larger than {limit} bytes"
+
+
+_SIGN_CAUSES: dict[type[VerificationError], Cause] = {
+    MissingSignature: Cause.NO_SIGN,
+    SignatureMismatch: Cause.SIGN_MISMATCH,
+    StaleRequest: Cause.STALE_TIME,
+}
+
+
+def _peek(query: bytes | str | Mapping[str, str]) -> tuple[int | None, str | None]:
+    """The SdkAppid and CallbackCommand of a query that may not parse, as far as they can be
+    read (for rejection notices only)."""
+    try:
+        q = parse_query(query)
+    except ProtocolError:
+        pass
+    else:
+        return q.sdk_app_id, q.callback_command
+    if isinstance(query, Mapping):
+        params = {str(k).lower(): str(v) for k, v in query.items()}
+    else:
+        text = query.decode("utf-8", "replace") if isinstance(query, bytes) else query
+        params = {}
+        for key, value in parse_qsl(text[:8192], keep_blank_values=True):
+            params.setdefault(key.lower(), value)
+    app_text = params.get("sdkappid", "")
+    numeric = app_text.isascii() and app_text.isdigit() and len(app_text) < 19
+    app = int(app_text) if numeric else None
+    return app, params.get("callbackcommand") or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +172,14 @@ class Receiver:
 
     ``apps`` maps each SDKAppID to its webhook token (None: the app sends no Sign). The inbox is
     an SQLite file path or URL, or any InboxStore.
+
+    ``concurrency`` bounds the after-handlers running at once, all told (those handed a webhook
+    as it arrives and those run from the inbox). Plain-function handlers run in threads of two
+    pools: ``after_threads`` (default: ``concurrency``) for after-handlers and
+    ``before_threads`` for before-handlers, so a before-webhook never waits behind an
+    after-handler (the pools are ``after_pool`` and ``before_pool``). A handler that outlives its
+    time limit stops counting against either bound; its thread is replaced (see
+    ``timhooks.receiver.threads``).
     """
 
     def __init__(
@@ -145,6 +196,8 @@ class Receiver:
         retry: RetryPolicy = DEFAULT_RETRY,
         handler_timeout: float = 30.0,
         concurrency: int = 16,
+        after_threads: int | None = None,
+        before_threads: int = 8,
         poll_interval: float = 1.0,
         record_before: bool = True,
         retention_days: float = 7.0,
@@ -157,9 +210,16 @@ class Receiver:
             raise ConfigError("a token needs its app_id")
         if not configured:
             raise ConfigError("a Receiver needs at least one app: Receiver(app_id=..., token=...)")
-        if before_deadline <= 0 or handler_timeout <= 0 or concurrency < 1 or max_body < 1:
+        if after_threads is None:
+            after_threads = concurrency
+        if (
+            before_deadline <= 0
+            or handler_timeout <= 0
+            or min(concurrency, after_threads, before_threads, max_body) < 1
+        ):
             raise ConfigError(
-                "deadlines, handler timeout, concurrency and max_body must be positive"
+                "deadlines, handler timeout, concurrency, thread counts and max_body must be"
+                " positive"
             )
         # The fallback may answer any before-command, so it must be valid for every one of them
         # (discard, custom codes and partial refusals are not): fail here, not mid-request.
@@ -177,6 +237,8 @@ class Receiver:
         self.retry = retry
         self.handler_timeout = handler_timeout
         self.concurrency = concurrency
+        self.after_pool = HandlerThreads(after_threads, name="timhooks-after-handler")
+        self.before_pool = HandlerThreads(before_threads, name="timhooks-before-handler")
         self.record_before = record_before
         self.retention_days = retention_days
         self.clock = clock
@@ -184,13 +246,20 @@ class Receiver:
         self._owns_inbox = isinstance(inbox, str | Path)
         self.inbox: InboxStore = open_inbox(inbox) if isinstance(inbox, str | Path) else inbox
         self._handlers: dict[str, _Registered] = {}
+        self._observers: list[Observer] = []
         self._worker = ClaimLoop(
             self._claim,
-            self._process,
+            self._process_claimed,
             concurrency=concurrency,
             poll_interval=poll_interval,
             name="timhooks-inbox-worker",
         )
+        # After-handlers running or promised a slot, direct and claimed together (<= concurrency);
+        # the worker found none free at its last claim: it is woken once a quarter of the slots
+        # are free again, to claim them in one go rather than one claim per freed slot.
+        self._busy = 0
+        self._worker_starved = False
+        self._wake_at = max(1, concurrency // 4)
         self._stopped = False
         self._direct: set[asyncio.Task[None]] = set()
         self._background: set[asyncio.Task[Any]] = set()
@@ -221,19 +290,75 @@ class Receiver:
 
     # --- one request ------------------------------------------------------------------------
 
-    async def handle(
-        self, method: str, query: bytes | str | Mapping[str, str], body: bytes
+    def observe(self, observer: Observer) -> Observer:
+        """Call ``observer(notice)`` for each rejected request and each repeat (a decorator too).
+
+        Notices are ``Rejection`` and ``Repeat`` (``timhooks.receiver.observe``); observers run
+        on the event loop, inside the request, and must be quick.
+        """
+        self._observers.append(observer)
+        return observer
+
+    def _notify(self, notice: Notice) -> None:
+        for observer in self._observers:
+            try:
+                observer(notice)
+            except Exception:
+                log.exception("an observer failed on %s", type(notice).__name__)
+
+    def _reject(
+        self,
+        status: int,
+        cause: Cause,
+        reason: str,
+        *,
+        query: bytes | str | Mapping[str, str] = b"",
+        peer: str | None = None,
+        q: WebhookQuery | None = None,
     ) -> WebhookResponse:
-        """Check and answer one webhook request. Never raises for bad input."""
+        """Answer a rejection and tell the observers (with the app and command when known)."""
+        if self._observers:
+            app, command = (q.sdk_app_id, q.callback_command) if q is not None else _peek(query)
+            rejection = Rejection(
+                status=status,
+                cause=cause,
+                reason=reason,
+                at=self.clock(),
+                sdk_app_id=app,
+                command=command,
+                peer=peer,
+            )
+            self._notify(rejection)
+        return WebhookResponse.error(status, reason)
+
+    async def handle(
+        self,
+        method: str,
+        query: bytes | str | Mapping[str, str],
+        body: bytes,
+        *,
+        peer: str | None = None,
+    ) -> WebhookResponse:
+        """Check and answer one webhook request. Never raises for bad input.
+
+        ``peer`` ("host:port" of the sender, when known) is only passed on to observers.
+        """
         if method.upper() != "POST":
-            return WebhookResponse.not_post(method)
+            return self._reject(405, Cause.NOT_POST, _not_post(method), query=query, peer=peer)
         if len(body) > self.max_body:
-            return WebhookResponse.too_large(self.max_body)
+            return self._reject(
+                413, Cause.TOO_LARGE, _too_large(self.max_body), query=query, peer=peer
+            )
+        q: WebhookQuery | None = None
         try:
             q = parse_query(query)
             if q.sdk_app_id not in self.apps:
-                return WebhookResponse.error(
-                    403, f"SdkAppid {q.sdk_app_id} is not a configured app"
+                return self._reject(
+                    403,
+                    Cause.UNKNOWN_APP,
+                    f"SdkAppid {q.sdk_app_id} is not a configured app",
+                    q=q,
+                    peer=peer,
                 )
             token = self.apps[q.sdk_app_id]
             if token:
@@ -246,14 +371,15 @@ class Receiver:
                 )
             event = parse_event(body, command=q.callback_command)
         except VerificationError as exc:
-            return WebhookResponse.error(401, str(exc))
+            return self._reject(401, _SIGN_CAUSES[type(exc)], str(exc), q=q, peer=peer)
         except ProtocolError as exc:
-            return WebhookResponse.error(400, str(exc))
+            cause = Cause.BAD_QUERY if q is None else Cause.BAD_BODY
+            return self._reject(400, cause, str(exc), query=query, q=q, peer=peer)
         self._ensure_worker()
         spec = get_command(event.callback_command)
         if spec is not None and spec.is_before:
             return await self._answer_before(spec, event, q, body)
-        return await self._store_after(spec, q, body)
+        return await self._store_after(spec, q, body, peer)
 
     async def _answer_before(
         self, spec: CommandSpec, event: Event, q: WebhookQuery, body: bytes
@@ -281,7 +407,9 @@ class Receiver:
         if handler is None:
             return Decision()
         try:
-            result = await asyncio.wait_for(self._call(handler, event, meta), self.before_deadline)
+            result = await asyncio.wait_for(
+                self._call(handler, event, meta, self.before_pool), self.before_deadline
+            )
         except TimeoutError:
             log.warning(
                 "%s handler took longer than %.3f s; answered the fallback %s",
@@ -315,13 +443,20 @@ class Receiver:
         return decision
 
     async def _store_after(
-        self, spec: CommandSpec | None, q: WebhookQuery, body: bytes
+        self, spec: CommandSpec | None, q: WebhookQuery, body: bytes, peer: str | None
     ) -> WebhookResponse:
         now = self.clock()
         handler = self._handler_for(q.callback_command)
         # A handler slot free now: store the entry already claimed by this process and hand it
-        # over directly (no claim round trip). No handler: the entry is stored as done.
-        direct = handler is not None and not self._stopped and len(self._direct) < self.concurrency
+        # over directly (no claim round trip). Not while stored entries wait for a slot: those
+        # go first, so a steady stream of new webhooks cannot hold them back. No handler: the
+        # entry is stored as done.
+        direct = (
+            handler is not None
+            and not self._stopped
+            and not self._worker_starved
+            and self._take_slots(1) == 1
+        )
         entry = NewInboxEntry(
             sdk_app_id=q.sdk_app_id,
             command=q.callback_command,
@@ -336,12 +471,26 @@ class Receiver:
         try:
             entry_id, new = await self.inbox.put(entry)
         except StorageError as exc:
-            log.error("could not store %s: %s", q.callback_command, exc)
-            return WebhookResponse.error(503, "the inbox could not store the webhook; try again")
+            if direct:
+                self._give_slots(1)
+            # A command from the request is logged with %r: its control characters escaped.
+            log.error("could not store %r: %s", q.callback_command, exc)
+            return self._reject(
+                503,
+                Cause.INBOX_FAILED,
+                "the inbox could not store the webhook; try again",
+                q=q,
+                peer=peer,
+            )
         if new and direct:
             self._hand_over(entry, entry_id)
-        elif new and handler is not None:
+            return WebhookResponse(200, ACK_BODY)
+        if direct:
+            self._give_slots(1)
+        if new and handler is not None:
             self._worker.wake()
+        elif not new and self._observers:
+            self._notify(Repeat(entry_id, q.sdk_app_id, q.callback_command, now, peer))
         return WebhookResponse(200, ACK_BODY)
 
     def _hand_over(self, new: NewInboxEntry, entry_id: int) -> None:
@@ -360,9 +509,29 @@ class Receiver:
             last_error=None,
             answer=None,
         )
-        task = asyncio.ensure_future(self._process(entry))
+        task = asyncio.ensure_future(self._process_claimed(entry))
         self._direct.add(task)
         task.add_done_callback(self._direct.discard)
+
+    # --- handler slots: at most ``concurrency`` after-handlers at once ------------------------
+
+    def _take_slots(self, wanted: int) -> int:
+        granted = max(0, min(wanted, self.concurrency - self._busy))
+        self._busy += granted
+        return granted
+
+    def _give_slots(self, count: int) -> None:
+        self._busy -= count
+        free = self.concurrency - self._busy
+        if self._worker_starved and not self._stopped and free >= self._wake_at:
+            self._worker.wake()  # it stays starved (no direct hand-offs) until it claims
+
+    async def _process_claimed(self, entry: InboxEntry) -> None:
+        """Run an entry's handler in a slot taken for it; give the slot back after."""
+        try:
+            await self._process(entry)
+        finally:
+            self._give_slots(1)
 
     def _meta(self, q: WebhookQuery, received: float) -> WebhookMeta:
         return WebhookMeta(
@@ -373,11 +542,13 @@ class Receiver:
             received_at=received,
         )
 
-    async def _call(self, handler: _Registered, event: Event, meta: WebhookMeta) -> Any:
+    async def _call(
+        self, handler: _Registered, event: Event, meta: WebhookMeta, threads: HandlerThreads
+    ) -> Any:
         args = (event, meta) if handler.wants_meta else (event,)
         if handler.is_async:
             return await handler.func(*args)
-        result = await asyncio.to_thread(handler.func, *args)
+        result = await threads.run(handler.func, *args)
         if inspect.isawaitable(result):  # an object whose __call__ is async
             result = await result
         return result
@@ -421,7 +592,18 @@ class Receiver:
         return self.handler_timeout * 2
 
     async def _claim(self, limit: int) -> list[InboxEntry]:
-        return await self.inbox.claim(now=self.clock(), limit=limit, lease=self._lease)
+        granted = self._take_slots(limit)
+        self._worker_starved = not granted
+        if not granted:
+            return []
+        try:
+            claimed = await self.inbox.claim(now=self.clock(), limit=granted, lease=self._lease)
+        except BaseException:
+            self._give_slots(granted)
+            raise
+        if len(claimed) < granted:
+            self._give_slots(granted - len(claimed))
+        return claimed
 
     async def start(self) -> None:
         """Start running handlers from the inbox (also done by the first request)."""
@@ -450,6 +632,11 @@ class Receiver:
             self._pruner = None
         if self._background:
             await asyncio.wait(self._background, timeout=grace)
+        # No handler runs now (a claimed task cancelled before it started never gave its slot).
+        self._busy = 0
+        self._worker_starved = False
+        self.after_pool.shutdown()
+        self.before_pool.shutdown()
         if self._owns_inbox:
             await self.inbox.close()
 
@@ -484,12 +671,21 @@ class Receiver:
             attempt=entry.attempts,
         )
         try:
-            await asyncio.wait_for(self._call(handler, event, meta), self.handler_timeout)
+            await asyncio.wait_for(
+                self._call(handler, event, meta, self.after_pool), self.handler_timeout
+            )
         except TimeoutError:
+            log.warning(
+                "%r handler on inbox entry %d timed out after %g s (attempt %d)",
+                entry.command,
+                entry.id,
+                self.handler_timeout,
+                entry.attempts,
+            )
             await self._settle(entry, f"handler timed out after {self.handler_timeout} s")
         except Exception as exc:
             log.warning(
-                "%s handler failed on inbox entry %d (attempt %d): %r",
+                "%r handler failed on inbox entry %d (attempt %d): %r",
                 entry.command,
                 entry.id,
                 entry.attempts,
@@ -509,7 +705,7 @@ class Receiver:
             retry_at = None if delay is None else now + delay
             if retry_at is None:
                 log.error(
-                    "inbox entry %d (%s) is dead after %d attempts: %s",
+                    "inbox entry %d (%r) is dead after %d attempts: %r",
                     entry.id,
                     entry.command,
                     entry.attempts,

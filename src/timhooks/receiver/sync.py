@@ -51,11 +51,19 @@ class SyncReceiver:
         asyncio.run_coroutine_threadsafe(receiver.start(), self._loop).result()
 
     def handle(
-        self, method: str, query: bytes | str | Mapping[str, str], body: bytes
+        self,
+        method: str,
+        query: bytes | str | Mapping[str, str],
+        body: bytes,
+        *,
+        peer: str | None = None,
     ) -> WebhookResponse:
-        """Check and answer one webhook request, blocking until the answer is ready."""
+        """Check and answer one webhook request, blocking until the answer is ready.
+
+        ``peer`` (the sender's address, e.g. Flask's ``request.remote_addr``) goes to observers.
+        """
         future = asyncio.run_coroutine_threadsafe(
-            self.receiver.handle(method, query, body), self._loop
+            self.receiver.handle(method, query, body, peer=peer), self._loop
         )
         return future.result()
 

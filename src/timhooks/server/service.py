@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from timhooks.delivery.dispatcher import Route
+from timhooks.delivery.dispatcher import Route, attempt_outcome, shown_url
 from timhooks.delivery.sender import WebhookSender, WebhookTarget
 from timhooks.protocol import events as ev
 from timhooks.protocol.codes import RestCode
@@ -178,13 +178,23 @@ class ChatService:
             attempt=attempt,
         )
         if attempt.ok and attempt.decision is not None:
+            log.info(
+                "%s for app %d to %s: HTTP %s in %.0f ms, ErrorCode %d",
+                spec.name,
+                call.app_id,
+                shown_url(cfg.url),
+                attempt.status_code,
+                attempt.latency_ms,
+                attempt.decision.error_code,
+            )
             _veto(spec, attempt.decision)
             return attempt.decision
         log.warning(
-            "%s for app %d failed (%s); policy: %s",
+            "%s for app %d to %s failed: %s; policy: %s",
             spec.name,
             call.app_id,
-            attempt.error,
+            shown_url(cfg.url),
+            attempt_outcome(attempt, cfg.token),
             cfg.failure_policy,
         )
         if cfg.failure_policy == FailurePolicy.DENY:

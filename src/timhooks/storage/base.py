@@ -24,7 +24,12 @@ class InboxStatus(StrEnum):
 
 
 def webhook_digest(command: str, body: bytes) -> bytes:
-    """The dedup key: Tencent may resend the same command and body after a timeout."""
+    """The digest of a webhook's command and body; with its SdkAppid, the inbox's dedup key.
+
+    Tencent may resend the same webhook after a timeout (Webhook Overview); a repeat is the same
+    SdkAppid, CallbackCommand and body, byte for byte. The SdkAppid is part of the key so that
+    one app's webhooks can never pass for another's repeats in a receiver serving several apps.
+    """
     return hashlib.sha256(command.encode() + b"\0" + body).digest()
 
 
@@ -92,7 +97,8 @@ class InboxStore(Protocol):
     """The receiver's durable inbox. Every write is durable when its coroutine returns."""
 
     async def put(self, entry: NewInboxEntry) -> tuple[int, bool]:
-        """Store a webhook once; return its id and whether it was new (False: a duplicate)."""
+        """Store a webhook once per SdkAppid, command and body; return its id and whether it
+        was new (False: a repeat of the stored entry with that id)."""
         ...
 
     async def claim(self, *, now: float, limit: int, lease: float) -> list[InboxEntry]:

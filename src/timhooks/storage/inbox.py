@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 from timhooks.protocol.errors import ConfigError
@@ -35,13 +36,70 @@ CREATE INDEX IF NOT EXISTS inbox_due ON inbox (next_attempt_at) WHERE status = '
 CREATE INDEX IF NOT EXISTS inbox_command ON inbox (command, id);
 """
 
-INBOX_MIGRATIONS = (
+_HANDLED_INDEX = (
+    "CREATE INDEX IF NOT EXISTS inbox_handled ON inbox (received_at)"
+    " WHERE status IN ('done', 'answered')"
+)
+
+# Version 3: the dedup key is (digest, sdk_app_id), no longer the digest alone, so that one app's
+# webhook never passes for another app's repeat. The digest itself is unchanged, so every stored
+# row keeps its id and its key stays valid: a repeat of a webhook stored before the upgrade is
+# still found. SQLite cannot drop a column's UNIQUE constraint, so it copies the table (ids
+# included) into one without it; PostgreSQL drops the constraint in place.
+_INBOX_V3_SQLITE = f"""
+CREATE TABLE inbox_v3 (
+    id INTEGER PRIMARY KEY,
+    digest BLOB NOT NULL,
+    sdk_app_id INTEGER NOT NULL,
+    command TEXT NOT NULL,
+    phase TEXT NOT NULL,
+    status TEXT NOT NULL,
+    body BLOB NOT NULL,
+    client_ip TEXT NOT NULL DEFAULT '',
+    opt_platform TEXT NOT NULL DEFAULT '',
+    received_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL,
+    last_error TEXT,
+    answer BLOB,
+    updated_at REAL
+);
+INSERT INTO inbox_v3 SELECT id, digest, sdk_app_id, command, phase, status, body, client_ip,
+    opt_platform, received_at, attempts, next_attempt_at, last_error, answer, updated_at
+    FROM inbox;
+DROP TABLE inbox;
+ALTER TABLE inbox_v3 RENAME TO inbox;
+CREATE UNIQUE INDEX inbox_key ON inbox (digest, sdk_app_id);
+CREATE INDEX inbox_due ON inbox (next_attempt_at) WHERE status = 'pending';
+CREATE INDEX inbox_command ON inbox (command, id);
+{_HANDLED_INDEX}
+"""
+_INBOX_V3_POSTGRES = """
+ALTER TABLE inbox DROP CONSTRAINT inbox_digest_key;
+CREATE UNIQUE INDEX inbox_key ON inbox (digest, sdk_app_id)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class _DialectMigration(Migration):
+    """A migration written twice: in SQLite's dialect (``sql``) and in PostgreSQL's."""
+
+    postgres_sql: str = ""
+
+    def statements(self, dialect: str) -> list[str]:
+        """The migration's statements in ``dialect``."""
+        text = self.postgres_sql if dialect == "postgresql" else self.sql
+        return [s.strip() for s in text.split(";") if s.strip()]
+
+
+INBOX_MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the inbox", _INBOX_V1),
-    Migration(
-        2,
-        "an index for pruning handled entries",
-        "CREATE INDEX IF NOT EXISTS inbox_handled ON inbox (received_at)"
-        " WHERE status IN ('done', 'answered')",
+    Migration(2, "an index for pruning handled entries", _HANDLED_INDEX),
+    _DialectMigration(
+        3,
+        "the dedup key includes the SdkAppid",
+        _INBOX_V3_SQLITE,
+        postgres_sql=_INBOX_V3_POSTGRES,
     ),
 )
 
@@ -125,35 +183,38 @@ class SqlInbox:
         rows = [_insert_row(e) for e in entries]
 
         def op(conn: Any) -> list[tuple[int, bool]]:
-            new: dict[bytes, int] = {}
+            # The dedup key: the digest of command and body, and the SdkAppid.
+            new: dict[tuple[bytes, int], int] = {}
             for start in range(0, len(rows), _INSERT_CHUNK):
                 chunk = rows[start : start + _INSERT_CHUNK]
                 values = ", ".join([_ROW_SLOTS] * len(chunk))
                 params = [value for row in chunk for value in row]
-                for entry_id, digest in conn.execute(
+                for entry_id, digest, app in conn.execute(
                     f"INSERT INTO inbox ({_INSERT_COLUMNS}) VALUES {values}"
-                    " ON CONFLICT (digest) DO NOTHING RETURNING id, digest",
+                    " ON CONFLICT (digest, sdk_app_id) DO NOTHING"
+                    " RETURNING id, digest, sdk_app_id",
                     params,
                 ).fetchall():
-                    new[bytes(digest)] = int(entry_id)
-            old = [row[0] for row in rows if row[0] not in new]
-            existing: dict[bytes, int] = {}
+                    new[bytes(digest), int(app)] = int(entry_id)
+            old = list({row[0] for row in rows if (row[0], row[1]) not in new})
+            existing: dict[tuple[bytes, int], int] = {}
             for start in range(0, len(old), _INSERT_CHUNK):
                 chunk = old[start : start + _INSERT_CHUNK]
-                for entry_id, digest in conn.execute(
-                    f"SELECT id, digest FROM inbox WHERE digest IN ({','.join('?' * len(chunk))})",
+                for entry_id, digest, app in conn.execute(
+                    "SELECT id, digest, sdk_app_id FROM inbox"
+                    f" WHERE digest IN ({','.join('?' * len(chunk))})",
                     chunk,
                 ).fetchall():
-                    existing[bytes(digest)] = int(entry_id)
+                    existing[bytes(digest), int(app)] = int(entry_id)
             # The first of two equal webhooks in one batch is the new one.
             results: list[tuple[int, bool]] = []
             for row in rows:
-                digest = row[0]
-                if digest in new:
-                    results.append((new.pop(digest), True))
-                    existing[digest] = results[-1][0]
+                key = (row[0], row[1])
+                if key in new:
+                    results.append((new.pop(key), True))
+                    existing[key] = results[-1][0]
                 else:
-                    results.append((existing[digest], False))
+                    results.append((existing[key], False))
             return results
 
         return await self._db.run(op, single=True)
