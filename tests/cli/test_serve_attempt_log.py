@@ -8,10 +8,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import httpx
 import pytest
 
 from timhooks.delivery.dispatcher import OutboxDispatcher, Route, attempt_outcome, shown_url
+from timhooks.delivery.http import HttpError
 from timhooks.delivery.retry import NO_RETRY, RetryPolicy
 from timhooks.delivery.sender import Attempt, WebhookSender, WebhookTarget
 from timhooks.protocol import compute_sign
@@ -51,11 +51,27 @@ class OneRow:
         self.done.set()
 
 
+class Scripted:
+    """The sender's transport seam answering with ``answer()``: nothing leaves the process."""
+
+    def __init__(self, answer: Callable[[], tuple[int, bytes]]) -> None:
+        self.answer = answer
+
+    async def post(
+        self, url: str, body: bytes, *, connect_to: str | None = None
+    ) -> tuple[int, bytes]:
+        """The scripted status and answer (or the HttpError it raises)."""
+        return self.answer()
+
+    async def aclose(self) -> None:
+        """Nothing to close."""
+
+
 async def deliver_once(
-    answer: Callable[[httpx.Request], httpx.Response], retry: RetryPolicy = NO_RETRY
+    answer: Callable[[], tuple[int, bytes]], retry: RetryPolicy = NO_RETRY
 ) -> Attempt:
     store = OneRow(Row(id=12))
-    sender = WebhookSender(transport=httpx.MockTransport(answer))
+    sender = WebhookSender(transport=Scripted(answer))
     target = WebhookTarget(APP, "http://user:pw@127.0.0.1:8080/im?key=secret", TOKEN)
     dispatcher = OutboxDispatcher(
         store, sender, lambda app: Route(target, 2.0, retry), poll_interval=0.01
@@ -79,7 +95,7 @@ async def test_failed_attempt_is_a_warning_with_status_and_answer(
         f'{{"ErrorInfo":"bad Sign={SIGN} for {TOKEN}\x1b]0;x\x07"}}\nsecond line never shown'
     ).encode()
     with caplog.at_level(logging.WARNING, logger="timhooks.delivery"):
-        await deliver_once(lambda request: httpx.Response(401, content=answer))
+        await deliver_once(lambda: (401, answer))
     [record] = [r for r in caplog.records if r.name == "timhooks.delivery"]
     message = record.getMessage()
     assert record.levelno == logging.WARNING
@@ -100,20 +116,23 @@ async def test_failed_attempt_is_a_warning_with_status_and_answer(
 async def test_unreachable_receiver_and_retry_are_said(caplog: pytest.LogCaptureFixture) -> None:
     """A connection failure logs the error and when the next attempt comes."""
 
-    def refuse(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("connection refused")
+    def refuse() -> tuple[int, bytes]:
+        raise HttpError("cannot connect to 127.0.0.1:8080: connection refused")
 
     with caplog.at_level(logging.WARNING, logger="timhooks.delivery"):
         await deliver_once(refuse, retry=RetryPolicy(attempts=3, base=5.0))
     [record] = [r for r in caplog.records if r.name == "timhooks.delivery"]
-    assert "failed: ConnectError: connection refused; retry in 5 s" in record.getMessage()
+    assert (
+        "failed: cannot connect to 127.0.0.1:8080: connection refused; retry in 5 s"
+        in record.getMessage()
+    )
 
 
 async def test_successful_attempt_is_logged_at_info(caplog: pytest.LogCaptureFixture) -> None:
     """With -v (INFO) every attempt is logged, a delivered one too; by default it is not shown."""
     ok = b'{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}'
     with caplog.at_level(logging.INFO, logger="timhooks.delivery"):
-        attempt = await deliver_once(lambda request: httpx.Response(200, content=ok))
+        attempt = await deliver_once(lambda: (200, ok))
     assert attempt.ok
     [record] = [r for r in caplog.records if r.name == "timhooks.delivery"]
     assert record.levelno == logging.INFO
