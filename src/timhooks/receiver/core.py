@@ -22,8 +22,6 @@ from urllib.parse import parse_qsl
 
 import msgspec
 
-from timhooks.delivery.loop import ClaimLoop
-from timhooks.delivery.retry import RetryPolicy
 from timhooks.protocol.commands import COMMANDS, CommandSpec, Phase, get_command, parse_event
 from timhooks.protocol.decisions import ACK_BODY, Decision
 from timhooks.protocol.errors import (
@@ -42,6 +40,7 @@ from timhooks.protocol.signing import DEFAULT_TOLERANCE, verify_sign
 from timhooks.receiver.observe import Cause, Notice, Observer, Rejection, Repeat
 from timhooks.receiver.threads import HandlerThreads
 from timhooks.storage import InboxEntry, InboxStatus, InboxStore, NewInboxEntry, open_inbox
+from timhooks.workqueue import ClaimLoop, RetryPolicy
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

@@ -21,8 +21,9 @@ from timhooks.protocol.errors import ConfigError
 from timhooks.server.config import CallbackConfig
 from timhooks.server.schema import SERVER_MIGRATIONS
 from timhooks.storage import open_writer
-from timhooks.storage.engine import Coalescer, skip_locked
+from timhooks.storage.engine import Coalescer
 from timhooks.storage.filters import LogFilter
+from timhooks.workqueue.claims import claim_due
 
 __all__ = ["App", "Delivery", "DeliveryStatus", "ServerStore"]
 
@@ -226,17 +227,8 @@ class ServerStore:
         """Take up to ``limit`` due pending rows for ``lease`` seconds; count an attempt."""
 
         def op(conn: Any) -> list[Delivery]:
-            # As in the inbox: SKIP LOCKED plus the repeated condition claim each row once
-            # however many dispatchers share a PostgreSQL database.
-            rows = conn.execute(
-                f"UPDATE outbox SET next_attempt_at = ?, attempts = attempts + 1"
-                f" WHERE id IN (SELECT id FROM outbox WHERE status = 'pending'"
-                f" AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?"
-                f"{skip_locked(conn)}) AND status = 'pending' AND next_attempt_at <= ?"
-                f" RETURNING {_COLUMNS}",
-                (now + lease, now, limit, now),
-            ).fetchall()
-            return sorted((_delivery(r) for r in rows), key=lambda d: d.id)
+            rows = claim_due(conn, "outbox", _COLUMNS, now=now, limit=limit, lease=lease)
+            return [_delivery(r) for r in rows]
 
         return await self._db.run(op, single=True)
 
