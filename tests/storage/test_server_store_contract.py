@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -189,3 +190,22 @@ async def test_concurrent_subscriptions_respect_the_limit(db_url: str) -> None:
     finally:
         for store in stores:
             await store.close()
+
+
+async def test_a_before_webhook_record_that_fails_is_logged(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A before-webhook record the database refuses is said in the log, never dropped silently."""
+    store = ServerStore(db_url)
+    await store.run(lambda c: c.execute("DROP TABLE attempts"))
+    with caplog.at_level(logging.ERROR, logger="timhooks.server"):
+        store.record_before(
+            sdk_app_id=APP,
+            command="Group.CallbackBeforeCreateGroup",
+            body=b"{}",
+            client_ip="127.0.0.1",
+            platform="RESTAPI",
+            attempt=attempt(True),
+        )
+        await store.close()  # finishes the queued write
+    assert "could not be kept" in caplog.text

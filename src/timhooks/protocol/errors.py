@@ -16,6 +16,7 @@
     │       ├── UserSigIdentifierMismatch 70013
     │       └── UserSigAppMismatch        70014
     ├── ConfigError                misuse by the caller (bad decision, bad URL, bad option)
+    ├── RestError                  a REST call the Chat backend refuses; ``code`` is its ErrorCode
     ├── StorageError               the database failed; mapped from sqlite3 / psycopg
     └── DeliveryError              a webhook could not be delivered
 
@@ -34,6 +35,7 @@ __all__ = [
     "MalformedResponse",
     "MissingSignature",
     "ProtocolError",
+    "RestError",
     "SignatureMismatch",
     "StaleRequest",
     "StorageError",
@@ -122,6 +124,16 @@ class UserSigAppMismatch(UserSigError):
 
 class ConfigError(TimhooksError):
     """timhooks was called or configured in a way it cannot honour."""
+
+
+class RestError(TimhooksError):
+    """A REST call the Chat backend refuses: ``code`` and ``info`` are its answer's ErrorCode and
+    ErrorInfo (Tencent's "Error Codes", https://trtc.io/document/34348)."""
+
+    def __init__(self, code: int, info: str) -> None:
+        super().__init__(f"{code}: {info}")
+        self.code = int(code)
+        self.info = info
 
 
 class StorageError(TimhooksError):

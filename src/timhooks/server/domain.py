@@ -32,7 +32,9 @@ import msgspec
 
 from timhooks.protocol import events as ev
 from timhooks.protocol.codes import RestCode
-from timhooks.server.config import CallbackConfig
+from timhooks.protocol.errors import RestError
+from timhooks.server.calls import Call
+from timhooks.server.outbox import emit
 from timhooks.storage.engine import for_update
 
 __all__ = ["ApiError", "Call", "GroupType"]
@@ -42,62 +44,7 @@ Row = Any  # Row or the PostgreSQL adapter's row: by name or by index
 
 _encoder = msgspec.json.Encoder()
 
-
-class ApiError(Exception):
-    """A REST failure: ``code`` and ``info`` go into the response envelope."""
-
-    def __init__(self, code: int, info: str) -> None:
-        super().__init__(f"{code}: {info}")
-        self.code = int(code)
-        self.info = info
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """Who is acting, from where, for which app: what every change and webhook needs."""
-
-    app_id: int
-    operator: str
-    client_ip: str
-    platform: str
-    callback: CallbackConfig
-    now: float
-    rest: bool = True
-
-    @property
-    def seconds(self) -> int:
-        """Server time in seconds (MsgTime, CreateTime)."""
-        return int(self.now)
-
-    @property
-    def millis(self) -> int:
-        """Server time in milliseconds (EventTime)."""
-        return int(self.now * 1000)
-
-
-def new_event(call: Call, model: type[ev.Event], **fields: Any) -> ev.Event:
-    """A webhook event of ``model`` stamped with the call's EventTime."""
-    return model(callback_command=model.command, event_time=call.millis, **fields)
-
-
-def emit(conn: Conn, call: Call, model: type[ev.Event], **fields: Any) -> None:
-    """Queue an after-webhook of ``model`` in the outbox, if the app has it switched on."""
-    if not call.callback.enabled(model.command):
-        return
-    event = new_event(call, model, **fields)
-    conn.execute(
-        "INSERT INTO outbox (sdk_app_id, command, phase, body, client_ip, opt_platform, status,"
-        " next_attempt_at, created_at) VALUES (?, ?, 'after', ?, ?, ?, 'pending', ?, ?)",
-        (
-            call.app_id,
-            event.callback_command,
-            _encoder.encode(event.to_wire()),
-            call.client_ip,
-            call.platform,
-            call.now,
-            call.now,
-        ),
-    )
+ApiError = RestError
 
 
 def member_list(ids: Iterable[str]) -> tuple[ev.Member, ...]:

@@ -26,6 +26,7 @@ from timhooks.protocol.decisions import Decision, DecisionKind
 from timhooks.protocol.errors import ConfigError
 from timhooks.protocol.query import Platform
 from timhooks.server import domain as dm
+from timhooks.server.calls import new_event
 from timhooks.server.config import CallbackConfig, FailurePolicy, validate_callback_url
 from timhooks.server.domain import ApiError, Call
 from timhooks.server.fields import Fields
@@ -159,7 +160,7 @@ class ChatService:
         cfg = call.callback
         if not cfg.enabled(spec.name) or cfg.url is None:
             return ALLOW
-        body = _encoder.encode(dm.new_event(call, model, **fields).to_wire())
+        body = _encoder.encode(new_event(call, model, **fields).to_wire())
         attempt = await self.sender.post(
             WebhookTarget(call.app_id, cfg.url, cfg.token),
             spec.name,
