@@ -305,7 +305,7 @@ async def test_one_app_never_reads_or_changes_another_apps_data(tmp_path: Path) 
             App(sdk_app_id=OTHER, key=OTHER_KEY, admins=(ADMIN,), callback=CallbackConfig()),
             now=time.time(),
         )
-        await server.service.load()
+        await server.apps.load()
         transport = httpx.ASGITransport(app=server.asgi)
         async with httpx.AsyncClient(transport=transport, base_url="http://s") as http:
 

@@ -544,19 +544,19 @@ def run_worker(args: argparse.Namespace) -> int:
     """Deliver after-webhooks from the shared database until interrupted."""
     import signal
 
-    from timhooks.server.app import ChatServer
+    from timhooks.server.worker import Worker
 
     flags = {"db": args.db, "concurrency": args.concurrency, "upgrade": args.upgrade}
     flags["retention_days"] = args.retention_days
     config = load_config(flags=flags)
 
     async def main() -> None:
-        server = ChatServer(config)
+        server = Worker(config)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await server.start_worker()
+        await server.start()
         print(f"timhooks worker delivering from {describe_url(config.db)}", file=sys.stderr)
         sys.stderr.flush()
         try:

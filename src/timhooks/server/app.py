@@ -1,9 +1,8 @@
-"""Assembly of the Chat backend: store, sender, service, dispatcher and the ASGI app."""
+"""Assembly of the Chat backend: a ``Worker`` (store, apps, sender, dispatcher) and the REST API
+over it, as one ASGI app."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import secrets
 import time
@@ -16,22 +15,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from timhooks.delivery.dispatcher import OutboxDispatcher
 from timhooks.delivery.http import HttpTransport
-from timhooks.delivery.sender import WebhookSender
-from timhooks.protocol.errors import ConfigError, StorageError
+from timhooks.protocol.errors import ConfigError
 from timhooks.protocol.usersig import generate_usersig
+from timhooks.server.apps import App
 from timhooks.server.config import CallbackConfig, ServerConfig, validate_callback_url
 from timhooks.server.openapi import openapi_endpoint
 from timhooks.server.rest import RestApi
 from timhooks.server.service import ChatService
-from timhooks.server.store import App, ServerStore
+from timhooks.server.worker import Worker
 
 __all__ = ["ChatServer"]
 
 log = logging.getLogger("timhooks.server")
 
-_PRUNE_EVERY = 3600.0
 _ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
@@ -47,27 +44,19 @@ class ChatServer:
     ) -> None:
         self.config = config
         self.clock = clock
-        self.store = ServerStore(config.db, upgrade=config.upgrade)
-        # The URL check at configuration time cannot see what a host name resolves to when a
-        # webhook is sent: with private targets refused, the sender checks each time too.
-        self.sender = WebhookSender(
-            transport=transport, clock=clock, refuse_private=not config.allow_private_targets
-        )
+        self.worker = Worker(config, transport=transport, clock=clock)
+        self.store = self.worker.store
+        self.apps = self.worker.apps
+        self.sender = self.worker.sender
+        self.dispatcher = self.worker.dispatcher
         self.service = ChatService(
             self.store,
             self.sender,
+            self.apps,
+            wake=self.dispatcher.wake,
             clock=clock,
             allow_private_targets=config.allow_private_targets,
         )
-        self.dispatcher = OutboxDispatcher(
-            self.store,
-            self.sender,
-            self.service.route,
-            concurrency=config.concurrency,
-            max_timeout=self.service.max_timeout,
-            clock=clock,
-        )
-        self.service.wake = self.dispatcher.wake
         self.rest = RestApi(self.service)
         self.asgi = Starlette(
             routes=[
@@ -83,7 +72,6 @@ class ChatServer:
             lifespan=self._lifespan,
         )
         self.default_app: App | None = None
-        self._maintenance: asyncio.Task[None] | None = None
 
     async def _about(self, request: Request) -> JSONResponse:
         # Unauthenticated: it names the software only, never an app (SDKAppIDs are the first
@@ -99,49 +87,20 @@ class ChatServer:
     async def start(self) -> App:
         """Load the apps, create or update the configured one, start the dispatcher and
         maintenance; return the configured app."""
-        await self.service.load()
+        await self.apps.load()
         app = await self._configure_app()
-        await self.start_worker()
+        await self.worker.start()
         self.default_app = app
         return app
 
     async def start_worker(self) -> None:
         """Load the apps as stored and start the dispatcher and maintenance, changing no app
-        (``timhooks worker``)."""
-        await self.service.load()
-        if self.config.dispatch:
-            self.dispatcher.start()
-        self._maintenance = asyncio.get_running_loop().create_task(
-            self._maintain(), name="timhooks-maintenance"
-        )
+        (what ``timhooks worker`` runs, without the REST API: ``Worker``)."""
+        await self.worker.start()
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop the dispatcher, close connections and the database."""
-        if self._maintenance is not None:
-            self._maintenance.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._maintenance
-            self._maintenance = None
-        await self.dispatcher.stop(grace)
-        await self.sender.aclose()
-        await self.store.close()
-
-    async def _maintain(self) -> None:
-        """Reload app settings other processes changed; prune old deliveries hourly."""
-        cfg = self.config
-        last_prune = 0.0
-        while True:
-            await asyncio.sleep(cfg.reload_interval)
-            try:
-                await self.service.load()
-                now = self.clock()
-                if cfg.retention_days > 0 and now - last_prune >= _PRUNE_EVERY:
-                    last_prune = now
-                    pruned = await self.store.prune(before=now - cfg.retention_days * 86400)
-                    if pruned:
-                        log.info("pruned %d finished deliveries", pruned)
-            except StorageError as exc:
-                log.error("maintenance failed: %s", exc)
+        await self.worker.stop(grace)
 
     @asynccontextmanager
     async def _lifespan(self, app: object) -> AsyncIterator[None]:
@@ -154,7 +113,7 @@ class ChatServer:
     async def _configure_app(self) -> App:
         """The app of ``--app-id``/``--key``, else the only stored app, else a new one."""
         cfg = self.config
-        apps = self.service.apps
+        apps = self.apps.all()
         if cfg.app_id is not None:
             app = apps.get(cfg.app_id)
             key = cfg.key or (app.key if app else secrets.token_hex(32))
@@ -186,7 +145,7 @@ class ChatServer:
         admins = cfg.admins if cfg.admins else (app.admins if app else ("administrator",))
         new = App(sdk_app_id=app_id, key=key, admins=tuple(admins), callback=callback)
         if new != app:
-            await self.store.put_app(new, now=self.clock())
+            await self.apps.put(new, now=self.clock())
         return new
 
     def admin_usersig(self, app: App) -> str:

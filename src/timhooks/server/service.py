@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from timhooks.delivery.dispatcher import Route, attempt_outcome, shown_url
+from timhooks.delivery.dispatcher import attempt_outcome, shown_url
 from timhooks.delivery.sender import WebhookSender, WebhookTarget
 from timhooks.protocol import events as ev
 from timhooks.protocol.codes import RestCode
@@ -26,11 +26,12 @@ from timhooks.protocol.decisions import Decision, DecisionKind
 from timhooks.protocol.errors import ConfigError
 from timhooks.protocol.query import Platform
 from timhooks.server import domain as dm
+from timhooks.server.apps import App, AppRegistry
 from timhooks.server.calls import new_event
 from timhooks.server.config import CallbackConfig, FailurePolicy, validate_callback_url
 from timhooks.server.domain import ApiError, Call
 from timhooks.server.fields import Fields
-from timhooks.server.store import App, ServerStore
+from timhooks.server.store import ServerStore
 
 __all__ = ["ChatService", "Command"]
 
@@ -70,6 +71,7 @@ class ChatService:
         self,
         store: ServerStore,
         sender: WebhookSender,
+        apps: AppRegistry,
         *,
         wake: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
@@ -80,7 +82,7 @@ class ChatService:
         self.wake = wake
         self.clock = clock
         self.allow_private_targets = allow_private_targets
-        self.apps: dict[int, App] = {}
+        self.apps = apps
         self._users: set[tuple[int, str]] = set()
         oa, grp, acct = RestCode.OA_BAD_PARAM, RestCode.BAD_PARAM, RestCode.ACCOUNT_BAD_PARAM
         self.commands: dict[tuple[str, str], Command] = {
@@ -131,23 +133,6 @@ class ChatService:
         }
 
     # --- plumbing ---------------------------------------------------------------------------
-
-    async def load(self) -> None:
-        """Read the apps from the store."""
-        self.apps = await self.store.apps()
-
-    def route(self, app_id: int) -> Route | None:
-        """Where an app's after-webhooks go (the dispatcher asks)."""
-        app = self.apps.get(app_id)
-        if app is None:
-            return None
-        cfg = app.callback
-        target = WebhookTarget(app_id, cfg.url, cfg.token) if cfg.url is not None else None
-        return Route(target=target, timeout=cfg.after_timeout, retry=cfg.retry)
-
-    def max_timeout(self) -> float:
-        """The longest after-webhook timeout of any app (sizes the dispatcher's lease)."""
-        return max((a.callback.after_timeout for a in self.apps.values()), default=2.0)
 
     async def _tx(self, op: Callable[[dm.Conn], T], key: Hashable | None = None) -> T:
         result = await self.store.run(op, key=key)
@@ -539,20 +524,18 @@ class ChatService:
 
     async def set_callback(self, call: Call, f: Fields) -> dict[str, Any]:
         """Change the app's webhook settings: Url, Token, CallbackCommandList, timeouts, retry."""
-        app = self.apps[call.app_id]
         try:
-            cfg = CallbackConfig.from_wire(f.data, app.callback)
+            cfg = CallbackConfig.from_wire(f.data, call.callback)
             if cfg.url is not None:
                 validate_callback_url(cfg.url, allow_private=self.allow_private_targets)
         except ConfigError as exc:
-            raise f.error(str(exc)) from None
-        await self.store.set_callback(call.app_id, cfg)
-        self.apps[call.app_id] = dataclasses.replace(app, callback=cfg)
+            raise f.error(str(exc)) from exc
+        await self.apps.set_callback(call.app_id, cfg)
         return {"Callback": cfg.to_wire()}
 
     async def get_callback(self, call: Call, f: Fields) -> dict[str, Any]:
         """The app's webhook settings (the token is never shown)."""
-        return {"Callback": self.apps[call.app_id].callback.to_wire()}
+        return {"Callback": call.callback.to_wire()}
 
     # --- client actions (timhooks extension) ------------------------------------------------
 
