@@ -278,7 +278,7 @@ async def test_every_command_verifies_the_usersig(tmp_path: Path) -> None:
                 result: int = data["ErrorCode"]
                 return result
 
-            for (service, name), command in server.service.commands.items():
+            for (service, name), command in server.rest.commands.items():
                 path = f"/v4/{service}/{name}"
                 user = ADMIN if command.admin else "penn"
                 good = params(user)

@@ -11,10 +11,13 @@ import pytest
 
 from timhooks.delivery.sender import Attempt
 from timhooks.protocol.errors import StorageError
+from timhooks.server.accounts import import_accounts_tx
+from timhooks.server.calls import Call
 from timhooks.server.config import CallbackConfig
-from timhooks.server.domain import Call
+from timhooks.server.official_accounts import CreateOfficialAccount, create_oa_tx
 from timhooks.server.schema import SERVER_MIGRATIONS
 from timhooks.server.store import App, DeliveryStatus, ServerStore
+from timhooks.server.subscribers import subscribe_tx
 from timhooks.storage import open_writer
 
 APP = 1400000000
@@ -150,22 +153,20 @@ async def test_old_schema_is_upgraded_without_loss(db_url: str) -> None:
 
 async def test_concurrent_subscriptions_respect_the_limit(db_url: str) -> None:
     """Subscriptions racing on separate connections never pass MaxSubscriberNum."""
-    from timhooks.server import domain as dm
-
     stores = [ServerStore(db_url) for _ in range(2)]
     try:
         users = [f"u{i}" for i in range(60)]
         await stores[0].run(
-            lambda c: dm.import_accounts_tx(c, call(), [(u, "", "") for u in [*users, "owner"]])
+            lambda c: import_accounts_tx(c, call(), [(u, "", "") for u in [*users, "owner"]])
         )
-        req = dm.NewOfficialAccount(
+        req = CreateOfficialAccount(
             owner="owner", name="n", oa_id="@TOA#_race", max_subscriber_num=25
         )
-        await stores[0].run(lambda c: dm.create_oa_tx(c, call(), req))
+        await stores[0].run(lambda c: create_oa_tx(c, call(), req))
 
         async def subscribe(store: ServerStore, chunk: list[str]) -> dict[str, int]:
             return await store.run(
-                lambda c: dm.subscribe_tx(c, call(), "@TOA#_race", chunk, frozenset())
+                lambda c: subscribe_tx(c, call(), "@TOA#_race", chunk, frozenset())
             )
 
         chunks = [users[i : i + 6] for i in range(0, 60, 6)]

@@ -1,4 +1,4 @@
-"""Assembly of the Chat backend: a ``Worker`` (store, apps, sender, dispatcher) and the REST API
+"""The Chat backend: a ``Worker`` (store, apps, sender, dispatcher, upkeep) with the REST API
 over it, as one ASGI app."""
 
 from __future__ import annotations
@@ -42,13 +42,11 @@ class ChatServer:
         transport: HttpTransport | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.config = config
-        self.clock = clock
         self.worker = Worker(config, transport=transport, clock=clock)
-        self.store = self.worker.store
-        self.apps = self.worker.apps
-        self.sender = self.worker.sender
-        self.dispatcher = self.worker.dispatcher
+        self.config, self.clock = config, clock
+        # The worker's parts, by the names the CLI and tests use.
+        self.store, self.apps = self.worker.store, self.worker.apps
+        self.sender, self.dispatcher = self.worker.sender, self.worker.dispatcher
         self.service = ChatService(
             self.store,
             self.sender,
@@ -66,7 +64,7 @@ class ChatServer:
                 # no command: an envelope with 60009, as for unknown names.
                 Route("/v4/{path:path}", self.rest.unknown_path, methods=_ANY_METHOD),
                 Route("/", self._about, methods=["GET"]),
-                Route("/openapi.json", openapi_endpoint(self.service), methods=["GET"]),
+                Route("/openapi.json", openapi_endpoint(self.rest.commands), methods=["GET"]),
             ],
             exception_handlers={404: _http_error, 405: _http_error},
             lifespan=self._lifespan,

@@ -22,11 +22,11 @@ import msgspec
 
 from timhooks.delivery.sender import Attempt
 from timhooks.protocol import events as ev
-from timhooks.protocol.errors import ConfigError
 from timhooks.server.calls import Call, new_event
 from timhooks.storage.engine import BatchWriter, Coalescer, Connection
 from timhooks.storage.filters import LogFilter
 from timhooks.workqueue.claims import claim_due
+from timhooks.workqueue.replays import count_replayable, replay_row, replay_rows
 
 __all__ = [
     "OUTBOX_V1",
@@ -178,6 +178,9 @@ _LISTED = (
 # What a bulk replay takes: after-webhooks whose delivery ended (a before-webhook was answered
 # inline; a pending row is about to be sent anyway).
 _REPLAYABLE = "phase = 'after' AND status IN ('delivered', 'failed')"
+
+# What a replay resets besides status, attempts and next_attempt_at.
+_REOPENED = {"finished_at": None}
 
 _INSERT_ATTEMPT = (
     "INSERT INTO attempts (outbox_id, at, url, status_code, latency_ms, error, response)"
@@ -380,37 +383,21 @@ class Outbox:
 
     async def replay(self, delivery_id: int, *, now: float) -> bool:
         """Make an after-webhook pending again with a fresh attempt count."""
-
-        def op(conn: Connection) -> bool:
-            row = conn.execute("SELECT phase FROM outbox WHERE id = ?", (delivery_id,)).fetchone()
-            if row is None:
-                return False
-            if row[0] == "before":
-                raise ConfigError(
-                    f"delivery {delivery_id} is a before-webhook: it decided its action inline"
-                    " and cannot be replayed"
-                )
-            conn.execute(
-                "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?,"
-                " finished_at = NULL WHERE id = ?",
-                (now, delivery_id),
+        refusal = (
+            f"delivery {delivery_id} is a before-webhook: it decided its action inline and cannot"
+            " be replayed"
+        )
+        return await self._db.run(
+            lambda conn: replay_row(
+                conn, "outbox", delivery_id, now=now, reset=_REOPENED, refusal=refusal
             )
-            return True
-
-        return await self._db.run(op)
+        )
 
     async def replay_count(self, where: LogFilter) -> tuple[int, int]:
         """How many rows ``replay_many`` would take, and the newest one's id (0: none)."""
         conditions, params = where.where("created_at")
         clause = " AND ".join([*conditions, _REPLAYABLE])
-
-        def op(conn: Connection) -> tuple[int, int]:
-            count, newest = conn.execute(
-                f"SELECT COUNT(*), MAX(id) FROM outbox WHERE {clause}", params
-            ).fetchone()
-            return int(count), int(newest or 0)
-
-        return await self._db.run(op)
+        return await self._db.run(lambda conn: count_replayable(conn, "outbox", clause, params))
 
     async def replay_many(
         self, where: LogFilter, *, through_id: int, limit: int, now: float
@@ -418,18 +405,20 @@ class Outbox:
         """Make up to ``limit`` finished after-webhooks matching ``where`` pending again, oldest
         first, none newer than ``through_id``; return their ids (one statement)."""
         conditions, params = where.where("created_at")
-        clause = " AND ".join([*conditions, _REPLAYABLE, "id <= ?"])
-
-        def op(conn: Connection) -> list[int]:
-            rows = conn.execute(
-                "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?,"
-                f" finished_at = NULL WHERE id IN (SELECT id FROM outbox WHERE {clause}"
-                " ORDER BY id LIMIT ?) RETURNING id",
-                (now, *params, through_id, limit),
-            ).fetchall()
-            return sorted(int(r[0]) for r in rows)
-
-        return await self._db.run(op, single=True)
+        clause = " AND ".join([*conditions, _REPLAYABLE])
+        return await self._db.run(
+            lambda conn: replay_rows(
+                conn,
+                "outbox",
+                clause,
+                params,
+                through_id=through_id,
+                limit=limit,
+                now=now,
+                reset=_REOPENED,
+            ),
+            single=True,
+        )
 
     async def prune(self, *, before: float) -> int:
         """Delete finished deliveries (delivered after-webhooks and before-webhook records)

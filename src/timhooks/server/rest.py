@@ -1,10 +1,11 @@
 """Tencent's REST API over HTTP: ``POST /v4/{service}/{command}?sdkappid=&identifier=&usersig=``.
 
 Every answer is HTTP 200 with ``{"ActionStatus", "ErrorInfo", "ErrorCode", "RequestId"}`` and the
-command's fields (reference 6). The UserSig is checked on every call (70001, 70003, 70009, 70013,
-70014); admin commands need an admin identifier (60010). The ``timhooks_client`` service is the
-client API: the same URL shape with a user's own UserSig and a ``platform`` query parameter
-(timhooks extension; the webhook's OptPlatform).
+command's fields (Tencent's REST API conventions, https://trtc.io/document/34620). The UserSig is
+checked on every call (70001, 70003, 70009, 70013, 70014); admin commands need an admin
+identifier (60010). The ``timhooks_client`` service is the client API: the same URL shape with a
+user's own UserSig and a ``platform`` query parameter (timhooks extension; the webhook's
+OptPlatform). The commands are ``timhooks.server.registry``'s.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import itertools
 import logging
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -20,11 +22,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from timhooks.protocol.codes import RestCode
-from timhooks.protocol.errors import StorageError, UserSigError
+from timhooks.protocol.errors import RestError, StorageError, UserSigError
 from timhooks.protocol.query import Platform
 from timhooks.protocol.usersig import verify_usersig
-from timhooks.server.domain import ApiError
-from timhooks.server.fields import Fields
+from timhooks.server.accounts import ensure_user
+from timhooks.server.bodies import read_body
+from timhooks.server.command import CLIENT_SERVICE, RestCommand
+from timhooks.server.registry import COMMANDS
 from timhooks.server.service import ChatService
 
 __all__ = ["BODY_DEADLINE", "MAX_BODY", "RestApi"]
@@ -37,14 +41,22 @@ MAX_BODY = 1024 * 1024
 # task for ever (slowloris). Tencent answers 60002 for an HTTP request it cannot parse.
 BODY_DEADLINE = 10.0
 _encoder = msgspec.json.Encoder()
-_CLIENT = "timhooks_client"
+
+ApiError = RestError  # the name the body reader below raises
 
 
 class RestApi:
     """The ``/v4/...`` endpoint over a ChatService."""
 
-    def __init__(self, service: ChatService, *, body_deadline: float = BODY_DEADLINE) -> None:
+    def __init__(
+        self,
+        service: ChatService,
+        commands: Mapping[tuple[str, str], RestCommand] = COMMANDS,
+        *,
+        body_deadline: float = BODY_DEADLINE,
+    ) -> None:
         self.service = service
+        self.commands = commands
         self.body_deadline = body_deadline
         self._prefix = f"Id-{os.urandom(8).hex()}-O-Seq-"
         self._seq = itertools.count(1)
@@ -64,7 +76,7 @@ class RestApi:
         """Serve one REST call; failures are envelopes, never HTTP errors."""
         try:
             fields = await self._serve(request)
-        except ApiError as exc:
+        except RestError as exc:
             return self._envelope(exc.code, exc.info)
         except StorageError as exc:
             # The database is locked, read-only or full: say so in the envelope (never a 500);
@@ -84,24 +96,24 @@ class RestApi:
 
     async def _serve(self, request: Request) -> dict[str, Any]:
         if request.method != "POST":
-            raise ApiError(RestCode.HTTP_PARSE_ERROR, "REST calls are POST requests")
+            raise RestError(RestCode.HTTP_PARSE_ERROR, "REST calls are POST requests")
         service = request.path_params["service"]
         name = request.path_params["command"]
-        command = self.service.commands.get((service, name))
+        command = self.commands.get((service, name))
         if command is None:
-            raise ApiError(RestCode.BAD_RESOURCE_URL, f"unknown command v4/{service}/{name}")
+            raise RestError(RestCode.BAD_RESOURCE_URL, f"unknown command v4/{service}/{name}")
         q = request.query_params
         raw_app = q.get("sdkappid")
         if not raw_app:
-            raise ApiError(RestCode.MISSING_SDKAPPID, "the query has no sdkappid")
+            raise RestError(RestCode.MISSING_SDKAPPID, "the query has no sdkappid")
         if not (raw_app.isascii() and raw_app.isdigit()) or len(raw_app) > 18:
-            raise ApiError(RestCode.SDKAPPID_INVALID, "sdkappid must be a number")
+            raise RestError(RestCode.SDKAPPID_INVALID, "sdkappid must be a number")
         app = self.service.apps.get(int(raw_app))
         if app is None:
-            raise ApiError(RestCode.SDKAPPID_NOT_FOUND, f"SDKAppID {raw_app} does not exist")
+            raise RestError(RestCode.SDKAPPID_NOT_FOUND, f"SDKAppID {raw_app} does not exist")
         identifier = q.get("identifier")
         if not identifier:
-            raise ApiError(RestCode.URL_ACCOUNT_ERROR, "the query has no identifier")
+            raise RestError(RestCode.URL_ACCOUNT_ERROR, "the query has no identifier")
         try:
             verify_usersig(
                 q.get("usersig", ""),
@@ -111,12 +123,12 @@ class RestApi:
                 now=int(self.service.clock()),
             )
         except UserSigError as exc:
-            raise ApiError(exc.code, str(exc)) from None
+            raise RestError(exc.code, str(exc)) from exc
         if command.admin and identifier not in app.admins:
-            raise ApiError(RestCode.NEEDS_ADMIN, f"{identifier!r} is not an App admin")
+            raise RestError(RestCode.NEEDS_ADMIN, f"{identifier!r} is not an App admin")
         data = await self._body(request)
         client_ip = request.client.host if request.client else ""
-        rest = service != _CLIENT
+        rest = service != CLIENT_SERVICE
         if rest:
             platform = Platform.RESTAPI
         else:
@@ -124,9 +136,10 @@ class RestApi:
             platform = Platform.parse(q.get("platform", "Unknown"))
             if platform is Platform.RESTAPI:
                 platform = Platform.UNKNOWN
-            await self.service.ensure_user(app, identifier)
+            await ensure_user(self.service, app, identifier)
         call = self.service.call(app, identifier, client_ip, platform, rest=rest)
-        return await command.handler(call, Fields(data, command.bad_param))
+        body = read_body(command.body, data, command.bad_param)
+        return await command.handler(self.service, call, body)
 
     async def _body(self, request: Request) -> dict[str, Any]:
         declared = request.headers.get("content-length")
