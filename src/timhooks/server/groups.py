@@ -54,7 +54,8 @@ class GroupType:
 
 
 # Defaults from the Web SDK's CreateGroupParams (Work 200, Public 2000, Meeting 10000,
-# AVChatRoom unlimited); Work/Public may be raised to 6000, Community holds up to 100000
+# AVChatRoom unlimited: https://web.sdk.qcloud.com/im/doc/chat-engine/en/CreateGroupParams.html);
+# Work/Public may be raised to 6000, Community holds up to 100000
 # (https://trtc.io/document/33529); Meeting keeps its documented default of 10000 as its limit.
 GROUP_TYPES = {
     t.name: t

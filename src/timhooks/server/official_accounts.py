@@ -45,7 +45,8 @@ OA_PREFIX = "@TOA#_"
 
 commands = CommandTable(bad_param=RestCode.OA_BAD_PARAM)
 
-# Profile limits in bytes ("Official Channel" data model, https://trtc.io/document/60755).
+# Profile limits in bytes, and the rules of custom IDs (check_oa_id), from Tencent's Official
+# Account data model: https://cloud.tencent.com/document/product/269/102326.
 ProfileName = Annotated[str, msgspec.Meta(min_length=1, max_length=150)]
 Introduction = Annotated[str, msgspec.Meta(max_length=400)]
 Url = Annotated[str, msgspec.Meta(max_length=500)]

@@ -1,8 +1,10 @@
 """The Chat backend's database: the server schema on SQLite or PostgreSQL, by URL.
 
-Changes of the Chat backend run as functions of a connection through ``run`` (the concept
-modules hold them); the outbox's operations are ``Outbox``'s (``timhooks.server.outbox``), which
-``ServerStore`` is, for the dispatcher and the CLI.
+Changes run as functions of a connection through ``run`` (the concept modules hold them:
+``accounts``, ``official_accounts``, ``groups`` ...). A ``ServerStore`` is the ``Outbox`` of its
+database (``timhooks.server.outbox``) for the dispatcher and the CLI, and reads and writes apps
+(``timhooks.server.apps``). ``App``, ``Delivery`` and ``DeliveryStatus`` are importable from here
+too.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ class ServerStore(Outbox):
         return self._db.describe
 
     async def run(self, op: Callable[[Connection], T], *, key: Hashable | None = None) -> T:
-        """Run a domain operation in a committed transaction; ``key`` (``official_accounts.oa_key``,
+        """Run ``op`` in a committed transaction; ``key`` (``official_accounts.oa_key``,
         ``groups.group_key``): it locks only that Official Account's or group's rows, so on
         PostgreSQL it may share a transaction with other operations of the same key."""
         return await self._db.run(op, key=key)
