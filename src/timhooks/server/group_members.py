@@ -1,5 +1,5 @@
-"""Group members: adding and removing them, and what users do through the client API (apply,
-approve, invite, kick, quit), with their webhooks.
+"""Group members: adding, removing and listing them, and what users do through the client API
+(apply, approve, invite, kick, quit), with their webhooks.
 
 Tencent's add_group_member (https://trtc.io/document/34921) and delete_group_member
 (https://trtc.io/document/34949) pages, and the group webhooks they trigger: BeforeInviteJoinGroup
@@ -23,7 +23,7 @@ from timhooks.protocol import events as ev
 from timhooks.protocol.codes import RestCode
 from timhooks.protocol.errors import RestError
 from timhooks.server.accounts import imported
-from timhooks.server.bodies import Body, NonEmpty
+from timhooks.server.bodies import INT32, Body, NonEmpty
 from timhooks.server.calls import Call
 from timhooks.server.command import CommandTable, user_results
 from timhooks.server.groups import (
@@ -78,6 +78,14 @@ class KickGroupMember(Body, frozen=True, kw_only=True):
 
     group_id: NonEmpty = msgspec.field(name="GroupId")
     users: Removed = msgspec.field(name="MemberToDel_Account")
+
+
+class GetGroupMemberInfo(Body, frozen=True, kw_only=True):
+    """group_open_http_svc/get_group_member_info: a page of members."""
+
+    group_id: NonEmpty = msgspec.field(name="GroupId")
+    limit: Annotated[int, msgspec.Meta(ge=1, le=6000)] = msgspec.field(name="Limit", default=100)
+    offset: Annotated[int, msgspec.Meta(ge=0, le=INT32)] = msgspec.field(name="Offset", default=0)
 
 
 class HandleJoinApplication(Body, frozen=True, kw_only=True):
@@ -243,6 +251,23 @@ def take_application_tx(conn: Connection, call: Call, group_id: str, applicant: 
         raise RestError(RestCode.BAD_PARAM, f"{applicant!r} has no pending application")
 
 
+def member_page(
+    conn: Connection, app_id: int, group_id: str, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """get_group_member_info: a page of members (owner first) and the member count."""
+    row = group_row(conn, app_id, group_id)
+    rows = conn.execute(
+        "SELECT user_id, role, join_time FROM group_members WHERE sdk_app_id = ? AND group_id = ?"
+        " ORDER BY role = 'Owner' DESC, join_time, user_id LIMIT ? OFFSET ?",
+        (app_id, group_id, limit, offset),
+    ).fetchall()
+    items = [
+        {"Member_Account": r["user_id"], "Role": r["role"], "JoinTime": r["join_time"]}
+        for r in rows
+    ]
+    return items, int(row["member_num"])
+
+
 def require_role(conn: Connection, call: Call, group_id: str, roles: tuple[str, ...]) -> str:
     """The acting user's role in the group, which must be one of ``roles`` (10007 otherwise)."""
     group_row(conn, call.app_id, group_id)
@@ -321,6 +346,17 @@ async def delete_group_member(
         group_key(call.app_id, group_id),
     )
     return {}
+
+
+@commands.admin(GROUP_SERVICE, "get_group_member_info", GetGroupMemberInfo)
+async def get_group_member_info(
+    svc: ChatService, call: Call, body: GetGroupMemberInfo
+) -> dict[str, Any]:
+    """A page of a group's members (Limit, Offset)."""
+    items, total = await svc.read(
+        lambda c: member_page(c, call.app_id, body.group_id, body.limit, body.offset)
+    )
+    return {"MemberNum": total, "MemberList": items}
 
 
 @commands.client("apply_join_group", GroupRef)

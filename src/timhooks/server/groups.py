@@ -18,7 +18,7 @@ from timhooks.protocol import events as ev
 from timhooks.protocol.codes import RestCode
 from timhooks.protocol.errors import RestError
 from timhooks.server.accounts import imported
-from timhooks.server.bodies import INT32, Body, NonEmpty, object_with, one_of
+from timhooks.server.bodies import Body, NonEmpty, object_with, one_of
 from timhooks.server.calls import Call
 from timhooks.server.command import CommandTable
 from timhooks.server.outbox import emit
@@ -116,14 +116,6 @@ class GetGroupInfo(Body, frozen=True, kw_only=True):
     group_ids: Annotated[list[NonEmpty], msgspec.Meta(min_length=1, max_length=50)] = msgspec.field(
         name="GroupIdList"
     )
-
-
-class GetGroupMemberInfo(Body, frozen=True, kw_only=True):
-    """group_open_http_svc/get_group_member_info: a page of members."""
-
-    group_id: NonEmpty = msgspec.field(name="GroupId")
-    limit: Annotated[int, msgspec.Meta(ge=1, le=6000)] = msgspec.field(name="Limit", default=100)
-    offset: Annotated[int, msgspec.Meta(ge=0, le=INT32)] = msgspec.field(name="Offset", default=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,23 +293,6 @@ def group_info(conn: Connection, app_id: int, group_ids: Sequence[str]) -> list[
     )
 
 
-def member_page(
-    conn: Connection, app_id: int, group_id: str, limit: int, offset: int
-) -> tuple[list[dict[str, Any]], int]:
-    """get_group_member_info: a page of members (owner first) and the member count."""
-    row = group_row(conn, app_id, group_id)
-    rows = conn.execute(
-        "SELECT user_id, role, join_time FROM group_members WHERE sdk_app_id = ? AND group_id = ?"
-        " ORDER BY role = 'Owner' DESC, join_time, user_id LIMIT ? OFFSET ?",
-        (app_id, group_id, limit, offset),
-    ).fetchall()
-    items = [
-        {"Member_Account": r["user_id"], "Role": r["role"], "JoinTime": r["join_time"]}
-        for r in rows
-    ]
-    return items, int(row["member_num"])
-
-
 # --- commands ----------------------------------------------------------------------------------
 
 
@@ -397,14 +372,3 @@ async def get_group_info(svc: ChatService, call: Call, body: GetGroupInfo) -> di
     """Profiles of up to 50 groups."""
     items = await svc.read(lambda c: group_info(c, call.app_id, body.group_ids))
     return {"GroupInfo": items}
-
-
-@commands.admin(GROUP_SERVICE, "get_group_member_info", GetGroupMemberInfo)
-async def get_group_member_info(
-    svc: ChatService, call: Call, body: GetGroupMemberInfo
-) -> dict[str, Any]:
-    """A page of a group's members (Limit, Offset)."""
-    items, total = await svc.read(
-        lambda c: member_page(c, call.app_id, body.group_id, body.limit, body.offset)
-    )
-    return {"MemberNum": total, "MemberList": items}
