@@ -180,10 +180,12 @@ def _list_fault(name: str, value: Any, kind: mi.ListType) -> str | None:
     item, extra = _unwrap(kind.item_type)
     if isinstance(item, mi.StrType):
         # UserIDs, MsgKeys, GroupIds: ["a", "b"]
-        if not all(isinstance(v, str) and v for v in value):
+        if item.min_length and not all(isinstance(v, str) and v for v in value):
             return f"{name} must be an array of non-empty strings"
+        if not all(isinstance(v, str) for v in value):
+            return f"{name} must be an array of strings"
     elif isinstance(item, mi.StructType):
-        # Member and subscriber lists: [{"Member_Account": "a"}]
+        # Member and subscriber lists, objects of non-empty strings: [{"Member_Account": "a"}]
         keys = [f.encode_name for f in item.fields if f.required]
         for i, obj in enumerate(value):
             for key in keys:
