@@ -168,7 +168,8 @@ def run_listen(args: argparse.Namespace) -> int:
 
     receiver.observe(NoticePrinter())
 
-    server = uvicorn.Server(hosting.uvicorn_config(receiver.asgi, limits=limits, lifespan="on"))
+    app = forwarder.wrap(receiver.asgi) if forwarder is not None else receiver.asgi
+    server = uvicorn.Server(hosting.uvicorn_config(app, limits=limits, lifespan="on"))
     auth = "Sign checked" if args.token else "no token"
     forwarding = f", forwarding to {args.forward_to}" if args.forward_to else ""
     print(

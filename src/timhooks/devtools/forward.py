@@ -3,7 +3,8 @@
 ``listen`` stores and verifies every webhook as always; its handler then forwards it here. The
 forwarded request has Tencent's shape: the query rebuilt from the webhook (SdkAppid,
 CallbackCommand, contenttype, ClientIP, OptPlatform) and signed afresh for the app's token, and
-the body as received (an after-webhook's stored bytes; a before-webhook's event as JSON).
+the body byte for byte as received (an after-webhook's from the inbox, a before-webhook's from
+the request, which ``wrap`` keeps).
 
 - A before-webhook's answer is the app's: its decision, read as Tencent reads it, is what
   ``listen`` answers, within the receiver's deadline; an app that fails, is late or answers
@@ -17,7 +18,8 @@ the body as received (an after-webhook's stored bytes; a before-webhook's event 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, MutableMapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,9 +27,9 @@ import msgspec
 
 from timhooks.delivery.http import HttpPool
 from timhooks.devtools.webhook import Exchange, judge, post_webhook, webhook_query
-from timhooks.protocol.commands import COMMANDS, CommandSpec
+from timhooks.protocol.commands import COMMANDS, CommandSpec, parse_event
 from timhooks.protocol.decisions import Decision, DecisionKind
-from timhooks.protocol.errors import ConfigError, DeliveryError
+from timhooks.protocol.errors import ConfigError, DeliveryError, MalformedRequest
 from timhooks.protocol.events import Event
 from timhooks.protocol.signing import compute_sign
 from timhooks.receiver.core import Receiver, WebhookMeta
@@ -186,7 +188,50 @@ class Forwarder:
             entry = await self.inbox.get(meta.inbox_id)
             if entry is not None:
                 return entry.body
+        # A before-webhook is handled inside its own request: the tap kept the body it read.
+        chunks = _REQUEST_BODY.get()
+        if chunks is not None:
+            raw = b"".join(chunks)
+            try:
+                if parse_event(raw, command=meta.command).to_wire() == event.to_wire():
+                    return raw
+            except MalformedRequest:
+                pass
         return _encoder.encode(event.to_wire())
+
+    def wrap(self, app: ASGIApp) -> ASGIApp:
+        """``app`` (the receiver's) behind a tap that keeps each request's body for
+        ``forward``, so a before-webhook goes on to the app byte for byte."""
+        return _BodyTap(app)
+
+
+ASGIApp = Callable[[MutableMapping[str, Any], Any, Any], Awaitable[None]]
+
+# The body of the request being handled, in the request's own task (tasks copy the context, so
+# the before-handler the receiver runs under its deadline sees it; nothing else reads it).
+_REQUEST_BODY: ContextVar[list[bytes] | None] = ContextVar("timhooks_request_body", default=None)
+
+
+class _BodyTap:
+    """ASGI middleware keeping the body chunks of each HTTP request in ``_REQUEST_BODY``."""
+
+    def __init__(self, inner: ASGIApp) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.inner(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        _REQUEST_BODY.set(chunks)
+
+        async def tapped() -> Any:
+            message = await receive()
+            if message["type"] == "http.request":
+                chunks.append(message.get("body", b""))
+            return message
+
+        await self.inner(scope, tapped, send)
 
 
 def _as_tencent_reads(spec: CommandSpec, decision: Decision) -> Decision:
