@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from timhooks.cli.output import print_json, printable, run_async
@@ -163,9 +164,11 @@ def _list(args: argparse.Namespace) -> int:
 
 def _read_body(source: str) -> dict[str, Any]:
     try:
-        text = sys.stdin.read() if source == "-" else open(source, encoding="utf-8").read()  # noqa: SIM115
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read --body {source}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"--body {source} is not UTF-8 text (a JSON body is)") from None
     try:
         body = json.loads(text)
     except ValueError as exc:
