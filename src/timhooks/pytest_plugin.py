@@ -18,7 +18,6 @@ the test app is the ini option ``timhooks_app_id`` (default 1400000001).
 
 from __future__ import annotations
 
-import concurrent.futures
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    import concurrent.futures
+
     from timhooks.testing import EventLoopThread, ServedApp, TimServer, WebhookCapture
 
 __all__ = ["tim_app", "tim_asgi_app", "tim_server", "tim_webhooks"]
@@ -65,6 +66,8 @@ class _Session:
     def close(self) -> None:
         if self._loop is None:
             return
+        import concurrent.futures
+
         concurrent.futures.wait(self.stopping, timeout=30)
         for _, served in self.apps.values():
             self._loop.run(served.stop())

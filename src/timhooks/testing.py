@@ -132,6 +132,7 @@ class ServedApp:
         sock = hosting.bind("127.0.0.1", 0)
         config = hosting.uvicorn_config(app, lifespan="on")
         config.lifespan = lifespan  # "auto": an app without lifespan support is served anyway
+        config.timeout_graceful_shutdown = 5  # then requests still running are cancelled
         server = _uvicorn_server(config)
         task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
         while not server.started:
