@@ -43,11 +43,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_APP_ID",
+    "Captured",
     "EventLoopThread",
     "ServedApp",
     "TimClient",
     "TimServer",
     "WebhookCapture",
+    "served",
     "wait_until",
 ]
 

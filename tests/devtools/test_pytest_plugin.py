@@ -3,6 +3,8 @@ load, and working in an app's own test suite (examples/app_tests, run here as CI
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
 import subprocess
 import sys
@@ -40,6 +42,30 @@ def pytest_run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "timhooks.testing",
+        "timhooks.devtools.bodies",
+        "timhooks.devtools.webhook",
+        "timhooks.devtools.rest",
+        "timhooks.devtools.scenarios",
+        "timhooks.devtools.trigger",
+        "timhooks.devtools.forward",
+        "timhooks.devtools.checks",
+    ],
+)
+def test_every_public_name_says_what_it_is(name: str) -> None:
+    """Each name in the module's __all__ exists, and its classes and functions have a
+    docstring (STYLE.md habit 7)."""
+    module = importlib.import_module(name)
+    assert module.__doc__
+    for attr in module.__all__:
+        value = getattr(module, attr)
+        if inspect.isclass(value) or inspect.isfunction(value):
+            assert inspect.getdoc(value), f"{name}.{attr}"
+
+
 def test_the_plugin_is_a_pytest11_entry_point() -> None:
     """`pip install timhooks` registers timhooks.pytest_plugin with pytest."""
     found = {e.name: e.value for e in entry_points(group="pytest11")}
@@ -74,6 +100,21 @@ def test_tim_app_without_the_app_says_what_to_define(tmp_path: Path) -> None:
     done = pytest_run("-q", cwd=tmp_path)
     assert done.returncode != 0
     assert "add a fixture `tim_asgi_app` returning your ASGI app" in done.stdout
+
+
+@pytest.mark.slow
+def test_the_startup_benchmark_runs() -> None:
+    """bench/fixture_startup.py, which measures the fixtures' start-up, runs to its report."""
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "fixture_startup.py"), "--tests", "2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| tim_server")]
+    assert len(rows) == 3
 
 
 def test_wait_for_names_what_arrived_instead(tmp_path: Path) -> None:
