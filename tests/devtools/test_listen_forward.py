@@ -13,11 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
-from devtools_support import APP, HANG, RecordingEndpoint, Request
+from devtools_support import APP, HANG, RecordingEndpoint, Request, cli
 
 import loopback
 from loopback import timhooks
-from timhooks.protocol import COMMANDS, Decision, build_query, compute_sign
+from timhooks.protocol import Decision, build_query, compute_sign
 from timhooks.protocol import events as ev
 from timhooks.testing import ServedApp, TimServer, WebhookCapture
 
@@ -235,11 +235,21 @@ def test_a_timed_out_after_webhook_is_retried(
     assert entry["attempts"] == 2
 
 
-def test_forwarding_flags_have_their_help(capsys: pytest.CaptureFixture[str]) -> None:
-    """listen --help names the forwarding flags and their defaults."""
-    from devtools_support import cli
-
-    text = cli(capsys, "listen", "--help").out
-    for flag in ("--forward-to URL", "--forward-token TOKEN", "--forward-timeout SECONDS"):
-        assert flag in text
-    assert COMMANDS  # the registry the forwarder reads answers with
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--forward-token", "t"], "give --forward-to URL too"),
+        (["--forward-to", "http://127.0.0.1:9/im?x=1"], "must have no query"),
+        (["--forward-to", "ftp://127.0.0.1/im"], "must start with http:// or https://"),
+    ],
+)
+def test_bad_forwarding_flags_are_refused_before_anything_is_created(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, flags: list[str], message: str
+) -> None:
+    """A forward token without a target, or a target that is not a webhook URL: exit 2 with
+    what to give, and no inbox created."""
+    db = tmp_path / "inbox.db"
+    run = cli(capsys, "listen", "--app-id", str(APP), "--port", "0", "--db", str(db), *flags)
+    assert run.code == 2
+    assert message in run.err
+    assert not db.exists()

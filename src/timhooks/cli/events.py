@@ -12,6 +12,7 @@ from timhooks.cli.logs import Log, add_log_commands, open_log
 from timhooks.cli.output import not_found, print_json, printable, printable_json, when, with_store
 from timhooks.cli.parser import add_command, show_help
 from timhooks.protocol.decisions import Decision
+from timhooks.protocol.errors import ConfigError
 from timhooks.protocol.events import Event
 from timhooks.protocol.summary import summarize
 from timhooks.receiver.core import Receiver, WebhookMeta
@@ -125,6 +126,12 @@ def run_listen(args: argparse.Namespace) -> int:
 
     from timhooks import hosting
 
+    if args.forward_to is not None:
+        from timhooks.server.config import validate_callback_url
+
+        validate_callback_url(args.forward_to)  # before anything is created, as the port
+    elif args.forward_token:
+        raise ConfigError("--forward-token signs forwarded webhooks: give --forward-to URL too")
     limits = hosting.ConnectionLimits(max_connections=args.max_connections)
     # The port first: a bad or busy one is one error, before the inbox is opened.
     hosting.raise_open_files_limit()

@@ -201,8 +201,9 @@ class Forwarder:
 
     def wrap(self, app: ASGIApp) -> ASGIApp:
         """``app`` (the receiver's) behind a tap that keeps each request's body for
-        ``forward``, so a before-webhook goes on to the app byte for byte."""
-        return _BodyTap(app)
+        ``forward``, so a before-webhook goes on to the app byte for byte; the connections to
+        the app close with the server (at its lifespan's shutdown)."""
+        return _BodyTap(app, self.aclose)
 
 
 ASGIApp = Callable[[MutableMapping[str, Any], Any, Any], Awaitable[None]]
@@ -215,10 +216,20 @@ _REQUEST_BODY: ContextVar[list[bytes] | None] = ContextVar("timhooks_request_bod
 class _BodyTap:
     """ASGI middleware keeping the body chunks of each HTTP request in ``_REQUEST_BODY``."""
 
-    def __init__(self, inner: ASGIApp) -> None:
+    def __init__(self, inner: ASGIApp, on_shutdown: Callable[[], Awaitable[None]]) -> None:
         self.inner = inner
+        self.on_shutdown = on_shutdown
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+
+            async def sent(message: MutableMapping[str, Any]) -> None:
+                if message["type"] == "lifespan.shutdown.complete":
+                    await self.on_shutdown()
+                await send(message)
+
+            await self.inner(scope, receive, sent)
+            return
         if scope["type"] != "http":
             await self.inner(scope, receive, send)
             return
