@@ -106,12 +106,6 @@ class EventLoopThread:
         self.loop.close()
 
 
-def _uvicorn_server(config: uvicorn.Config) -> uvicorn.Server:
-    import uvicorn
-
-    return uvicorn.Server(config)
-
-
 class ServedApp:
     """An ASGI app served on 127.0.0.1 (a free port) by uvicorn, on the testing loop."""
 
@@ -129,13 +123,15 @@ class ServedApp:
     @classmethod
     async def start(cls, app: Any, *, lifespan: Literal["auto", "on", "off"] = "auto") -> ServedApp:
         """Serve ``app`` until ``stop``; its lifespan (when it has one) runs at both ends."""
+        import uvicorn
+
         from timhooks import hosting
 
         sock = hosting.bind("127.0.0.1", 0)
         config = hosting.uvicorn_config(app, lifespan="on")
         config.lifespan = lifespan  # "auto": an app without lifespan support is served anyway
         config.timeout_graceful_shutdown = 5  # then requests still running are cancelled
-        server = _uvicorn_server(config)
+        server = uvicorn.Server(config)
         task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
         while not server.started:
             if task.done():
@@ -353,10 +349,10 @@ class WebhookCapture:
         return [e for e in found if e.callback_command == name]
 
     @overload
-    def wait_for(self, command: type[E], timeout: float = 5.0) -> E: ...
+    def wait_for(self, command: type[E], timeout: float = 10.0) -> E: ...
     @overload
-    def wait_for(self, command: str, timeout: float = 5.0) -> Event: ...
-    def wait_for(self, command: type[Event] | str, timeout: float = 5.0) -> Event:
+    def wait_for(self, command: str, timeout: float = 10.0) -> Event: ...
+    def wait_for(self, command: type[Event] | str, timeout: float = 10.0) -> Event:
         """The next ``command`` event no earlier ``wait_for`` returned, waiting up to
         ``timeout`` seconds for it; AssertionError naming what did arrive otherwise."""
         name = _name(command)
@@ -383,7 +379,7 @@ def _name(command: type[Event] | str) -> str:
 
 
 def wait_until(
-    predicate: Callable[[], object], timeout: float = 5.0, *, interval: float = 0.01
+    predicate: Callable[[], object], timeout: float = 10.0, *, interval: float = 0.01
 ) -> None:
     """Wait until ``predicate()`` is true (an after-handler of the app under test has run);
     AssertionError after ``timeout`` seconds."""
