@@ -65,9 +65,12 @@ DEFAULT_MAX_HEAD_BYTES = 64 * 1024
 # Tencent gives up on a webhook after 2 s (reference: Webhook Overview), so a head still
 # arriving after 10 s is not Tencent's.
 DEFAULT_HEAD_DEADLINE = 10.0
-# uvicorn's own default; timhooks' sender (delivery/http.py) retries a request on an idle
-# connection the server has closed, and Tencent's sender keeps connections alive too.
-DEFAULT_KEEP_ALIVE = 5.0
+# Seconds an idle keep-alive connection stays open. Clients close idle connections on their own
+# schedule (httpx after 5 s, aiohttp 15 s); a server that closes one just as its client reuses
+# it fails that request, and a POST is not sent again. Closing later than common clients do
+# avoids the race (nginx's default is the same 75 s); idle connections stay bounded by the
+# connection cap, which closes the longest-waiting one first.
+DEFAULT_KEEP_ALIVE = 75.0
 
 _RESERVED_FILES = 256  # descriptors kept free for databases, webhooks out, logs and refusals
 _MAX_REFUSING = 64  # over-limit connections being answered 503 at once; beyond, closed at once
