@@ -1,9 +1,10 @@
 """Scale-out on PostgreSQL: two servers and two workers share one database.
 
-4,000 after-webhooks (SCALE_TOTAL=10000 for the full figure) are produced through the REST API of both servers (their own dispatchers
-off), two `timhooks worker` processes deliver them to `timhooks listen`, and one worker is
-SIGKILLed mid-run. Every webhook must reach the receiver, each stored once (the receiver
-dedups by body), and the outbox must end with nothing pending.
+4,000 after-webhooks (SCALE_TOTAL=10000 for a larger run) are produced through the REST API
+of both servers (their own dispatchers off), two `timhooks worker` processes deliver them to
+`timhooks listen`, and one worker is SIGKILLed mid-run. Every webhook must reach the
+receiver, each stored once (the receiver dedups by body), and the outbox must end with nothing
+pending.
 """
 
 from __future__ import annotations
