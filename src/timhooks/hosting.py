@@ -132,7 +132,7 @@ def bind(host: str, port: int) -> socket.socket:
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )[0]
     except (socket.gaierror, UnicodeError) as exc:
-        raise ConfigError(f"cannot listen on {host}: {exc}") from None
+        raise ConfigError(f"cannot listen on {host}: {exc}") from exc
     # The protocol from getaddrinfo is IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted
     # connections only when the listening socket says TCP (tests/loopback.py).
     sock = socket.socket(family, kind, proto)
@@ -141,7 +141,7 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind(address)
     except OSError as exc:
         sock.close()
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     return sock
 
 

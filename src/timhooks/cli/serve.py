@@ -447,7 +447,7 @@ def run_db_upgrade(args: argparse.Namespace) -> int:
             ).close()
         except DatabaseNotFound as exc:
             if args.component != "all":
-                raise DatabaseNotFound(f"{exc}; --create makes it") from None
+                raise DatabaseNotFound(f"{exc}; --create makes it") from exc
             report[name] = exc
             continue
         report[name] = applied

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from timhooks.delivery.addresses import is_public_address
-from timhooks.delivery.http import HttpError, HttpPool, HttpTransport
+from timhooks.delivery.http import HttpPool, HttpTransport
 from timhooks.protocol.commands import COMMANDS, CommandSpec
 from timhooks.protocol.decisions import Decision
-from timhooks.protocol.errors import MalformedResponse
+from timhooks.protocol.errors import DeliveryError, MalformedResponse
 from timhooks.protocol.events import AfterGroupFull
 from timhooks.protocol.query import build_query
 from timhooks.protocol.signing import compute_sign
@@ -157,7 +157,7 @@ class WebhookSender:
                     status, answer = await self.transport.post(url, body, connect_to=connect_to)
         except TimeoutError:
             error = f"timed out after {time_limit:g} s"
-        except HttpError as exc:
+        except DeliveryError as exc:  # HttpError, or a transport's own
             error = str(exc)
         if error is None and status != 200:
             error = f"HTTP status {status}, not 200"

@@ -17,9 +17,13 @@
     │       └── UserSigAppMismatch        70014
     ├── ConfigError                misuse by the caller (bad decision, bad URL, bad option)
     ├── StorageError               the database failed; mapped from sqlite3 / psycopg
+    │   └── DatabaseNotFound       no database (or schema) where one must exist (storage/)
     └── DeliveryError              a webhook could not be delivered
+        └── HttpError              the POST failed: connection, protocol or size (delivery/http.py)
 
-Foreign exceptions are mapped at the adapter boundary with ``raise ... from exc``.
+Foreign exceptions are mapped at the adapter boundary with ``raise ... from exc``, so the
+original error stays the ``__cause__``. The subclasses defined outside this module are raised
+where their adapter is, and caught by their base class here.
 """
 
 from __future__ import annotations

@@ -110,13 +110,13 @@ def decode_usersig(usersig: str) -> UserSigInfo:
         raise UserSigMalformed("UserSig is empty, too long or not ASCII")
     try:
         raw = base64.b64decode(usersig.translate(_FROM_URL), validate=True)
-    except (binascii.Error, ValueError):
-        raise UserSigMalformed("UserSig is not base64url text") from None
+    except (binascii.Error, ValueError) as exc:
+        raise UserSigMalformed("UserSig is not base64url text") from exc
     try:
         inflater = zlib.decompressobj()
         text = inflater.decompress(raw, _MAX_JSON)
-    except zlib.error:
-        raise UserSigMalformed("UserSig is not zlib-compressed") from None
+    except zlib.error as exc:
+        raise UserSigMalformed("UserSig is not zlib-compressed") from exc
     if inflater.unconsumed_tail:
         raise UserSigMalformed("UserSig inflates to more than 16 KiB")
     if not inflater.eof:
@@ -125,8 +125,8 @@ def decode_usersig(usersig: str) -> UserSigInfo:
         raise UserSigMalformed("UserSig is truncated")
     try:
         doc = json.loads(text)
-    except (ValueError, RecursionError):
-        raise UserSigMalformed("UserSig does not hold JSON") from None
+    except (ValueError, RecursionError) as exc:
+        raise UserSigMalformed("UserSig does not hold JSON") from exc
     if not isinstance(doc, dict):
         raise UserSigMalformed("UserSig does not hold a JSON object")
     identifier = doc.get("TLS.identifier")
@@ -147,8 +147,8 @@ def decode_usersig(usersig: str) -> UserSigInfo:
     if userbuf_b64 is not None:
         try:
             base64.b64decode(userbuf_b64, validate=True)
-        except (binascii.Error, ValueError):
-            raise UserSigMalformed("UserSig TLS.userbuf is not base64") from None
+        except (binascii.Error, ValueError) as exc:
+            raise UserSigMalformed("UserSig TLS.userbuf is not base64") from exc
     return UserSigInfo(identifier, sdk_app_id, time, expire, sig, userbuf_b64)
 
 

@@ -228,7 +228,7 @@ class Receiver:
                 try:
                     spec.check(fallback)
                 except ConfigError as exc:
-                    raise ConfigError(f"fallback {fallback.kind.value!r}: {exc}") from None
+                    raise ConfigError(f"fallback {fallback.kind.value!r}: {exc}") from exc
         self.apps: dict[int, str | None] = configured
         self.max_body = max_body
         self.before_deadline = before_deadline
