@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from timhooks.delivery.loop import ClaimLoop
 from timhooks.delivery.retry import RetryPolicy
 from timhooks.delivery.sender import Attempt, WebhookSender, WebhookTarget
+from timhooks.text import printable
 
 __all__ = ["OutboxDispatcher", "OutboxRow", "OutboxStore", "Route", "attempt_outcome", "shown_url"]
 
@@ -52,9 +53,6 @@ def shown_url(url: str) -> str:
 def attempt_outcome(attempt: Attempt, token: str | None = None) -> str:
     """What a failed attempt got, for a log line: the receiver's HTTP status and the first line
     of its answer, or the error; control characters escaped, Signs and ``token`` masked."""
-    # Imported here: timhooks.cli imports the server, which imports this module.
-    from timhooks.cli.output import printable
-
     parts: list[str] = []
     if attempt.status_code is not None:
         parts.append(f"HTTP {attempt.status_code}")

@@ -260,7 +260,6 @@ class HttpPool:
         url: str,
         body: bytes,
         *,
-        content_type: bytes = b"application/json",
         connect_to: str | None = None,
     ) -> tuple[int, bytes]:
         """POST ``body`` to ``url``; ``connect_to`` pins the IP address to connect to."""
@@ -279,9 +278,7 @@ class HttpPool:
             netloc = f"{netloc}:{port}"
         request = (
             f"POST {target} HTTP/1.1\r\nHost: {netloc}\r\n".encode()
-            + b"Content-Type: "
-            + content_type
-            + b"\r\nUser-Agent: "
+            + b"Content-Type: application/json\r\nUser-Agent: "
             + _USER_AGENT
             + b"\r\nContent-Length: "
             + str(len(body)).encode()

@@ -4,6 +4,10 @@
     ├── ProtocolError              bad input from a peer (never a crash of ours)
     │   ├── MalformedRequest       a webhook request that is not what the protocol says
     │   │   └── CommandMismatch    query CallbackCommand differs from the body's
+    │   ├── BodyError              a request body refused before it is read (request_body.py)
+    │   │   ├── BodyTooLarge       413: over the size limit
+    │   │   ├── BodyTooSlow        408: not in within the deadline
+    │   │   └── BadContentLength   400: a Content-Length that is not a number
     │   ├── MalformedResponse      an app backend's answer that is not what the protocol says
     │   ├── VerificationError      Sign / RequestTime authentication failed
     │   │   ├── MissingSignature
