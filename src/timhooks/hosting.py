@@ -3,7 +3,7 @@
 uvicorn's httptools protocol bounds neither the size of a request's head nor the time it takes
 to arrive, and takes connections until the process runs out of file descriptors, when accepting
 fails for everyone, real webhooks included. Tencent does not retry after-webhooks by default
-(reference: Webhook Overview, "Timeouts, retries"), so a webhook refused that way is lost.
+("Webhook Overview", https://trtc.io/document/34354), so a webhook refused that way is lost.
 
 ``LimitedHttpProtocol`` is uvicorn's httptools protocol with the missing limits, plugged in at
 uvicorn's documented seam for HTTP protocols (``uvicorn.Config(http=...)``, ``uvicorn --http
@@ -62,8 +62,8 @@ log = logging.getLogger("timhooks.hosting")
 
 DEFAULT_MAX_CONNECTIONS = 1024
 DEFAULT_MAX_HEAD_BYTES = 64 * 1024
-# Tencent gives up on a webhook after 2 s (reference: Webhook Overview), so a head still
-# arriving after 10 s is not Tencent's.
+# Tencent gives up on a webhook after 2 s ("Webhook Overview", https://trtc.io/document/34354),
+# so a head still arriving after 10 s is not Tencent's.
 DEFAULT_HEAD_DEADLINE = 10.0
 # uvicorn's own default; timhooks' sender (delivery/http.py) retries a request on an idle
 # connection the server has closed, and Tencent's sender keeps connections alive too.

@@ -32,7 +32,7 @@ log = logging.getLogger("timhooks.delivery")
 _LEASE_MARGIN = 10.0
 
 # A Sign (a query parameter, or the 64 hex digits of one) never reaches a log line, even when a
-# receiver echoes its request in its answer (reference 1.5: the Sign authenticates the sender).
+# receiver echoes its request in its answer: the Sign authenticates the sender (docs/protocol.md).
 _SIGNS = re.compile(r"(?i)((?:Sign|usersig)=)[^&\s\"']*|\b[0-9a-f]{64}\b")
 _ANSWER_SHOWN = 200  # characters of the answer's first line in a log line
 

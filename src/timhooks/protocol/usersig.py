@@ -1,4 +1,4 @@
-"""UserSig (TLS sig v2): the credential every REST and client call carries (reference 6.1).
+"""UserSig (TLS sig v2): the credential every REST and client call carries.
 
 A UserSig is base64url' (``+``->``*``, ``/``->``-``, ``=``->``_``) of zlib(JSON) where the JSON
 holds ``TLS.ver`` "2.0", ``TLS.identifier``, ``TLS.sdkappid``, ``TLS.expire``, ``TLS.time`` and
@@ -7,7 +7,8 @@ holds ``TLS.ver`` "2.0", ``TLS.identifier``, ``TLS.sdkappid``, ``TLS.expire``, `
 
 ``generate_usersig`` reproduces Tencent's Python generator byte for byte (same JSON layout and
 zlib level); ``verify_usersig`` accepts any generator's output (Go's uses another zlib level and
-JSON layout), so it parses instead of comparing bytes.
+JSON layout), so it parses instead of comparing bytes. Tencent's generators:
+https://github.com/tencentyun/tls-sig-api-v2-python and its Go sibling; docs/protocol.md.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from timhooks.protocol.errors import (
 __all__ = ["DEFAULT_EXPIRE", "UserSigInfo", "decode_usersig", "generate_usersig", "verify_usersig"]
 
 DEFAULT_EXPIRE = 180 * 86400
-"""Validity of a UserSig in the official generators: 180 days (reference 6)."""
+"""Validity of a UserSig in Tencent's generators: 180 days (``TLSSigAPIv2.py``)."""
 
 _MAX_USERSIG = 4096
 _MAX_JSON = 16384
@@ -121,7 +122,8 @@ def decode_usersig(usersig: str) -> UserSigInfo:
         raise UserSigMalformed("UserSig inflates to more than 16 KiB")
     if not inflater.eof:
         # A UserSig cut short (here: its zlib checksum lost) is 70003, "parse failed (e.g.
-        # truncated)" (reference 6), even when what is left still inflates to the full JSON.
+        # truncated)" ("Error Codes", https://trtc.io/document/34348), even when what is left still
+        # inflates to the full JSON.
         raise UserSigMalformed("UserSig is truncated")
     try:
         doc = json.loads(text)
