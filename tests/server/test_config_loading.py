@@ -11,6 +11,7 @@ from timhooks.delivery.retry import RetryPolicy
 from timhooks.protocol import COMMANDS
 from timhooks.protocol.errors import ConfigError
 from timhooks.server.config import SETTINGS, CallbackConfig, ServerConfig, load_config
+from timhooks.server.openapi import BODIES
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -245,3 +246,14 @@ def test_empty_text_settings_are_not_given() -> None:
     the default, or for serve the stored value, instead of replacing it."""
     cfg = load_config(env={"TIMHOOKS_KEY": "", "TIMHOOKS_CALLBACK_URL": ""})
     assert cfg == ServerConfig()
+
+
+def test_openapi_describes_every_set_callback_field() -> None:
+    """/openapi.json's set_callback body names each field set_callback takes, with the ranges
+    it enforces (a timeout over 0 and at most 60000 ms, at least one attempt)."""
+    schema = BODIES[("timhooks_config", "set_callback")]["properties"]
+    assert set(schema) == set(WIRE_CHANGE) | {"IsTokenEnable"}
+    assert set(schema["AfterRetry"]["properties"]) == set(WIRE_CHANGE["AfterRetry"])
+    timeout = schema["BeforeTimeoutMs"]
+    assert (timeout["minimum"], timeout["exclusiveMinimum"], timeout["maximum"]) == (0, True, 60000)
+    assert schema["AfterRetry"]["properties"]["Attempts"]["minimum"] == 1

@@ -263,7 +263,7 @@ def _wire_value(setting: Setting, value: Any) -> Any:
 
 
 def set_callback_schema() -> dict[str, Any]:
-    """The JSON Schema of ``set_callback``'s body, from the declaration of the settings."""
+    """The schema of ``set_callback``'s body (OpenAPI 3.0), from the declaration of the settings."""
     properties: dict[str, Any] = {}
     for setting in CALLBACK_SETTINGS:
         kind = setting.kind
@@ -279,13 +279,13 @@ def set_callback_schema() -> dict[str, Any]:
                 schema["maxLength"] = 128
         else:
             schema = {"type": kind.json_type}
-            for name, bound in (
-                ("minimum", setting.minimum),
-                ("maximum", setting.maximum),
-                ("exclusiveMinimum", setting.above),
-            ):
-                if bound is not None:
-                    schema[name] = bound
+            if setting.minimum is not None:
+                schema["minimum"] = setting.minimum
+            if setting.above is not None:
+                # OpenAPI 3.0 writes an open bound as a boolean beside minimum.
+                schema.update(minimum=setting.above, exclusiveMinimum=True)
+            if setting.maximum is not None:
+                schema["maximum"] = setting.maximum
         schema["description"] = setting.help
         path = str(setting.wire).split(".")
         where = properties
