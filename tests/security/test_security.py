@@ -558,6 +558,8 @@ def test_serve_refuse_private_targets_flag(tmp_path: Path) -> None:
     with a clear error."""
     result = timhooks(
         "serve",
+        "--port",
+        "0",  # any free port: the default may be taken on a shared machine
         "--db",
         str(tmp_path / "c.db"),
         "--refuse-private-targets",
