@@ -57,7 +57,7 @@ def render(
         "Do not edit by hand: run the command again. bench/README.md says what each "
         "scenario measures.",
         "",
-        "## Summary: the bars of issue 5",
+        "## Summary: the bars",
         "",
         "| bar | median | min | max | target | met |",
         "|---|---:|---:|---:|---|---|",

@@ -1,4 +1,4 @@
-"""What a scenario measured: figures over runs, ratios, notes, and the bars of issue 5."""
+"""What a scenario measured: figures over runs, ratios, notes, and the bars it is held to."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ class Series:
 
 @dataclass
 class Bar:
-    """A target of issue 5 and how the median compares with it."""
+    """A target (the "Bar:" of a scenario in bench/README.md) and how the median compares."""
 
     what: str
     series: Series

@@ -1,6 +1,6 @@
 """The benchmark harness keeps working: a quick run writes every scenario (no timing checks).
 
-Benchmarks are not tests (issue 5): nothing here asserts how fast anything is, only that
+Benchmarks are not tests: nothing here asserts how fast anything is, only that
 ``python bench/run.py --quick`` runs every scenario to the end and writes its report, that
 bench/README.md describes every scenario the report copies it into, and that the tables the
 harness fills in SQL are read by timhooks as it wrote them.
