@@ -21,6 +21,7 @@ from benchlib.cpu import CpuWindow
 from benchlib.procs import BENCH, HOST, PYTHON, BenchError, Proc, Procs, free_port, run_json
 from benchlib.results import Section
 from benchlib.settings import Settings
+from timhooks.hosting import DEFAULT_KEEP_ALIVE
 
 
 class Bench:
@@ -57,8 +58,10 @@ class Bench:
         argv = [PYTHON, "-m", "uvicorn", "bare_app:app", "--app-dir", str(BENCH)]
         argv += ["--host", HOST, "--port", str(port), "--log-level", "warning"]
         argv += ["--no-access-log", "--lifespan", "on", "--ws", "none"]
-        # The HTTP protocol with the connection limits timhooks serves with (timhooks/hosting.py).
-        argv += ["--http", "timhooks.hosting:LimitedHttpProtocol", "--timeout-keep-alive", "5"]
+        # The HTTP protocol with the connection limits timhooks serves with, and its idle
+        # keep-alive time (src/timhooks/hosting.py).
+        argv += ["--http", "timhooks.hosting:LimitedHttpProtocol"]
+        argv += ["--timeout-keep-alive", f"{DEFAULT_KEEP_ALIVE:g}"]
         return self.procs.start("bare", argv, port=port)
 
     def serve(
