@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_tool_commands(commands)
     trigger.add_commands(commands)
     check.add_commands(commands)
-    completion.add_commands(commands)
+    completion.add_commands(commands, root=parser)
     parser.set_defaults(run=show_help(parser))
     return parser
 

@@ -18,6 +18,7 @@ import msgspec
 
 from timhooks.devtools.samples import SAMPLES
 from timhooks.protocol.commands import COMMANDS, CommandSpec, parse_event
+from timhooks.protocol.encoding import encode_json
 from timhooks.protocol.errors import ConfigError, MalformedRequest
 from timhooks.protocol.events import Event
 
@@ -38,9 +39,7 @@ def model_defaults(spec: CommandSpec) -> dict[str, Any]:
     for f in msgspec.structs.fields(model):
         if f.required and f.encode_name != "CallbackCommand":
             required[f.encode_name] = ""
-    event = parse_event(
-        msgspec.json.encode({**required, "CallbackCommand": spec.name}), command=spec.name
-    )
+    event = parse_event(encode_json({**required, "CallbackCommand": spec.name}), command=spec.name)
     body = event.to_wire()
     body["CallbackCommand"] = spec.name
     return body
@@ -141,7 +140,7 @@ def _descend(node: Any, key: Any, following: str) -> Any:
 def check_body(spec: CommandSpec, body: Mapping[str, Any]) -> bytes:
     """The body as JSON bytes, after checking it parses as ``spec``'s webhook (ConfigError
     saying what is wrong otherwise)."""
-    raw = msgspec.json.encode(body)
+    raw = encode_json(body)
     try:
         parse_event(raw, command=spec.name)
     except MalformedRequest as exc:

@@ -34,6 +34,7 @@ from timhooks.devtools.webhook import (
     webhook_query,
 )
 from timhooks.protocol.commands import COMMANDS, CommandSpec
+from timhooks.protocol.encoding import encode_json
 from timhooks.protocol.errors import ConfigError
 from timhooks.protocol.signing import DEFAULT_TOLERANCE, compute_sign
 
@@ -187,7 +188,7 @@ class EndpointChecker:
         none (None, RequestTime still sent); RequestTime ``age`` seconds old."""
         now = self.clock()
         if body is None:
-            body = msgspec.json.encode(build_body(spec, now=now, sdk_app_id=self.app_id))
+            body = encode_json(build_body(spec, now=now, sdk_app_id=self.app_id))
         request_time: int | None = None
         sign: str | None = None
         if self.token is not None:

@@ -23,12 +23,11 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
-
 from timhooks.delivery.http import HttpPool
 from timhooks.devtools.webhook import Exchange, judge, post_webhook, webhook_query
 from timhooks.protocol.commands import COMMANDS, CommandSpec, parse_event
 from timhooks.protocol.decisions import Decision, DecisionKind
+from timhooks.protocol.encoding import encode_json
 from timhooks.protocol.errors import ConfigError, DeliveryError, MalformedRequest
 from timhooks.protocol.events import Event
 from timhooks.protocol.signing import compute_sign
@@ -38,7 +37,6 @@ from timhooks.storage import InboxStore
 __all__ = ["ForwardFailed", "ForwardResult", "Forwarder"]
 
 _AFTER = COMMANDS["Group.CallbackAfterGroupFull"]  # reads any after-webhook's answer
-_encoder = msgspec.json.Encoder()
 
 
 class ForwardFailed(DeliveryError):
@@ -197,7 +195,7 @@ class Forwarder:
                     return raw
             except MalformedRequest:
                 pass
-        return _encoder.encode(event.to_wire())
+        return encode_json(event.to_wire())
 
     def wrap(self, app: ASGIApp) -> ASGIApp:
         """``app`` (the receiver's) behind a tap that keeps each request's body for

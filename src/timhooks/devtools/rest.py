@@ -18,6 +18,7 @@ from urllib.parse import urlencode, urlsplit
 import msgspec
 
 from timhooks.delivery.http import HttpError, HttpPool
+from timhooks.protocol.encoding import encode_json
 from timhooks.protocol.errors import ConfigError, DeliveryError
 from timhooks.protocol.usersig import generate_usersig
 
@@ -98,7 +99,7 @@ class RestClient:
             params["platform"] = platform
         url = f"{self.base_url}/v4/{path}?{urlencode(params)}"
         try:
-            status, answer = await self.pool.post(url, msgspec.json.encode(dict(body or {})))
+            status, answer = await self.pool.post(url, encode_json(dict(body or {})))
         except HttpError as exc:
             raise DeliveryError(f"cannot reach the server at {self.base_url}: {exc}") from None
         try:

@@ -40,9 +40,13 @@ __all__ = [
 TENCENT_TIMEOUT = 2.0
 """Seconds Tencent waits for an answer to a webhook ("Webhook Overview")."""
 
-# The URL templates of these pages carry neither ClientIP nor OptPlatform; RequestOverLimit's
-# carries OptPlatform only, before contenttype (webhook catalog, section 2.1: pages 48734, 78240,
-# 67552, 67551 and 60256 of https://tencentcloud.com/document/product/1047/).
+# The URL templates of these pages carry neither ClientIP nor OptPlatform: "Webhook for Online
+# and Offline Status of Audio-Video Group Members" (https://trtc.io/document/48734), "Cloud
+# Moderation Webhooks" (https://www.tencentcloud.com/document/product/1047/78240), "Other Push
+# Callbacks" (https://tencentcloud.com/document/product/1047/67552), "All Users / Tags / UserID
+# Push Callback" (https://tencentcloud.com/document/product/1047/67551). "API Overclocking Alarm
+# Callbacks" (https://tencentcloud.com/jp/document/product/1047/60256) carries OptPlatform only,
+# before contenttype. docs/protocol.md, "Webhook requests".
 _NO_CLIENT = frozenset(
     {
         "Group.CallbackOnMemberStateChange",
