@@ -16,7 +16,7 @@ from typing import Any
 
 from timhooks.devtools.rest import CLIENT_SERVICE, RestClient
 
-__all__ = ["SCENARIOS", "ScenarioRun", "Step", "StepFailed"]
+__all__ = ["SCENARIOS", "ScenarioRun", "Step", "run_scenario"]
 
 OA = "official_account_open_http_svc"
 GROUP = "group_open_http_svc"
@@ -49,7 +49,7 @@ class Step:
         }
 
 
-class StepFailed(Exception):
+class _StepFailed(Exception):
     """A scenario's call answered a non-zero ErrorCode; the scenario stops there."""
 
     def __init__(self, step: Step) -> None:
@@ -73,14 +73,14 @@ class ScenarioRun:
     async def admin(
         self, command: str, body: Mapping[str, Any], *, final: bool = False
     ) -> Mapping[str, Any]:
-        """A REST call as the admin; StepFailed unless it succeeds."""
+        """A REST call as the admin; the scenario stops unless it succeeds."""
         answer = await self.rest.call(command, body)
         return self._record(Step(command, self.rest.admin, body, answer, final))
 
     async def client(
         self, user: str, action: str, body: Mapping[str, Any], *, final: bool = False
     ) -> Mapping[str, Any]:
-        """A client action of ``user`` (on iOS); StepFailed unless it succeeds."""
+        """A client action of ``user`` (on iOS); the scenario stops unless it succeeds."""
         answer = await self.rest.client(user, action, body, platform="iOS")
         return self._record(Step(f"{CLIENT_SERVICE}/{action}", user, body, answer, final))
 
@@ -89,7 +89,7 @@ class ScenarioRun:
         if self.on_step is not None:
             self.on_step(step)
         if not step.ok:
-            raise StepFailed(step)
+            raise _StepFailed(step)
         return step.answer
 
     # --- set-ups shared by the scenarios ----------------------------------------------------
@@ -231,3 +231,13 @@ SCENARIOS: Mapping[str, Scenario] = {
     "Group.CallbackAfterGroupFull": _fill_group,
 }
 """The scenario of each command ``timhooks serve`` sends: the calls that make it send it."""
+
+
+async def run_scenario(command: str, run: ScenarioRun) -> Step | None:
+    """Run ``command``'s scenario: None when every call succeeded, else the call that failed
+    (the scenario stops there)."""
+    try:
+        await SCENARIOS[command](run)
+    except _StepFailed as exc:
+        return exc.step
+    return None

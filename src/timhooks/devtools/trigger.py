@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from timhooks.devtools.rest import RestClient
-from timhooks.devtools.scenarios import SCENARIOS, ScenarioRun, Step, StepFailed
+from timhooks.devtools.scenarios import SCENARIOS, ScenarioRun, Step, run_scenario
 from timhooks.protocol.commands import CommandSpec
 from timhooks.protocol.errors import ConfigError
 
@@ -52,8 +52,7 @@ async def trigger_via_server(
     on_step: Callable[[Step], None] | None = None,
 ) -> ServerTrigger:
     """Run ``spec``'s scenario on the server at ``server``; ``on_step`` sees each call."""
-    scenario = SCENARIOS.get(spec.name)
-    if scenario is None:
+    if spec.name not in SCENARIOS:
         raise ConfigError(f"timhooks serve does not send {spec.name}")
     rest = RestClient(server, app_id=app_id, key=key, admin=admin)
     try:
@@ -83,10 +82,9 @@ async def trigger_via_server(
                 " out): start it with --callback-commands including it; nothing was changed",
             )
         run = ScenarioRun(rest, on_step=on_step)
-        try:
-            await scenario(run)
-        except StepFailed as exc:
-            return result(*_refused(spec, exc.step, url), tuple(run.steps))
+        failed = await run_scenario(spec.name, run)
+        if failed is not None:
+            return result(*_refused(spec, failed, url), tuple(run.steps))
         if spec.is_before:
             summary = (
                 f"serve sent {spec.name} to {url}; the call went through (the answer allowed it,"
