@@ -1,88 +1,36 @@
 """The app's webhook settings over REST: ``timhooks_config/set_callback`` and ``get_callback``.
 
 A timhooks extension: Tencent sets webhooks in its console ("Webhook Configuration",
-https://trtc.io/document/34520). The settings themselves, and what each field accepts, are
-``timhooks.server.config.CallbackConfig``'s; a bad one is 10004. The token is never shown.
+https://trtc.io/document/34520). The settings, what each field of ``set_callback`` accepts and
+its schema are declared once (``timhooks.server.settings``); ``CallbackConfig.from_wire`` checks
+them, and a bad one is 10004. The token is never shown.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
 from timhooks.protocol.codes import RestCode
-from timhooks.protocol.commands import COMMANDS
 from timhooks.protocol.errors import ConfigError, RestError
 from timhooks.server.bodies import Body, Empty
 from timhooks.server.calls import Call
 from timhooks.server.command import CommandTable
-from timhooks.server.config import CallbackConfig, validate_callback_url
+from timhooks.server.config import CallbackConfig, set_callback_schema, validate_callback_url
 from timhooks.server.service import ChatService
 
-__all__ = ["commands"]
+__all__ = ["SetCallback", "commands"]
 
 _SERVICE = "timhooks_config"
 
 commands = CommandTable(bad_param=RestCode.BAD_PARAM)
 
 
-def _documented(schema: dict[str, Any]) -> msgspec.Meta:
-    """A setting ``CallbackConfig.from_wire`` reads (and checks) as it comes; ``schema`` says
-    what it takes."""
-    return msgspec.Meta(extra_json_schema=schema)
-
-
-# OpenAPI 3.0 spells an open bound as a boolean next to minimum.
-_TIMEOUT_MS = {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": 60000}
-
-
-class SetCallback(Body, frozen=True, kw_only=True):
-    """timhooks_config/set_callback: the settings given change, the others stay."""
-
-    url: Annotated[Any, _documented({"type": "string"})] | UnsetType = msgspec.field(
-        name="Url", default=UNSET
-    )
-    token: Annotated[Any, _documented({"type": "string", "maxLength": 128})] | UnsetType = (
-        msgspec.field(name="Token", default=UNSET)
-    )
-    is_token_enable: Annotated[Any, _documented({"type": "boolean"})] | UnsetType = msgspec.field(
-        name="IsTokenEnable", default=UNSET
-    )
-    command_list: (
-        Annotated[
-            Any,
-            _documented({"type": "array", "items": {"type": "string", "enum": sorted(COMMANDS)}}),
-        ]
-        | UnsetType
-    ) = msgspec.field(name="CallbackCommandList", default=UNSET)
-    before_timeout_ms: Annotated[Any, _documented(_TIMEOUT_MS)] | UnsetType = msgspec.field(
-        name="BeforeTimeoutMs", default=UNSET
-    )
-    after_timeout_ms: Annotated[Any, _documented(_TIMEOUT_MS)] | UnsetType = msgspec.field(
-        name="AfterTimeoutMs", default=UNSET
-    )
-    failure_policy: (
-        Annotated[Any, _documented({"type": "string", "enum": ["proceed", "deny"]})] | UnsetType
-    ) = msgspec.field(name="BeforeFailurePolicy", default=UNSET)
-    after_retry: (
-        Annotated[
-            Any,
-            _documented(
-                {
-                    "type": "object",
-                    "properties": {
-                        "Attempts": {"type": "integer", "minimum": 1},
-                        "BaseSeconds": {"type": "number", "minimum": 0},
-                        "Factor": {"type": "number", "minimum": 1},
-                        "MaxSeconds": {"type": "number", "minimum": 0},
-                    },
-                }
-            ),
-        ]
-        | UnsetType
-    ) = msgspec.field(name="AfterRetry", default=UNSET)
+class SettingsBody(Body, frozen=True, kw_only=True):
+    """A body of settings, each taken as it comes (``null`` included) for
+    ``CallbackConfig.from_wire`` to check."""
 
     def given(self) -> dict[str, Any]:
         """The settings given, by wire name."""
@@ -93,8 +41,26 @@ class SetCallback(Body, frozen=True, kw_only=True):
         }
 
 
+# One field per top-level property of the declared schema (AfterRetry is one object).
+SetCallback = cast(
+    type[SettingsBody],
+    msgspec.defstruct(
+        "SetCallback",
+        [
+            (wire, Annotated[Any, msgspec.Meta(extra_json_schema=schema)] | UnsetType, UNSET)
+            for wire, schema in set_callback_schema()["properties"].items()
+        ],
+        bases=(SettingsBody,),
+        module=__name__,
+        kw_only=True,
+        frozen=True,
+    ),
+)
+SetCallback.__doc__ = "timhooks_config/set_callback: the settings given change, the others stay."
+
+
 @commands.admin(_SERVICE, "set_callback", SetCallback)
-async def set_callback(svc: ChatService, call: Call, body: SetCallback) -> dict[str, Any]:
+async def set_callback(svc: ChatService, call: Call, body: SettingsBody) -> dict[str, Any]:
     """Change the app's webhook settings: Url, Token, CallbackCommandList, timeouts, retry."""
     try:
         cfg = CallbackConfig.from_wire(body.given(), call.callback)

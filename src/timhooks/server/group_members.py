@@ -21,6 +21,7 @@ from msgspec import UNSET, UnsetType
 
 from timhooks.protocol import events as ev
 from timhooks.protocol.codes import RestCode
+from timhooks.protocol.decisions import ALLOW
 from timhooks.protocol.errors import RestError
 from timhooks.server.accounts import imported
 from timhooks.server.bodies import INT32, Body, NonEmpty
@@ -36,7 +37,7 @@ from timhooks.server.groups import (
     role_of,
 )
 from timhooks.server.outbox import emit
-from timhooks.server.service import ALLOW, ChatService
+from timhooks.server.service import ChatService
 from timhooks.server.sql import Row, lock_row, placeholders
 from timhooks.storage.engine import Connection
 

@@ -20,6 +20,7 @@ from msgspec import UNSET, UnsetType
 from timhooks.protocol import events as ev
 from timhooks.protocol.codes import RestCode
 from timhooks.protocol.decisions import DecisionKind
+from timhooks.protocol.encoding import encode_json
 from timhooks.server.bodies import Body, NonEmpty, object_with
 from timhooks.server.calls import Call
 from timhooks.server.command import CommandTable
@@ -31,8 +32,6 @@ from timhooks.storage.engine import Connection
 __all__ = ["OAMessage", "commands", "recall_tx", "send_msg_tx"]
 
 commands = CommandTable(bad_param=RestCode.OA_BAD_PARAM)
-
-_encoder = msgspec.json.Encoder()
 
 MessageElement = Annotated[dict[str, Any], object_with("MsgType", MsgContent={"type": "object"})]
 
@@ -101,7 +100,7 @@ def send_msg_tx(conn: Connection, call: Call, msg: OAMessage) -> tuple[str, int]
             msg_key,
             call.seconds,
             msg.random,
-            _encoder.encode(list(msg.msg_body)).decode(),
+            encode_json(list(msg.msg_body)).decode(),
             msg.cloud_custom_data,
             msg.online_only,
         ),

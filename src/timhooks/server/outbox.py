@@ -22,6 +22,7 @@ import msgspec
 
 from timhooks.delivery.sender import Attempt
 from timhooks.protocol import events as ev
+from timhooks.protocol.encoding import encode_json
 from timhooks.server.calls import Call, new_event
 from timhooks.storage.engine import BatchWriter, Coalescer, Connection
 from timhooks.storage.filters import LogFilter
@@ -39,8 +40,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("timhooks.server")
-
-_encoder = msgspec.json.Encoder()
 
 # The outbox's tables, one statement each (SQLite-flavoured portable DDL: see
 # ``timhooks.storage.migrations``), as the server's migrations 1 to 3 create them.
@@ -155,7 +154,7 @@ def emit(conn: Connection, call: Call, model: type[ev.Event], **fields: Any) -> 
         (
             call.app_id,
             event.callback_command,
-            _encoder.encode(event.to_wire()),
+            encode_json(event.to_wire()),
             call.client_ip,
             call.platform,
             call.now,

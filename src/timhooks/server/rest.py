@@ -10,7 +10,6 @@ OptPlatform). The commands are ``timhooks.server.registry``'s.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
 import os
@@ -21,10 +20,13 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from timhooks import request_body
 from timhooks.protocol.codes import RestCode
+from timhooks.protocol.encoding import encode_json
 from timhooks.protocol.errors import RestError, StorageError, UserSigError
 from timhooks.protocol.query import Platform
 from timhooks.protocol.usersig import verify_usersig
+from timhooks.request_body import BODY_DEADLINE, MAX_BODY
 from timhooks.server.accounts import ensure_user
 from timhooks.server.bodies import read_body
 from timhooks.server.command import CLIENT_SERVICE, RestCommand
@@ -34,15 +36,6 @@ from timhooks.server.service import ChatService
 __all__ = ["BODY_DEADLINE", "MAX_BODY", "RestApi"]
 
 log = logging.getLogger("timhooks.server")
-
-MAX_BODY = 1024 * 1024
-# Seconds a request body may take to arrive once the headers are in: a client that sends
-# headers and then dribbles (or never ends) its body would otherwise hold a connection and a
-# task for ever (slowloris). Tencent answers 60002 for an HTTP request it cannot parse.
-BODY_DEADLINE = 10.0
-_encoder = msgspec.json.Encoder()
-
-ApiError = RestError  # the name the body reader below raises
 
 
 class RestApi:
@@ -70,7 +63,7 @@ class RestApi:
         if fields:
             body.update(fields)
         body["RequestId"] = f"{self._prefix}{next(self._seq)}"
-        return Response(_encoder.encode(body), media_type="application/json")
+        return Response(encode_json(body), media_type="application/json")
 
     async def endpoint(self, request: Request) -> Response:
         """Serve one REST call; failures are envelopes, never HTTP errors."""
@@ -142,38 +135,29 @@ class RestApi:
         return await command.handler(self.service, call, body)
 
     async def _body(self, request: Request) -> dict[str, Any]:
-        declared = request.headers.get("content-length")
-        if declared is not None and (
-            not (declared.isascii() and declared.isdigit()) or int(declared) > MAX_BODY
-        ):
-            raise ApiError(RestCode.HTTP_PARSE_ERROR, f"body larger than {MAX_BODY} bytes")
-        chunks: list[bytes] = []
-        size = 0
+        """The body's JSON object. Past the size limit or the deadline (timhooks/request_body.py)
+        it is 60002, what Tencent answers for an HTTP request it cannot parse."""
         try:
-            async with asyncio.timeout(self.body_deadline):
-                async for chunk in request.stream():
-                    size += len(chunk)
-                    if size > MAX_BODY:
-                        raise ApiError(
-                            RestCode.HTTP_PARSE_ERROR, f"body larger than {MAX_BODY} bytes"
-                        )
-                    chunks.append(chunk)
-        except TimeoutError:
-            raise ApiError(
-                RestCode.HTTP_PARSE_ERROR,
-                f"the body did not arrive within {self.body_deadline:g} s",
-            ) from None
-        raw = b"".join(chunks)
+            raw = await request_body.read_body(
+                request.scope.get("headers", ()),
+                request.receive,
+                limit=MAX_BODY,
+                deadline=self.body_deadline,
+            )
+        except request_body.BodyError as exc:
+            raise RestError(RestCode.HTTP_PARSE_ERROR, str(exc)) from exc
+        if raw is None:
+            raise RestError(RestCode.HTTP_PARSE_ERROR, "the client left before sending its body")
         if not raw.strip():
-            raise ApiError(RestCode.JSON_PARSE_ERROR, "the body is empty; send {} for no fields")
+            raise RestError(RestCode.JSON_PARSE_ERROR, "the body is empty; send {} for no fields")
         try:
             data = msgspec.json.decode(raw)
         except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
             # msgspec reports invalid UTF-8 inside a string as UnicodeDecodeError, not as a
             # DecodeError: without it such a body was a 500.
-            raise ApiError(
+            raise RestError(
                 RestCode.JSON_PARSE_ERROR, f"the body is not valid JSON: {exc}"
-            ) from None
+            ) from exc
         if not isinstance(data, dict):
-            raise ApiError(RestCode.JSON_PARSE_ERROR, "the body must be a JSON object")
+            raise RestError(RestCode.JSON_PARSE_ERROR, "the body must be a JSON object")
         return data

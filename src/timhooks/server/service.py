@@ -14,14 +14,13 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
-import msgspec
-
 from timhooks.delivery.dispatcher import attempt_outcome, shown_url
 from timhooks.delivery.sender import WebhookSender, WebhookTarget
 from timhooks.protocol import events as ev
 from timhooks.protocol.codes import RestCode
 from timhooks.protocol.commands import COMMANDS, CommandSpec
-from timhooks.protocol.decisions import Decision, DecisionKind
+from timhooks.protocol.decisions import ALLOW, Decision, DecisionKind
+from timhooks.protocol.encoding import encode_json
 from timhooks.protocol.errors import RestError
 from timhooks.protocol.query import Platform
 from timhooks.server.apps import App, AppRegistry
@@ -30,16 +29,11 @@ from timhooks.server.config import FailurePolicy
 from timhooks.server.store import ServerStore
 from timhooks.storage.engine import Connection
 
-__all__ = ["ALLOW", "ChatService"]
+__all__ = ["ChatService"]
 
 log = logging.getLogger("timhooks.server")
 
 T = TypeVar("T")
-
-_encoder = msgspec.json.Encoder()
-
-ALLOW = Decision()
-"""What a command does when no before-webhook is asked: go ahead."""
 
 
 class ChatService:
@@ -85,7 +79,7 @@ class ChatService:
         cfg = call.callback
         if not cfg.enabled(spec.name) or cfg.url is None:
             return ALLOW
-        body = _encoder.encode(new_event(call, model, **fields).to_wire())
+        body = encode_json(new_event(call, model, **fields).to_wire())
         attempt = await self.sender.post(
             WebhookTarget(call.app_id, cfg.url, cfg.token),
             spec.name,

@@ -17,6 +17,7 @@ import msgspec
 
 from timhooks.protocol import events as ev
 from timhooks.protocol.codes import RestCode
+from timhooks.protocol.decisions import ALLOW
 from timhooks.protocol.errors import RestError
 from timhooks.server.accounts import imported
 from timhooks.server.bodies import Body, NonEmpty, Shapes
@@ -24,7 +25,7 @@ from timhooks.server.calls import Call
 from timhooks.server.command import CommandTable, user_results
 from timhooks.server.official_accounts import OA_SERVICE, OfficialAccountRef, oa_key, oa_row
 from timhooks.server.outbox import emit
-from timhooks.server.service import ALLOW, ChatService
+from timhooks.server.service import ChatService
 from timhooks.server.sql import placeholders
 from timhooks.storage.engine import Connection
 
