@@ -43,7 +43,7 @@ from timhooks.protocol.errors import StorageError
 from timhooks.storage.coalescer import Coalescer
 from timhooks.storage.connection import Connection, OwnedConnection, for_update, skip_locked
 from timhooks.storage.dialect import Dialect
-from timhooks.storage.keyed import KeyedQueue
+from timhooks.storage.queues import STOP, KeyedQueue, take_batch
 from timhooks.storage.reader import Reader
 from timhooks.storage.sinks import Outcome, Sink, settle
 
@@ -62,7 +62,6 @@ T = TypeVar("T")
 log = logging.getLogger("timhooks.storage")
 
 _BATCH = 512
-_STOP = object()
 _ATTEMPTS = 5  # runs of an operation that meets a transient error (deadlock, serialization)
 
 
@@ -104,7 +103,7 @@ class BatchWriter:
         self.database = database
         self.dialect = database.dialect
         self.describe = database.describe
-        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()  # group commit
+        self._queue: queue.SimpleQueue[Job | object] = queue.SimpleQueue()  # group commit
         self._keyed: KeyedQueue[Job] = KeyedQueue(_BATCH)  # one transaction per op or key
         self._reader = (
             None
@@ -208,7 +207,7 @@ class BatchWriter:
             self._reader.close()
         if self.dialect.group_commit:
             for _ in self._threads:
-                self._queue.put(_STOP)
+                self._queue.put(STOP)
         else:
             self._keyed.stop()
         for thread in self._threads:
@@ -238,20 +237,7 @@ class BatchWriter:
                 self._run_keyed(conn)
                 return
             while True:
-                batch: list[Job] = []
-                item = self._queue.get()
-                stopping = False
-                while True:
-                    if item is _STOP:
-                        stopping = True
-                        break
-                    batch.append(item)  # type: ignore[arg-type]
-                    if len(batch) >= _BATCH:
-                        break
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
+                batch, stopping = take_batch(self._queue, _BATCH)
                 if batch:
                     settle(self._commit(conn, batch))
                 if stopping:

@@ -17,13 +17,13 @@ from typing import Any
 
 from timhooks.storage.connection import OwnedConnection
 from timhooks.storage.dialect import Dialect
+from timhooks.storage.queues import STOP, take_batch
 from timhooks.storage.sinks import Outcome, Sink, settle
 
 __all__ = ["Reader"]
 
 log = logging.getLogger("timhooks.storage")
 
-_STOP = object()
 _BATCH = 64  # reads taken from the queue at once; each is still a transaction of its own
 
 ReadJob = tuple[Callable[[Any], Any], Sink]
@@ -69,7 +69,7 @@ class Reader:
             thread = self._thread
             if thread is None:
                 return
-            self._queue.put(_STOP)
+            self._queue.put(STOP)
         if thread is not threading.current_thread():
             thread.join()
 
@@ -77,20 +77,8 @@ class Reader:
         conn: OwnedConnection | None = None
         try:
             while True:
-                jobs: list[ReadJob] = []
-                item = self._queue.get()
-                stopping = False
-                while True:
-                    if item is _STOP:
-                        stopping = True
-                        break
-                    jobs.append(item)  # type: ignore[arg-type]
-                    if len(jobs) >= _BATCH:
-                        break
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
+                jobs: list[ReadJob]
+                jobs, stopping = take_batch(self._queue, _BATCH)
                 outcomes: list[Outcome] = []
                 for op, sink in jobs:
                     conn, outcome = self._one(conn, op, sink)

@@ -70,15 +70,7 @@ def sqlite_database(
                 )
             # A file deleted meanwhile is an error, not a new empty database.
             target, uri = existing, True
-        conn = sqlite3.connect(
-            target,
-            isolation_level=None,
-            check_same_thread=False,
-            factory=SQLiteConnection,
-            uri=uri,
-        )
-        conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        conn = _open(target, uri=uri, busy_timeout_ms=busy_timeout_ms)
         if create:
             # WAL mode persists in the file: an existing timhooks database has it already, and
             # setting it would write to a file that is not one.
@@ -90,15 +82,7 @@ def sqlite_database(
     def connect_reader() -> SQLiteConnection:
         # The writer made the file (or found it); query_only makes a write on this connection
         # an error rather than a second writer.
-        conn = sqlite3.connect(
-            existing,
-            isolation_level=None,
-            check_same_thread=False,
-            factory=SQLiteConnection,
-            uri=True,
-        )
-        conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        conn = _open(existing, uri=True, busy_timeout_ms=busy_timeout_ms)
         conn.execute("PRAGMA query_only = ON")
         return conn
 
@@ -109,6 +93,17 @@ def sqlite_database(
         describe=f"SQLite database {path}",
         connect_reader=None if path == ":memory:" else connect_reader,
     )
+
+
+def _open(target: str, *, uri: bool, busy_timeout_ms: int) -> SQLiteConnection:
+    """A connection in autocommit mode (the writer and the reader say BEGIN themselves),
+    usable from the thread that runs it, with rows readable by name."""
+    conn = sqlite3.connect(
+        target, isolation_level=None, check_same_thread=False, factory=SQLiteConnection, uri=uri
+    )
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+    return conn
 
 
 def _create_private(path: str) -> None:

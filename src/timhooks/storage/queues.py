@@ -1,18 +1,38 @@
-"""The queue of a PostgreSQL writer's threads: one operation alone, or one key's together.
+"""The queues of the storage threads: a batch from a plain queue, and the keyed queue of a
+PostgreSQL writer (one operation alone, or one key's together).
 
 See ``timhooks.storage.engine`` for why operations of one key may share a transaction.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections import deque
 from collections.abc import Hashable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-__all__ = ["KeyedQueue"]
+__all__ = ["STOP", "KeyedQueue", "take_batch"]
 
 Job = TypeVar("Job")
+
+STOP = object()  # put in a plain queue: the thread taking from it ends after what came before
+
+
+def take_batch(waiting: queue.SimpleQueue[Any], limit: int) -> tuple[list[Any], bool]:
+    """Wait for the next item, then take what else is queued, up to ``limit`` items; and
+    whether ``STOP`` came (the items before it are taken, nothing after it)."""
+    batch: list[Any] = []
+    item = waiting.get()
+    while item is not STOP:
+        batch.append(item)
+        if len(batch) >= limit:
+            return batch, False
+        try:
+            item = waiting.get_nowait()
+        except queue.Empty:
+            return batch, False
+    return batch, True
 
 
 class KeyedQueue(Generic[Job]):
