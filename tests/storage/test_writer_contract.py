@@ -226,3 +226,21 @@ async def test_a_database_without_the_schema_is_not_created_on_request(db_url: s
         open_notes(db_url, create=False)
     open_notes(db_url).close()
     open_notes(db_url, create=False).close()
+
+
+async def test_an_upsert_inserts_then_updates_only_the_columns_named(db_url: str) -> None:
+    """The dialect's upsert inserts a new row, and on a repeat of its key changes only the
+    columns it names (the rest keep their first values)."""
+    writer = open_notes(db_url)
+
+    def put(conn: Connection, text: str, kind: str) -> None:
+        sql = conn.dialect.upsert("notes", ("id", "text", "kind"), ("id",), update=("text",))
+        conn.execute(sql, (1, text, kind))
+
+    try:
+        await writer.run(lambda c: put(c, "first", "original"))
+        await writer.run(lambda c: put(c, "second", "ignored"))
+        rows = await writer.read(lambda c: c.execute("SELECT id, text, kind FROM notes").fetchall())
+    finally:
+        await close(writer)
+    assert [tuple(r) for r in rows] == [(1, "second", "original")]

@@ -72,11 +72,20 @@ class Dialect:
             parts.append(text)
         return "".join(parts)
 
-    def upsert(self, table: str, columns: Sequence[str], key: Sequence[str]) -> str:
-        """An INSERT of ``columns`` (``?`` placeholders) that updates the other columns of the
-        row already holding the same ``key`` (SQLite 3.24 and PostgreSQL 9.5 share the form)."""
-        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
-        action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+    def upsert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        key: Sequence[str],
+        *,
+        update: Sequence[str] | None = None,
+    ) -> str:
+        """An INSERT of ``columns`` (``?`` placeholders) that, where a row with the same ``key``
+        exists, sets its ``update`` columns instead (default: every column not in ``key``; none:
+        the row is left as it is). SQLite 3.24 and PostgreSQL 9.5 share the form."""
+        changed = [c for c in columns if c not in key] if update is None else list(update)
+        sets = ", ".join(f"{c} = excluded.{c}" for c in changed)
+        action = f"DO UPDATE SET {sets}" if sets else "DO NOTHING"
         return (
             f"INSERT INTO {table} ({', '.join(columns)})"
             f" VALUES ({', '.join('?' * len(columns))})"
