@@ -7,22 +7,19 @@ transaction by ``timhooks.storage.engine.BatchWriter``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, Protocol, TypeVar
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Protocol
 
 from timhooks.storage.dialect import Dialect
 
 __all__ = [
     "Connection",
     "Cursor",
-    "Operation",
     "OwnedConnection",
     "Row",
     "for_update",
     "skip_locked",
 ]
-
-T = TypeVar("T")
 
 
 class Row(Protocol):
@@ -59,9 +56,6 @@ class OwnedConnection(Connection, Protocol):
     """A connection as the writer holds it: it also closes it (operations never do)."""
 
     def close(self) -> None: ...
-
-
-Operation = Callable[[Connection], T]
 
 
 def for_update(conn: Connection) -> str:

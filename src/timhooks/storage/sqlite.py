@@ -134,10 +134,9 @@ class SQLiteWriter(BatchWriter):
         busy_timeout_ms: int = 5000,
         create: bool = True,
     ) -> None:
-        self.path = str(path)
         super().__init__(
             sqlite_database(
-                self.path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms, create=create
+                str(path), synchronous=synchronous, busy_timeout_ms=busy_timeout_ms, create=create
             ),
             setup=setup,
         )
