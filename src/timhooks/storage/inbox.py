@@ -7,9 +7,7 @@ from typing import Any
 
 from timhooks.protocol.errors import ConfigError
 from timhooks.storage.base import InboxEntry, InboxStatus, NewInboxEntry, webhook_digest
-from timhooks.storage.coalescer import Coalescer
-from timhooks.storage.connection import Connection, Row, skip_locked
-from timhooks.storage.engine import BatchWriter
+from timhooks.storage.engine import BatchWriter, Coalescer, skip_locked
 from timhooks.storage.filters import LogFilter
 from timhooks.storage.migrations import Migration
 
@@ -89,7 +87,7 @@ _INBOX_COLUMNS = (
 )
 
 
-def _inbox_entry(row: Row) -> InboxEntry:
+def _inbox_entry(row: Any) -> InboxEntry:
     return InboxEntry(
         id=row["id"],
         sdk_app_id=row["sdk_app_id"],
@@ -158,7 +156,7 @@ class SqlInbox:
     async def _put_many(self, entries: list[NewInboxEntry]) -> list[tuple[int, bool]]:
         rows = [_insert_row(e) for e in entries]
 
-        def op(conn: Connection) -> list[tuple[int, bool]]:
+        def op(conn: Any) -> list[tuple[int, bool]]:
             # The dedup key: the digest of command and body, and the SdkAppid.
             new: dict[tuple[bytes, int], int] = {}
             for start in range(0, len(rows), _INSERT_CHUNK):
@@ -246,7 +244,7 @@ class SqlInbox:
     async def get(self, entry_id: int) -> InboxEntry | None:
         """One entry by id."""
 
-        def op(conn: Connection) -> InboxEntry | None:
+        def op(conn: Any) -> InboxEntry | None:
             row = conn.execute(
                 f"SELECT {_INBOX_COLUMNS} FROM inbox WHERE id = ?", (entry_id,)
             ).fetchone()
@@ -259,7 +257,7 @@ class SqlInbox:
         conditions, params = where.where("received_at")
         clause = " AND ".join([*conditions, _REPLAYABLE])
 
-        def op(conn: Connection) -> tuple[int, int]:
+        def op(conn: Any) -> tuple[int, int]:
             count, newest = conn.execute(
                 f"SELECT COUNT(*), MAX(id) FROM inbox WHERE {clause}", params
             ).fetchone()
@@ -275,7 +273,7 @@ class SqlInbox:
         conditions, params = where.where("received_at")
         clause = " AND ".join([*conditions, _REPLAYABLE, "id <= ?"])
 
-        def op(conn: Connection) -> list[int]:
+        def op(conn: Any) -> list[int]:
             rows = conn.execute(
                 "UPDATE inbox SET status = 'pending', attempts = 0, next_attempt_at = ?,"
                 " last_error = NULL, updated_at = ?"
@@ -307,7 +305,7 @@ class SqlInbox:
         clause = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         order = "ASC" if oldest_first else "DESC"
 
-        def op(conn: Connection) -> list[InboxEntry]:
+        def op(conn: Any) -> list[InboxEntry]:
             rows = conn.execute(
                 f"SELECT {_INBOX_COLUMNS} FROM inbox {clause} ORDER BY id {order} LIMIT ?",
                 (*params, limit),
@@ -319,7 +317,7 @@ class SqlInbox:
     async def replay(self, entry_id: int, *, now: float) -> bool:
         """Make an entry pending again with a fresh attempt count."""
 
-        def op(conn: Connection) -> bool:
+        def op(conn: Any) -> bool:
             row = conn.execute("SELECT phase FROM inbox WHERE id = ?", (entry_id,)).fetchone()
             if row is None:
                 return False
