@@ -24,16 +24,17 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from benchlib import prefill
-from benchlib.contention import mixed_contention
-from benchlib.procs import BENCH, Procs
-from benchlib.profiles import pyspy_path
-from benchlib.report import Conditions, git_state, python_command, render, src_digest
+from benchlib import method
+from benchlib.harness import Bench
+from benchlib.machine import Conditions, commit_latency, git_state, python_command, src_digest
+from benchlib.procs import BENCH, BenchError, Procs
+from benchlib.profiles import ProfileRun, pyspy_path
+from benchlib.report import render
 from benchlib.results import Section
-from benchlib.scenarios import PROFILES, SCENARIOS, Bench, ProfileRun, Settings
+from benchlib.scenarios import PROFILES, SCENARIOS
+from benchlib.settings import Settings
 
 REPO = BENCH.parent
-ALL = {**SCENARIOS, "g": mixed_contention}
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -47,7 +48,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run")
     parser.add_argument("--runs", type=int, help="runs per figure (default 3; 1 with --quick)")
-    parser.add_argument("--only", default="".join(ALL), help="scenario letters to run, e.g. ac")
+    parser.add_argument(
+        "--only", default="".join(SCENARIOS), help="scenario letters to run, e.g. ac"
+    )
     parser.add_argument(
         "--pg",
         default=os.environ.get("TEST_POSTGRES_URL"),
@@ -75,9 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile is not None:
         settings = replace(settings, profile=args.profile)
     settings = replace(settings, pg_url=args.pg or None)
-    unknown = set(args.only) - set(ALL)
+    unknown = set(args.only) - set(SCENARIOS)
     if unknown:
         print(f"unknown scenario(s): {''.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    try:
+        method.check(args.only)
+    except BenchError as exc:
+        print(exc, file=sys.stderr)
         return 2
 
     def say(text: str) -> None:
@@ -111,14 +119,14 @@ def main(argv: list[str] | None = None) -> int:
         args.out.write_text(text, encoding="utf-8")
 
     say(f"timhooks benchmarks: working in {root}")
-    probes = [prefill.commit_latency(root)]
+    probes = [commit_latency(root)]
     procs = Procs(root)
     try:
         with procs.running():
             bench = Bench(settings, root, procs, say)
-            for key in ALL:
+            for key in SCENARIOS:
                 if key in args.only:
-                    sections.append(ALL[key](bench))
+                    sections.append(SCENARIOS[key](bench))
                     procs.stop_all()
                     write()
             if settings.profile:
@@ -133,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
                         )
                         profiles.append(run)
                         procs.stop_all()
-        probes.append(prefill.commit_latency(root))
+        probes.append(commit_latency(root))
         complete = True
     except KeyboardInterrupt:
         say("interrupted: writing what was measured")

@@ -13,18 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
-import sqlite3
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import httpx
+from benchlib import tables
+from benchlib.procs import HOST, PYTHON, Procs, free_port, proc_status
 
 from timhooks.protocol import generate_usersig
 
@@ -33,47 +30,13 @@ KEY = "soak-key"
 COMMAND = "Group.CallbackAfterCreateGroup"
 
 
-def free_port() -> int:
-    with closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def wait_port(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"process exited early: {process.args}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"port {port} never opened")
-
-
 def rss_kib(pid: int) -> int | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def rows(db: Path, sql: str) -> list[Any]:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
-    try:
-        return conn.execute(sql).fetchall()
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        conn.close()
+    """The process's resident set now (KiB), or None once it has gone."""
+    return proc_status(pid).get("VmRSS")
 
 
 def main() -> int:
+    """Run the soak; print what was sent, received and lost, and the RSS over time."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load")
     parser.add_argument("--rate", type=float, default=50.0, help="REST calls per second")
@@ -85,43 +48,21 @@ def main() -> int:
     work = Path(args.workdir or tempfile.mkdtemp(prefix="timhooks-soak-"))
     work.mkdir(parents=True, exist_ok=True)
     chat_db, inbox_db = work / "chat.db", work / "inbox.db"
-    listen_port, serve_port = free_port(), free_port()
-    py = [sys.executable, "-m", "timhooks"]
-    logs = [open(work / name, "wb") for name in ("listen.log", "serve.log")]  # noqa: SIM115
-    listen = subprocess.Popen(
-        [*py, "listen", "--app-id", str(APP), "--port", str(listen_port), "--db", str(inbox_db)],
-        stdout=subprocess.DEVNULL,
-        stderr=logs[0],
-    )
-    hook = f"http://127.0.0.1:{listen_port}/im"
-    serve = subprocess.Popen(
-        [
-            *py,
-            "serve",
-            "--port",
-            str(serve_port),
-            "--db",
-            str(chat_db),
-            "--app-id",
-            str(APP),
-            "--key",
-            KEY,
-            "--callback-url",
-            hook,
-            "--callback-commands",
-            COMMAND,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=logs[1],
-    )
     samples: list[tuple[float, int | None, int | None]] = []
     stop = threading.Event()
     committed: list[str] = []
     errors = 0
     started = time.monotonic()
-    try:
-        wait_port(listen_port, listen)
-        wait_port(serve_port, serve)
+    procs = Procs(work)
+    with procs.running():
+        listen_port, serve_port = free_port(), free_port()
+        argv = [PYTHON, "-m", "timhooks", "listen", "--app-id", str(APP), "--host", HOST]
+        argv += ["--port", str(listen_port), "--db", str(inbox_db)]
+        listen = procs.start("listen", argv, port=listen_port)
+        argv = [PYTHON, "-m", "timhooks", "serve", "--host", HOST, "--port", str(serve_port)]
+        argv += ["--db", str(chat_db), "--app-id", str(APP), "--key", KEY]
+        argv += ["--callback-url", f"{listen.url}/im", "--callback-commands", COMMAND]
+        serve = procs.start("serve", argv, port=serve_port)
 
         def sample() -> None:
             while not stop.is_set():
@@ -132,58 +73,50 @@ def main() -> int:
 
         sampler = threading.Thread(target=sample)
         sampler.start()
-        with httpx.Client(base_url=f"http://127.0.0.1:{serve_port}", timeout=30) as http:
+        try:
+            with httpx.Client(base_url=serve.url, timeout=30) as http:
 
-            def call(path: str, body: dict[str, Any]) -> dict[str, Any]:
-                sig = generate_usersig(APP, KEY, "administrator", now=int(time.time()))
-                query = {"sdkappid": str(APP), "identifier": "administrator", "usersig": sig}
-                answer: dict[str, Any] = http.post(f"/v4/{path}", params=query, json=body).json()
-                return answer
+                def call(path: str, body: dict[str, Any]) -> dict[str, Any]:
+                    sig = generate_usersig(APP, KEY, "administrator", now=int(time.time()))
+                    query = {"sdkappid": str(APP), "identifier": "administrator", "usersig": sig}
+                    answer: dict[str, Any] = http.post(
+                        f"/v4/{path}", params=query, json=body
+                    ).json()
+                    return answer
 
-            retry = {"AfterRetry": {"Attempts": 20, "BaseSeconds": 0.5, "Factor": 2}}
-            assert call("timhooks_config/set_callback", retry)["ErrorCode"] == 0
-            load_start = time.monotonic()
-            interval = 1.0 / args.rate
-            i = 0
-            while (now := time.monotonic()) - load_start < args.duration:
-                due = load_start + i * interval
-                if now < due:
-                    time.sleep(due - now)
-                answer = call(
-                    "group_open_http_svc/create_group", {"Type": "Public", "Name": f"s{i}"}
-                )
-                if answer["ErrorCode"] == 0:
-                    committed.append(answer["GroupId"])
-                else:
-                    errors += 1
-                i += 1
-            load_took = time.monotonic() - load_start
+                retry = {"AfterRetry": {"Attempts": 20, "BaseSeconds": 0.5, "Factor": 2}}
+                answer = call("timhooks_config/set_callback", retry)
+                if answer["ErrorCode"] != 0:
+                    raise SystemExit(f"set_callback failed: {answer}")
+                load_start = time.monotonic()
+                interval = 1.0 / args.rate
+                i = 0
+                while (now := time.monotonic()) - load_start < args.duration:
+                    due = load_start + i * interval
+                    if now < due:
+                        time.sleep(due - now)
+                    answer = call(
+                        "group_open_http_svc/create_group", {"Type": "Public", "Name": f"s{i}"}
+                    )
+                    if answer["ErrorCode"] == 0:
+                        committed.append(answer["GroupId"])
+                    else:
+                        errors += 1
+                    i += 1
+                load_took = time.monotonic() - load_start
 
-        drain_start = time.monotonic()
-        while time.monotonic() - drain_start < 120:
-            pending = rows(chat_db, "SELECT count(*) FROM outbox WHERE status = 'pending'")
-            if pending and pending[0][0] == 0:
-                break
-            time.sleep(0.5)
-        time.sleep(1.0)  # the last 200s are written before they are sent; let the reads settle
-        drained = time.monotonic() - drain_start
-        stop.set()
-        sampler.join()
-    finally:
-        stop.set()
-        for process in (serve, listen):
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        for log in logs:
-            log.close()
+            drain_start = time.monotonic()
+            while time.monotonic() - drain_start < 120 and tables.pending_outbox(chat_db):
+                time.sleep(0.5)
+            time.sleep(1.0)  # the last 200s are written before they are sent; let reads settle
+            drained = time.monotonic() - drain_start
+        finally:
+            stop.set()
+            sampler.join()
 
-    sent = rows(chat_db, "SELECT count(*) FROM outbox WHERE phase = 'after'")[0][0]
-    statuses = dict(rows(chat_db, "SELECT status, count(*) FROM outbox GROUP BY status"))
-    bodies = [json.loads(bytes(b)) for (b,) in rows(inbox_db, "SELECT body FROM inbox")]
+    sent = tables.after_webhooks(chat_db)
+    statuses = tables.outbox_statuses(chat_db)
+    bodies = [json.loads(body) for body in tables.inbox_bodies(inbox_db)]
     received_ids = [b.get("GroupId") for b in bodies]
     lost = sorted(set(committed) - set(received_ids))
     report = {

@@ -8,6 +8,8 @@ directory (that of the root ``conftest.py``) on ``sys.path``.
 from __future__ import annotations
 
 import contextlib
+import itertools
+import os
 import socket
 import subprocess
 import sys
@@ -28,11 +30,47 @@ def loopback_socket() -> socket.socket:
     return sock
 
 
+def _ephemeral_low() -> int:
+    """The first port the kernel hands out to bind(0) and connect() (Linux: 32768)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _port_candidates() -> Iterator[int]:
+    """Ports for this test process to try, in a range of its own.
+
+    They lie below the kernel's ephemeral range, so no connection or bind(0) anywhere on the
+    machine is given one while a subprocess is about to bind it; and each pytest-xdist worker
+    has its own slice, so two workers never pick the same port.
+    """
+    high = _ephemeral_low()
+    low = max(10000, high - 12000)
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    name = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(name[2:]) if name[2:].isdigit() else 0
+    span = (high - low) // max(workers, 1)
+    first = low + index * span
+    start = os.getpid() % span
+    return itertools.cycle([first + (start + i) % span for i in range(span)])
+
+
+_CANDIDATES = _port_candidates()
+
+
 def free_port() -> int:
-    """A loopback port that was free a moment ago (for subprocesses that bind it themselves)."""
-    with contextlib.closing(loopback_socket()) as sock:
-        port: int = sock.getsockname()[1]
+    """A loopback port for a subprocess to bind itself: free now, and in a range that nothing
+    else on the machine is handed meanwhile (see ``_port_candidates``)."""
+    for _ in range(2000):
+        port = next(_CANDIDATES)
+        with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+            try:
+                sock.bind((HOST, port))
+            except OSError:
+                continue  # in use (a service, or a subprocess of this worker)
         return port
+    raise AssertionError("no free loopback port in this test process's range")
 
 
 def wait_port(

@@ -5,6 +5,9 @@ stack, the thread first and the innermost frame last, then the sample count. C c
 sockets, JSON) has no frame of its own: its time is the calling Python line's, which is why the
 hottest *lines* are listed with their source. py-spy counts some waits as busy (an asyncio loop
 in select, a writer thread blocked on its queue): those are set apart as waiting.
+
+A ``Recorder`` attaches two recordings to one process at once (every busy thread, and only the
+thread holding the GIL) and fills a ``ProfileRun``, which the report prints.
 """
 
 from __future__ import annotations
@@ -15,9 +18,12 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from benchlib.procs import BenchError
 
 _FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 _THREAD = re.compile(r"^thread \([^)]*\): ?(?P<name>.*)$")
@@ -74,6 +80,15 @@ class Recording:
                 self.popen.kill()
                 self.popen.wait(10)
         return self.out
+
+    def profile(self, title: str) -> Profile:
+        """Stop sampling and summarize what was sampled."""
+        path = self.stop()
+        if not path.exists():
+            raise BenchError(
+                f"py-spy wrote no profile: {self.log.read_text(errors='replace')[-500:]}"
+            )
+        return summarize(title, path.read_text())
 
 
 _SHORTEN = (
@@ -243,3 +258,30 @@ def markdown(prof: Profile, *, top: int = 12, seconds: float | None = None) -> l
     for function, n in prof.inclusive.most_common(top):
         out.append(f"| {pct(n):.1%} | `{function}` |")
     return out
+
+
+@dataclass
+class ProfileRun:
+    """Profiles of one process under one scenario's load: every busy thread, and the GIL."""
+
+    title: str
+    sizes: str  # what this run sampled: the load, its sizes, how long
+    profile: Profile | None = None  # every busy thread
+    gil: Profile | None = None  # only the thread holding the GIL
+    seconds: float = 0.0
+    error: str | None = None
+
+
+class Recorder:
+    """Two py-spy recordings of one process at once: all busy threads, and the GIL holder."""
+
+    def __init__(self, pid: int, directory: Path, name: str) -> None:
+        self.all = Recording(pid, directory / f"{name}.txt")
+        self.gil = Recording(pid, directory / f"{name}-gil.txt", gil=True)
+        self.started = time.perf_counter()
+
+    def finish(self, run: ProfileRun) -> None:
+        """Stop both recordings and put their summaries in ``run``."""
+        run.seconds = time.perf_counter() - self.started
+        run.profile = self.all.profile(run.title)
+        run.gil = self.gil.profile(run.title)

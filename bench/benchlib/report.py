@@ -1,148 +1,23 @@
-"""bench/RESULTS.md: the machine, the method, every scenario's figures and ratios, the profiles."""
+"""bench/RESULTS.md: the machine, the method, every scenario's figures and ratios, the profiles.
+
+The method is bench/README.md's, copied (benchlib/method.py); the report adds what only the run
+knows: its sizes, its figures, and what the figures say bounds each result.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import platform
-import shlex
-import sqlite3
 import statistics
-import subprocess
-import sys
 import time
-from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
-from benchlib.procs import CpuWindow
+from benchlib import method
+from benchlib.cpu import CpuWindow
+from benchlib.machine import Conditions, machine
+from benchlib.profiles import ProfileRun
 from benchlib.profiles import markdown as profile_markdown
 from benchlib.results import Section
-from benchlib.scenarios import ProfileRun, Settings
-
-PACKAGES = (
-    "timhooks",
-    "uvicorn",
-    "uvloop",
-    "httptools",
-    "starlette",
-    "msgspec",
-    "httpx",
-    "httpcore",
-    "h11",
-    "anyio",
-    "sniffio",
-)
-
-
-def _cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def _memory_total() -> str:
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-    return "unknown"
-
-
-def _filesystem(path: Path) -> str:
-    best = ("", "unknown", "")
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/mounts").read_text().splitlines():
-            device, mount, fstype = line.split()[:3]
-            if str(path).startswith(mount) and len(mount) >= len(best[0]):
-                best = (mount, fstype, device)
-    return f"{best[1]} on {best[2]} (mounted at {best[0]})"
-
-
-def _git(repo: Path) -> str:
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        changed = subprocess.run(
-            ["git", "-C", str(repo), "status", "--porcelain", "--", "src"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.splitlines()
-    except (OSError, subprocess.CalledProcessError):
-        return "not a git checkout"
-    if changed:
-        return f"commit {head}, with {len(changed)} uncommitted change(s) under src/"
-    return f"commit {head}, src/ clean"
-
-
-def src_digest(repo: Path) -> str:
-    """A short digest of every file under src/: equal digests, same code measured."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for path in sorted((repo / "src").rglob("*.py")):
-        h.update(str(path.relative_to(repo)).encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()[:12]
-
-
-def _version(name: str) -> str:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def _loadavg() -> str:
-    return " ".join(f"{v:.2f}" for v in os.getloadavg())
-
-
-@dataclass
-class Conditions:
-    """What the machine was doing around the run."""
-
-    started: float = field(default_factory=time.time)
-    load_start: str = field(default_factory=lambda: _loadavg())
-    load_end: str = ""
-    note: str = ""
-    commit_latency: str = ""
-    src_start: str = ""
-    src_end: str = ""
-    git_start: str = ""
-
-    def finish(self, repo: Path) -> None:
-        """Record the load average and the source digest at the end."""
-        self.load_end = _loadavg()
-        self.src_end = src_digest(repo)
-
-
-def git_state(repo: Path) -> str:
-    """The checkout's commit and whether src/ has uncommitted changes."""
-    return _git(repo)
-
-
-def machine(repo: Path, workdir: Path, git_start: str = "") -> list[str]:
-    """The machine section's bullet lines."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    versions = ", ".join(f"{p} {_version(p)}" for p in PACKAGES)
-    return [
-        f"- CPU: {_cpu_model()}, {cores} cores available to the run "
-        f"({os.cpu_count()} online); memory {_memory_total()}",
-        f"- OS: {platform.system()} {platform.release()} ({platform.machine()})",
-        f"- Python: {platform.python_implementation()} {platform.python_version()}; "
-        f"SQLite library {sqlite3.sqlite_version}",
-        f"- Packages: {versions}",
-        f"- timhooks source: {git_start or _git(repo)} at the start; {_git(repo)} at the end",
-        f"- Temporary databases on: {_filesystem(workdir)}",
-    ]
+from benchlib.settings import Settings
 
 
 def _fmt_seconds(seconds: float) -> str:
@@ -182,7 +57,7 @@ def render(
         "Do not edit by hand: run the command again. bench/README.md says what each "
         "scenario measures.",
         "",
-        "## Summary: the bars of issue 5",
+        "## Summary: the bars",
         "",
         "| bar | median | min | max | target | met |",
         "|---|---:|---:|---:|---|---|",
@@ -251,31 +126,12 @@ def render(
         )
     if conditions.note:
         lines.append(f"- Note: {conditions.note}")
-    lines += [
-        "",
-        "## Method",
-        "",
-        "- Every process under test is started by the harness as a subprocess on 127.0.0.1 "
-        "(a fresh port, a fresh temporary directory and database) and stopped by it "
-        "(SIGINT, then SIGKILL after 20 s); nothing outlives the run.",
-        "- Load comes from a separate process: bench/loadgen.py (keep-alive HTTP/1.1 on raw "
-        "asyncio streams with uvloop; closed loop with N connections, or open loop at a fixed "
-        "rate with latency from the scheduled send time), or bench/rawclient.py (an httpx "
-        "loop) where the yardstick is a client.",
-        f"- Every figure is measured {n} time{'s' if n > 1 else ''} (each time with fresh "
-        "processes); tables give the median, min and max over the runs. A ratio is computed "
-        "within each run from its two sides, measured back to back (their order alternating "
-        "between runs), then summarized the same way.",
-        "- CPU figures are cores busy on average over the measurement (1.00 = one core all "
-        "the time), from /proc/PID/stat for servers and from the harness's rusage for the "
-        "load generator.",
-        "- Latencies are in milliseconds; p50 and p99 are over all requests of a run.",
-        "- Every scenario checks its effect (rows stored, delivered, subscribed) so that a "
-        "fast figure cannot come from failing requests.",
-    ]
+    lines += ["", "## Method", "", *method.readme_part(method.COMMON)]
     for sec in sections:
         lines += ["", f"## {sec.key}. {sec.title}", ""]
-        lines += [f"- {m}" for m in sec.method]
+        lines += method.readme_part(method.scenario_heading(sec.key))
+        if sec.sizes:
+            lines.append(f"- This run: {sec.sizes}.")
         lines.append(f"- Took {_fmt_seconds(sec.seconds)}.")
         if sec.error:
             lines += ["", f"**FAILED:** {sec.error}"]
@@ -295,18 +151,9 @@ def render(
             "`pip install py-spy`)."
         )
     else:
-        lines += [
-            "py-spy (`record --threads --nonblocking --full-filenames -f raw`, 100 samples/s) "
-            "attached to the process under test while bench/loadgen.py loads it, in a separate, "
-            "unmeasured run (sampling slows the process a little). Self time is the innermost "
-            "Python frame: time in C (SQLite and its fsync, sockets, hashing, zlib, JSON) counts "
-            "to the Python line that calls it. `Runner.run (asyncio/runners.py)` as the innermost "
-            "frame is time inside uvloop's C event loop (socket reads and writes, callbacks "
-            "without Python frames). Inclusive time counts a function once per sample that has "
-            "it on the stack.",
-        ]
+        lines += method.readme_part(method.PROFILES)
         for run in profiles:
-            lines += ["", f"### {run.title}", "", run.method, ""]
+            lines += ["", f"### {run.title}", "", f"This run: {run.sizes}", ""]
             if run.error:
                 lines.append(f"**FAILED:** {run.error}")
             else:
@@ -328,8 +175,3 @@ def render(
                     ]
     lines.append("")
     return "\n".join(lines)
-
-
-def python_command() -> str:
-    """How this harness was invoked, for the report."""
-    return shlex.join(["python", "bench/run.py", *sys.argv[1:]])

@@ -1,10 +1,9 @@
-"""What a scenario measured: figures over runs, ratios, checks, and the bars of issue 5."""
+"""What a scenario measured: figures over runs, ratios, notes, and the bars it is held to."""
 
 from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -48,7 +47,7 @@ class Series:
 
 @dataclass
 class Bar:
-    """A target of issue 5 and how the median compares with it."""
+    """A target (the "Bar:" of a scenario in bench/README.md) and how the median compares."""
 
     what: str
     series: Series
@@ -78,10 +77,9 @@ class Section:
 
     key: str
     title: str
-    method: list[str] = field(default_factory=list)
+    sizes: str = ""  # this run's sizes and durations (the method is in bench/README.md)
     figures: list[Series] = field(default_factory=list)
     ratios: list[Series] = field(default_factory=list)
-    checks: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     bars: list[Bar] = field(default_factory=list)
     error: str | None = None
@@ -109,6 +107,3 @@ class Section:
 def ratio(a: float, b: float) -> float:
     """a / b, NaN when b is not a positive number."""
     return a / b if b > 0 and not math.isnan(a) else math.nan
-
-
-Scenario = Callable[[], Section]

@@ -3,7 +3,7 @@
 uvicorn's httptools protocol bounds neither the size of a request's head nor the time it takes
 to arrive, and takes connections until the process runs out of file descriptors, when accepting
 fails for everyone, real webhooks included. Tencent does not retry after-webhooks by default
-(reference: Webhook Overview, "Timeouts, retries"), so a webhook refused that way is lost.
+("Webhook Overview", https://trtc.io/document/34354), so a webhook refused that way is lost.
 
 ``LimitedHttpProtocol`` is uvicorn's httptools protocol with the missing limits, plugged in at
 uvicorn's documented seam for HTTP protocols (``uvicorn.Config(http=...)``, ``uvicorn --http
@@ -62,12 +62,15 @@ log = logging.getLogger("timhooks.hosting")
 
 DEFAULT_MAX_CONNECTIONS = 1024
 DEFAULT_MAX_HEAD_BYTES = 64 * 1024
-# Tencent gives up on a webhook after 2 s (reference: Webhook Overview), so a head still
-# arriving after 10 s is not Tencent's.
+# Tencent gives up on a webhook after 2 s ("Webhook Overview", https://trtc.io/document/34354),
+# so a head still arriving after 10 s is not Tencent's.
 DEFAULT_HEAD_DEADLINE = 10.0
-# uvicorn's own default; timhooks' sender (delivery/http.py) retries a request on an idle
-# connection the server has closed, and Tencent's sender keeps connections alive too.
-DEFAULT_KEEP_ALIVE = 5.0
+# Seconds an idle keep-alive connection stays open. Clients close idle connections on their own
+# schedule (httpx after 5 s, aiohttp 15 s); a server that closes one just as its client reuses
+# it fails that request, and a POST is not sent again. Closing later than common clients do
+# avoids the race (nginx's default is the same 75 s); idle connections stay bounded by the
+# connection cap, which closes the longest-waiting one first.
+DEFAULT_KEEP_ALIVE = 75.0
 
 _RESERVED_FILES = 256  # descriptors kept free for databases, webhooks out, logs and refusals
 _MAX_REFUSING = 64  # over-limit connections being answered 503 at once; beyond, closed at once
@@ -132,7 +135,7 @@ def bind(host: str, port: int) -> socket.socket:
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )[0]
     except (socket.gaierror, UnicodeError) as exc:
-        raise ConfigError(f"cannot listen on {host}: {exc}") from None
+        raise ConfigError(f"cannot listen on {host}: {exc}") from exc
     # The protocol from getaddrinfo is IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted
     # connections only when the listening socket says TCP (tests/loopback.py).
     sock = socket.socket(family, kind, proto)
@@ -141,7 +144,7 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind(address)
     except OSError as exc:
         sock.close()
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     return sock
 
 

@@ -1,11 +1,15 @@
 """The benchmark harness keeps working: a quick run writes every scenario (no timing checks).
 
-Benchmarks are not tests (issue 5): nothing here asserts how fast anything is, only that
-``python bench/run.py --quick`` runs every scenario to the end and writes its report.
+Benchmarks are not tests: nothing here asserts how fast anything is, only that
+``python bench/run.py --quick`` runs every scenario to the end and writes its report, that
+bench/README.md describes every scenario the report copies it into, and that the tables the
+harness fills in SQL are read by timhooks as it wrote them.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
 import sys
@@ -16,9 +20,12 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH))
 
+from benchlib import method, tables  # noqa: E402
 from benchlib.profiles import markdown, summarize  # noqa: E402
+from benchlib.scenarios import SCENARIOS  # noqa: E402
 
-SCENARIOS = "abcdefg"
+KEYS = "abcdefg"
+PG_URL = os.environ.get("TEST_POSTGRES_URL")
 
 
 @pytest.mark.slow
@@ -37,14 +44,65 @@ def test_quick_run_writes_every_scenario(tmp_path: Path) -> None:
     text = out.read_text()
     for heading in ("## Summary", "## Machine and conditions", "## Method", "## Profiles"):
         assert heading in text
-    for key in SCENARIOS:
+    for key in KEYS:
         section = re.search(rf"^## {key}\. .*?(?=^## )", text, re.M | re.S)
         assert section is not None, f"scenario {key} is missing"
         assert "| figure |" in section.group(0), f"scenario {key} has no figures"
+        assert "- Checked" in section.group(0), f"scenario {key} does not say what it checked"
+        assert "- This run: " in section.group(0), f"scenario {key} does not give its sizes"
     assert "FAILED" not in text
     assert "CPU: " in text
     assert "Python: " in text
     assert len(re.findall(r"^\| [a-d]\. .* \| (yes|\*\*no\*\*|-) \|$", text, re.M)) >= 5
+
+
+def test_readme_describes_every_scenario() -> None:
+    """bench/README.md writes the method of every scenario, of the profiles and of the figures."""
+    assert set(SCENARIOS) == set(KEYS)
+    method.check(SCENARIOS)
+    for key in KEYS:
+        assert any(line.startswith("- Checked") for line in method.readme_part(f"### {key}.")), (
+            f"bench/README.md does not say what scenario {key} checks"
+        )
+
+
+def test_readme_part_ends_at_the_next_heading_of_its_level() -> None:
+    """A scenario's method is the README text under its heading, up to the next one."""
+    text = "# B\n\n## How\n\n- one\n\n### a. A\n\n- aa\n  more\n\n### b. B\n- bb\n## Next\nx\n"
+    assert method.readme_part("### a.", text) == ["- aa", "  more"]
+    assert method.readme_part("### b.", text) == ["- bb"]
+    assert method.readme_part("## How", text)[0] == "- one"
+    assert "- bb" in method.readme_part("## How", text)
+    assert method.readme_part("### c.", text) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_filled_outbox_is_what_timhooks_lists_as_pending(backend: str, tmp_path: Path) -> None:
+    """The after-webhooks the harness puts in an outbox are timhooks' own pending deliveries."""
+    if backend == "postgresql" and not PG_URL:
+        pytest.skip("needs TEST_POSTGRES_URL, e.g. postgresql://postgres@127.0.0.1:5432/test")
+
+    def check(url: str) -> None:
+        bodies = tables.fill_outbox(url, 3, seed="test")
+        assert tables.pending_outbox(url) == 3
+        argv = [sys.executable, "-m", "timhooks", "deliveries", "list", "--db", url]
+        listed = subprocess.run(
+            [*argv, "--status", "pending", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        payloads = [d["payload"] for d in json.loads(listed.stdout)]
+        assert sorted(payloads, key=str) == sorted((json.loads(b) for b in bodies), key=str)
+
+    if backend == "sqlite":
+        check(str(tmp_path / "server.db"))
+    else:
+        assert PG_URL is not None
+        with tables.postgres_schema(PG_URL, "t_bench") as url:
+            check(url)
 
 
 def test_profile_summary_counts_threads_lines_and_our_functions() -> None:

@@ -105,6 +105,37 @@ def test_serve_help_names_its_variables_and_config() -> None:
         assert f"TIMHOOKS_{name.upper()}" in text
 
 
+def test_serve_has_a_flag_for_every_setting() -> None:
+    """Every declared setting is a serve flag whose help shows its default and its variable."""
+    [serve] = [parser for path, parser in COMMANDS if path == ("serve",)]
+    flags = {a.option_strings[0]: a for a in serve._actions if a.option_strings}
+    for setting in SETTINGS.values():
+        action = flags[setting.flag]
+        assert action.dest == setting.name
+        assert "(default: " in (action.help or "")
+        assert f"[env: {setting.env}]" in (action.help or "")
+
+
+def test_worker_shares_the_delivery_settings(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`worker --refuse-private-targets --reload-interval 5` reach its configuration, and a
+    worker always dispatches, whatever TIMHOOKS_DISPATCH says (that variable is serve's)."""
+    seen: dict[str, Any] = {}
+
+    def load_config(*, file: Any = None, flags: Any = None) -> Any:
+        seen.update(flags)
+        raise ConfigError("stop here")
+
+    monkeypatch.setattr(serve_cli, "load_config", load_config)
+    monkeypatch.setenv("TIMHOOKS_DISPATCH", "false")
+    argv = ("worker", "--db", "w.db", "--refuse-private-targets", "--reload-interval", "5")
+    run = timhooks(capsys, *argv)
+    assert run.code == 2
+    assert seen["allow_private_targets"] is False
+    assert (seen["reload_interval"], seen["dispatch"], seen["db"]) == (5.0, True, "w.db")
+
+
 def test_serve_takes_concurrency(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -20,6 +20,7 @@ from delivery_support import (
 )
 
 from timhooks.delivery.http import HttpError
+from timhooks.protocol.errors import DeliveryError
 
 # --- framing ------------------------------------------------------------------------------------
 
@@ -399,3 +400,19 @@ async def test_a_cancelled_post_drops_its_connection() -> None:
         release.set()
         assert await post(http, server.url, b"fast") == (200, b"fast")
     assert server.accepted == 2
+
+
+async def test_http_errors_are_delivery_errors_with_their_cause() -> None:
+    """A refused connection and a malformed answer are DeliveryErrors (the tree's) that keep
+    the socket's or the parser's error as their cause."""
+    async with raw_server(answering(ok)) as server:
+        refused = server.url
+    async with pool() as http:
+        with pytest.raises(DeliveryError, match="cannot connect") as caught:
+            await post(http, refused, b"{}")
+    assert isinstance(caught.value.__cause__, OSError)
+    garbage = b"SPDY/9 what\r\n\r\n"
+    async with raw_server(answering(lambda body: garbage)) as server, pool() as http:
+        with pytest.raises(HttpError, match="malformed answer") as caught:
+            await post(http, server.url, b"{}")
+    assert caught.value.__cause__ is not None

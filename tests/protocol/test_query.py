@@ -1,4 +1,4 @@
-"""The query string Tencent appends to the webhook URL (reference 1.2, 1.3, 1.5)."""
+"""The query string Tencent appends to the webhook URL ("Webhook Overview", docs/protocol.md)."""
 
 from __future__ import annotations
 
@@ -46,10 +46,10 @@ def test_bytes_and_mapping_queries_parse_alike() -> None:
         ("Web", Platform.WEB),
         ("Android", Platform.ANDROID),
         ("iOS", Platform.IOS),
-        ("IOS", Platform.IOS),  # State.StateChange writes IOS (reference 1.3)
+        ("IOS", Platform.IOS),  # State.StateChange writes IOS (docs/protocol.md)
         ("Windows", Platform.WINDOWS),
         ("Mac", Platform.MAC),
-        ("macOS", Platform.MAC),  # the English overview writes macOS (reference 1.3)
+        ("macOS", Platform.MAC),  # the English overview writes macOS
         ("iPad", Platform.IPAD),
         ("Unknown", Platform.UNKNOWN),
         ("HarmonyOS", Platform.UNKNOWN),

@@ -261,6 +261,58 @@ async def test_body_size_limits_on_both_sides(tmp_path: Path) -> None:
         assert "larger than" in r.json()["ErrorInfo"]
 
 
+async def asgi_post(app: Any, path: str, query: str, headers: list[tuple[bytes, bytes]]) -> Any:
+    """POST ``{}`` to an ASGI app with exactly ``headers`` (what no HTTP client would send);
+    the answer's status and body."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "scheme": "http",
+        "query_string": query.encode(),
+        "headers": headers,
+        "client": ("127.0.0.1", 4000),
+        "server": ("127.0.0.1", 80),
+        "http_version": "1.1",
+    }
+    await app(scope, receive, send)
+    return sent[0]["status"], json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
+
+
+async def test_a_content_length_that_is_no_number_is_refused_on_both_sides(
+    tmp_path: Path,
+) -> None:
+    """Content-Length: ten is a 400 from the receiver and a 60002 from the REST API, each
+    saying what is wrong, under ASGI servers that pass such a header on."""
+    bad = [(b"content-length", b"ten")]
+    receiver = Receiver(app_id=APP, inbox=tmp_path / "inbox.db")
+    try:
+        query = build_query(
+            sdk_app_id=APP, callback_command=COMMAND, client_ip="1.2.3.4", opt_platform="Web"
+        )
+        status, answer = await asgi_post(receiver.asgi, "/", query, bad)
+        assert (status, answer["ErrorInfo"]) == (400, "Content-Length is not a number")
+    finally:
+        await receiver.stop()
+    async with chat_server(tmp_path) as server:
+        query = str(httpx.QueryParams(params()))
+        status, envelope = await asgi_post(
+            server.asgi, "/v4/im_open_login_svc/account_import", query, bad
+        )
+    assert (status, envelope["ErrorCode"]) == (200, 60002)
+    assert envelope["ErrorInfo"] == "Content-Length is not a number"
+
+
 # --- UserSig on every command, admin-only commands, app isolation ------------------------------
 
 
@@ -506,6 +558,8 @@ def test_serve_refuse_private_targets_flag(tmp_path: Path) -> None:
     with a clear error."""
     result = timhooks(
         "serve",
+        "--port",
+        "0",  # any free port: the default may be taken on a shared machine
         "--db",
         str(tmp_path / "c.db"),
         "--refuse-private-targets",

@@ -69,3 +69,21 @@ async def test_a_different_key_is_refused_unless_rotated(
             now=int(time.time()),
         )
     assert (await started(db))[0].key == "other-key"
+
+
+async def test_a_setting_given_at_start_up_replaces_the_stored_one(tmp_path: Path) -> None:
+    """A webhook setting given on restart replaces the stored one even when it is the default
+    (policy proceed over a stored deny), and each retry setting on its own: a new factor keeps
+    the stored attempts."""
+    db = tmp_path / "chat.db"
+    await started(
+        db,
+        callback_url=URL,
+        callback_failure_policy="deny",
+        callback_retry_attempts=5,
+        callback_after_timeout_ms=1500.0,
+    )
+    again, _ = await started(db, callback_failure_policy="proceed", callback_retry_factor=2.0)
+    callback = again.callback
+    assert (callback.url, callback.failure_policy, callback.after_timeout) == (URL, "proceed", 1.5)
+    assert (callback.retry.attempts, callback.retry.factor) == (5, 2.0)

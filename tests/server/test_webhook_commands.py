@@ -1,7 +1,8 @@
 """Every CallbackCommand in the registry, triggered through the REST or the client API.
 
 The app has no webhook token here, so no webhook may carry Sign or RequestTime. Each test checks
-the query Tencent documents and exactly the documented body fields (reference 3.1-3.11, 4.1-4.7).
+the query Tencent documents and exactly the documented body fields (each command's page, named
+in its model's docstring).
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Scale-out on PostgreSQL: two servers and two workers share one database.
 
-10,000 after-webhooks are produced through the REST API of both servers (their own dispatchers
-off), two `timhooks worker` processes deliver them to `timhooks listen`, and one worker is
-SIGKILLed mid-run. Every webhook must reach the receiver, each stored once (the receiver
-dedups by body), and the outbox must end with nothing pending.
+4,000 after-webhooks (SCALE_TOTAL=10000 for a larger run) are produced through the REST API
+of both servers (their own dispatchers off), two `timhooks worker` processes deliver them to
+`timhooks listen`, and one worker is SIGKILLed mid-run. Every webhook must reach the
+receiver, each stored once (the receiver dedups by body), and the outbox must end with nothing
+pending.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from timhooks.protocol import generate_usersig
 
 APP = 1400077777
 KEY = "scale-test-key"
-TOTAL = int(os.environ.get("SCALE_TOTAL", "10000"))
+TOTAL = int(os.environ.get("SCALE_TOTAL", "4000"))
 OA = "@TOA#_scale"
 
 
@@ -61,7 +62,8 @@ def inbox_bodies(path: Path) -> list[bytes]:
 
 @pytest.mark.slow
 def test_two_servers_two_workers_one_killed(pg_url: str, tmp_path: Path) -> None:
-    """10,000 webhooks from two servers reach the receiver exactly once despite a killed worker."""
+    """Thousands of webhooks from two servers reach the receiver exactly once despite a killed
+    worker."""
     import psycopg
 
     receiver_port, server_ports = free_port(), [free_port(), free_port()]
@@ -174,7 +176,7 @@ def test_two_servers_two_workers_one_killed(pg_url: str, tmp_path: Path) -> None
             ).fetchall()
         assert killed, "the worker was never killed: delivery finished too early"
         assert counts == {"delivered": TOTAL}, (counts, errors)
-        time.sleep(1.0)  # the receiver's last inserts
+        # Each webhook was committed to the inbox before its 200, so delivered means stored.
         bodies = inbox_bodies(inbox)
         keys = sorted(json.loads(b)["MsgKey"] for b in bodies)
         assert len(bodies) == TOTAL

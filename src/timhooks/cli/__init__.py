@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_commands(commands)
     events.add_commands(commands)
     serve.add_tool_commands(commands)
-    completion.add_commands(commands)
+    completion.add_commands(commands, root=parser)
     parser.set_defaults(run=show_help(parser))
     return parser
 

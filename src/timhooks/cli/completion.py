@@ -268,8 +268,8 @@ fi
 # --- the command ----------------------------------------------------------------------------
 
 
-def add_commands(commands: Any) -> None:
-    """Register ``completion``."""
+def add_commands(commands: Any, root: argparse.ArgumentParser) -> None:
+    """Register ``completion``, which completes ``root`` (the whole ``timhooks`` parser)."""
     completion = add_command(
         commands,
         "completion",
@@ -280,13 +280,11 @@ def add_commands(commands: Any) -> None:
         "source <(timhooks completion zsh)      # in ~/.zshrc, after compinit",
     )
     completion.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete in")
-    completion.set_defaults(run=run_completion)
+    completion.set_defaults(run=run_completion, root_parser=root)
 
 
 def run_completion(args: argparse.Namespace) -> int:
     """Print the script for the shell asked for."""
-    from timhooks.cli import build_parser
-
-    parser = build_parser()
+    parser: argparse.ArgumentParser = args.root_parser
     print(bash_script(parser) if args.shell == "bash" else zsh_script(parser), end="")
     return 0

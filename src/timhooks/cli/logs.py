@@ -77,11 +77,11 @@ def parse_when(text: str, *, now: float) -> float:
         pass
     try:
         stamp = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+    except ValueError as exc:
         raise ConfigError(
             f"cannot read the time {text!r}: give 30m, 2h, 7d (that long ago), 2024-05-01,"
             " 2024-05-01T10:00:00Z or epoch seconds"
-        ) from None
+        ) from exc
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=UTC)
     return stamp.timestamp()
@@ -133,7 +133,7 @@ def open_log(log: Log[St, Any], db: str) -> St:
     try:
         return log.open(db)
     except DatabaseNotFound as exc:
-        raise DatabaseNotFound(f"{exc}; {log.creator} creates it") from None
+        raise DatabaseNotFound(f"{exc}; {log.creator} creates it") from exc
 
 
 def _add_db(parser: argparse.ArgumentParser, log: Log[Any, Any]) -> None:

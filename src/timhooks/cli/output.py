@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import unicodedata
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any, Protocol, TextIO, TypeVar
+
+from timhooks.text import printable  # re-exported: the CLI's commands import it from here
 
 __all__ = [
     "Progress",
@@ -20,26 +21,6 @@ __all__ = [
     "when",
     "with_store",
 ]
-
-# Characters that move the cursor or change how a terminal draws what follows: C0 and C1
-# controls, line and paragraph separators, and the bidirectional overrides and isolates.
-_UNSAFE_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
-_BIDI_CONTROLS = frozenset(
-    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-)
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters escaped (``\\n``, ``\\x1b``, ``\\u202e``), safe to show
-    on a terminal: stored webhooks are peer input and must not forge lines or send escapes."""
-    if text.isprintable():
-        return text
-    return "".join(
-        ch.encode("unicode_escape").decode("ascii")
-        if ch in _BIDI_CONTROLS or unicodedata.category(ch) in _UNSAFE_CATEGORIES
-        else ch
-        for ch in text
-    )
 
 
 def printable_json(value: Any) -> str:

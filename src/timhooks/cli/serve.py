@@ -25,14 +25,7 @@ from timhooks.cli.output import (
 )
 from timhooks.cli.parser import add_command, show_help
 from timhooks.protocol.usersig import DEFAULT_EXPIRE, generate_usersig
-from timhooks.server.config import (
-    ENV_PREFIX,
-    SETTINGS,
-    CallbackConfig,
-    FailurePolicy,
-    ServerConfig,
-    load_config,
-)
+from timhooks.server.config import SETTINGS, ServerConfig, default_text, load_config
 from timhooks.server.schema import SERVER_MIGRATIONS
 from timhooks.server.store import Delivery, DeliveryStatus, ServerStore
 from timhooks.storage import DatabaseNotFound, describe_url
@@ -44,12 +37,8 @@ __all__ = ["add_commands"]
 _DEFAULT_DB = ServerConfig().db
 
 
-_SERVER = ServerConfig()
-_CALLBACK = CallbackConfig()
-
-
-def _variables() -> str:
-    names = [ENV_PREFIX + name.upper() for name in SETTINGS]
+def _variables(command: str) -> str:
+    names = [s.env for s in SETTINGS.values() if command == "serve" or s.worker]
     lines, line = [], " "
     for name in names:
         if len(line) + len(name) > 78:
@@ -59,10 +48,16 @@ def _variables() -> str:
     return "\n".join([*lines, line])
 
 
-_SERVE_DESCRIPTION = f"""\
+def _sources(flag: str) -> str:
+    variable = "TIMHOOKS_" + flag.removeprefix("--").replace("-", "_").upper()
+    return f"""\
 Settings come from flags, TIMHOOKS_* environment variables (the flag's name in capitals:
---callback-url is TIMHOOKS_CALLBACK_URL) and the TOML file of --config ([server] and
-[callback] tables). A flag beats its variable, which beats the file, which beats the defaults.
+{flag} is {variable}) and the TOML file of --config ([server] and
+[callback] tables). A flag beats its variable, which beats the file, which beats the defaults."""
+
+
+_SERVE_DESCRIPTION = f"""\
+{_sources("--callback-url")}
 
 serve stores the app (SDKAppID, key, admins) and its webhook settings (callback URL, token,
 commands, timeouts, retries) in its database and reuses them on restart: a setting given at
@@ -70,13 +65,55 @@ start-up replaces the stored one, a setting left out keeps it. A --key other tha
 is refused unless --rotate-key is given (it invalidates every UserSig made with the old key).
 
 variables:
-{_variables()}"""
+{_variables("serve")}"""
+
+_WORKER_DESCRIPTION = f"""\
+Run beside `timhooks serve --no-dispatch` on PostgreSQL; any number of workers share the outbox,
+each webhook claimed by one at a time. It delivers with the webhook settings the servers stored.
+
+{_sources("--concurrency")}
+A worker takes the settings below; the file's other settings are serve's.
+
+variables:
+{_variables("worker")}"""
 
 
-def _setting(parser: argparse.ArgumentParser, flag: str, help_text: str, **kwargs: Any) -> None:
-    """A serve flag with its variable named after its help."""
-    name = kwargs.get("dest") or flag.lstrip("-").replace("-", "_")
-    parser.add_argument(flag, help=f"{help_text} [env: {ENV_PREFIX}{name.upper()}]", **kwargs)
+def _add_settings(parser: argparse.ArgumentParser, command: str) -> list[str]:
+    """The flags of ``command`` (serve or worker), one per declared setting it takes; their
+    names. ``worker --db`` is required."""
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="TOML file with [server] and [callback] tables (default: none)",
+    )
+    names = []
+    for setting in SETTINGS.values():
+        if command == "worker" and not setting.worker:
+            continue
+        names.append(setting.name)
+        required = command == "worker" and setting.name == "db"
+        help_text = f"{setting.help} (default: {default_text(setting)}) [env: {setting.env}]"
+        if required:
+            help_text = f"{setting.help} (required)"
+        if setting.switch is not None:
+            parser.add_argument(
+                setting.flag,
+                dest=setting.name,
+                action="store_const",
+                const=setting.switch_value,
+                help=help_text,
+            )
+            continue
+        parser.add_argument(
+            setting.flag,
+            dest=setting.name,
+            type=setting.kind.flag_type,
+            choices=setting.kind.choices,
+            metavar=None if setting.kind.choices else setting.metavar,
+            required=required,
+            help=help_text,
+        )
+    return names
 
 
 def add_commands(commands: Any) -> None:
@@ -90,173 +127,21 @@ def add_commands(commands: Any) -> None:
         "timhooks serve --config timhooks.toml --concurrency 4",
         json_help="print the start-up facts as one JSON object",
     )
-    serve.add_argument(
-        "--config",
-        metavar="FILE",
-        help="TOML file with [server] and [callback] tables (default: none)",
-    )
-    _setting(serve, "--host", f"address to listen on (default: {_SERVER.host})")
-    _setting(serve, "--port", f"port to listen on (default: {_SERVER.port})", type=int)
-    _setting(
-        serve,
-        "--db",
-        f"database: a path, sqlite:///path or postgresql://user@host/db (default: {_SERVER.db})",
-        metavar="URL",
-    )
-    _setting(
-        serve,
-        "--app-id",
-        "SDKAppID of the app to serve (default: the stored app, else a new one)",
-        type=int,
-        metavar="SDKAPPID",
-    )
-    _setting(serve, "--key", "the app's secret key (default: the stored one, else generated)")
-    _setting(
-        serve,
-        "--rotate-key",
-        "replace the stored key with --key, invalidating UserSigs made with the old one"
-        " (default: refuse a different key)",
-        action="store_const",
-        const=True,
-    )
-    _setting(
-        serve,
-        "--admins",
-        "admin identifiers, comma-separated (default: the stored ones, else administrator)",
-        metavar="IDS",
-    )
-    _setting(
-        serve,
-        "--callback-url",
-        "webhook URL; alone it switches every command on (default: the stored one, else none:"
-        " no webhooks)",
-        metavar="URL",
-    )
-    _setting(
-        serve,
-        "--callback-token",
-        "webhook token: adds Sign and RequestTime (default: the stored one, else unsigned)",
-        metavar="TOKEN",
-    )
-    _setting(
-        serve,
-        "--callback-commands",
-        "comma-separated CallbackCommands to send (default: the stored list, else every one)",
-        metavar="NAMES",
-    )
-    _setting(
-        serve,
-        "--callback-before-timeout-ms",
-        "before-webhook timeout in milliseconds"
-        f" (default: {_CALLBACK.before_timeout * 1000:g}, as Tencent)",
-        type=float,
-        metavar="MS",
-    )
-    _setting(
-        serve,
-        "--callback-failure-policy",
-        f"what a failed before-webhook does (default: {_CALLBACK.failure_policy}, as Tencent)",
-        choices=FailurePolicy.ALL,
-    )
-    _setting(
-        serve,
-        "--callback-retry-attempts",
-        f"after-webhook attempts in all (default: {_CALLBACK.retry.attempts}, no retry, as"
-        " Tencent)",
-        type=int,
-        metavar="N",
-    )
-    _setting(
-        serve,
-        "--callback-retry-base",
-        f"seconds before the first retry, then 4 times longer each (default:"
-        f" {_CALLBACK.retry.base:g})",
-        type=float,
-        metavar="SECONDS",
-    )
-    _setting(
-        serve,
-        "--concurrency",
-        f"after-webhooks in flight at once (default: {_SERVER.concurrency})",
-        type=int,
-        metavar="N",
-    )
-    _setting(
-        serve,
-        "--no-dispatch",
-        "do not deliver after-webhooks in this process; run `timhooks worker` (default: deliver)",
-        dest="dispatch",
-        action="store_const",
-        const=False,
-    )
-    _setting(
-        serve,
-        "--refuse-private-targets",
-        "refuse webhook URLs whose host is or resolves to an address that is not globally"
-        " routable (loopback, private, link-local, carrier-grade NAT, reserved), for"
-        " multi-tenant deployments (default: allowed)",
-        dest="allow_private_targets",
-        action="store_const",
-        const=False,
-    )
-    _setting(
-        serve,
-        "--no-upgrade",
-        "refuse to start on an outdated schema instead of migrating it (default: migrate)",
-        dest="upgrade",
-        action="store_const",
-        const=False,
-    )
-    _setting(
-        serve,
-        "--max-connections",
-        f"open HTTP connections at most (default: {_SERVER.max_connections}); at the cap the"
-        " longest idle one is closed, or a new one answered 503 when all are in a request",
-        type=int,
-        metavar="N",
-    )
-    _setting(
-        serve,
-        "--retention-days",
-        f"prune finished deliveries older than this, hourly; 0 keeps all (default:"
-        f" {_SERVER.retention_days:g})",
-        type=float,
-        metavar="DAYS",
-    )
-    serve.set_defaults(run=run_serve)
+    serve.set_defaults(run=run_serve, settings=_add_settings(serve, "serve"))
 
     worker = add_command(
         commands,
         "worker",
         summary="deliver after-webhooks from a database that servers share (no REST API)",
-        description="Run beside `timhooks serve --no-dispatch` on PostgreSQL; any number of"
-        " workers share the outbox, each webhook claimed by one at a time.",
+        description=_WORKER_DESCRIPTION,
         example="timhooks worker --db postgresql://timhooks@db.internal/timhooks --concurrency 64",
     )
-    worker.add_argument(
-        "--db", required=True, metavar="URL", help="the database the servers write to"
-    )
-    worker.add_argument(
-        "--concurrency",
-        type=int,
-        metavar="N",
-        help=f"after-webhooks in flight at once (default: {_SERVER.concurrency})",
-    )
-    worker.add_argument(
-        "--retention-days",
-        type=float,
-        metavar="DAYS",
-        help="prune finished deliveries older than this, hourly; 0 keeps all"
-        f" (default: {_SERVER.retention_days:g})",
-    )
-    worker.add_argument(
-        "--no-upgrade",
-        dest="upgrade",
-        action="store_const",
-        const=False,
-        help="refuse to start on an outdated schema instead of migrating it (default: migrate)",
-    )
-    worker.set_defaults(run=run_worker)
+    worker.set_defaults(run=run_worker, settings=_add_settings(worker, "worker"))
+
+
+def _flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings given as flags, by name (None: not given)."""
+    return {name: getattr(args, name) for name in args.settings}
 
 
 def add_tool_commands(commands: Any) -> None:
@@ -403,32 +288,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from timhooks import hosting
     from timhooks.server.app import ChatServer
 
-    flags = {
-        name: getattr(args, name)
-        for name in (
-            "host",
-            "port",
-            "db",
-            "app_id",
-            "key",
-            "admins",
-            "callback_url",
-            "callback_token",
-            "callback_commands",
-            "callback_before_timeout_ms",
-            "callback_failure_policy",
-            "callback_retry_attempts",
-            "callback_retry_base",
-            "dispatch",
-            "allow_private_targets",
-            "upgrade",
-            "retention_days",
-            "concurrency",
-            "rotate_key",
-            "max_connections",
-        )
-    }
-    config = load_config(file=args.config, flags=flags)
+    config = load_config(file=args.config, flags=_flags(args))
     limits = hosting.ConnectionLimits(max_connections=config.max_connections)
     # The port first: a bad or busy one is one error, before any database or app is created.
     hosting.raise_open_files_limit()
@@ -542,13 +402,10 @@ def run_usersig(args: argparse.Namespace) -> int:
 
 def run_worker(args: argparse.Namespace) -> int:
     """Deliver after-webhooks from the shared database until interrupted."""
-    import signal
-
     from timhooks.server.app import ChatServer
 
-    flags = {"db": args.db, "concurrency": args.concurrency, "upgrade": args.upgrade}
-    flags["retention_days"] = args.retention_days
-    config = load_config(flags=flags)
+    # TIMHOOKS_DISPATCH=false (in an environment shared with serve) is serve's: a worker delivers.
+    config = load_config(file=args.config, flags={**_flags(args), "dispatch": True})
 
     async def main() -> None:
         server = ChatServer(config)
@@ -590,7 +447,7 @@ def run_db_upgrade(args: argparse.Namespace) -> int:
             ).close()
         except DatabaseNotFound as exc:
             if args.component != "all":
-                raise DatabaseNotFound(f"{exc}; --create makes it") from None
+                raise DatabaseNotFound(f"{exc}; --create makes it") from exc
             report[name] = exc
             continue
         report[name] = applied

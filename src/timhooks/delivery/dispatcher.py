@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from timhooks.delivery.loop import ClaimLoop
 from timhooks.delivery.retry import RetryPolicy
 from timhooks.delivery.sender import Attempt, WebhookSender, WebhookTarget
+from timhooks.text import printable
 
 __all__ = ["OutboxDispatcher", "OutboxRow", "OutboxStore", "Route", "attempt_outcome", "shown_url"]
 
@@ -31,7 +32,7 @@ log = logging.getLogger("timhooks.delivery")
 _LEASE_MARGIN = 10.0
 
 # A Sign (a query parameter, or the 64 hex digits of one) never reaches a log line, even when a
-# receiver echoes its request in its answer (reference 1.5: the Sign authenticates the sender).
+# receiver echoes its request in its answer: the Sign authenticates the sender (docs/protocol.md).
 _SIGNS = re.compile(r"(?i)((?:Sign|usersig)=)[^&\s\"']*|\b[0-9a-f]{64}\b")
 _ANSWER_SHOWN = 200  # characters of the answer's first line in a log line
 
@@ -52,9 +53,6 @@ def shown_url(url: str) -> str:
 def attempt_outcome(attempt: Attempt, token: str | None = None) -> str:
     """What a failed attempt got, for a log line: the receiver's HTTP status and the first line
     of its answer, or the error; control characters escaped, Signs and ``token`` masked."""
-    # Imported here: timhooks.cli imports the server, which imports this module.
-    from timhooks.cli.output import printable
-
     parts: list[str] = []
     if attempt.status_code is not None:
         parts.append(f"HTTP {attempt.status_code}")

@@ -27,13 +27,15 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from timhooks.protocol.errors import DeliveryError
+
 __all__ = ["HttpError", "HttpPool", "HttpTransport"]
 
 _MAX_HEAD = 64 * 1024
 _USER_AGENT = b"timhooks"
 
 
-class HttpError(Exception):
+class HttpError(DeliveryError):
     """The request could not be completed (connection, protocol or size fault)."""
 
 
@@ -98,6 +100,7 @@ class _Connection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             if not self.complete and self.error is None:
                 self.error = HttpError(f"malformed answer: {exc}")
+                self.error.__cause__ = exc  # raised later, by exchange
             self.dirty = True
         if self.error is None and not self._head_done and self._received > _MAX_HEAD:
             self.error = HttpError(f"the answer's headers are larger than {_MAX_HEAD} bytes")
@@ -109,11 +112,11 @@ class _Connection(asyncio.Protocol):
         return False  # close the transport
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._ended(f": {exc}" if exc is not None else "")
+        self._ended(f": {exc}" if exc is not None else "", exc)
         if not self.lost.done():
             self.lost.set_result(None)
 
-    def _ended(self, why: str) -> None:
+    def _ended(self, why: str, cause: Exception | None = None) -> None:
         """The peer closed its side: that ends a close-delimited answer, and fails any other."""
         waiter = self._waiter
         self.dirty = True
@@ -127,6 +130,7 @@ class _Connection(asyncio.Protocol):
                 self.error = HttpError(f"the server closed the connection without answering{why}")
             else:
                 self.error = HttpError(f"the server closed the connection mid-answer{why}")
+            self.error.__cause__ = cause
         waiter.set_result(None)
 
     # -- httptools callbacks -----------------------------------------------------------------
@@ -256,7 +260,6 @@ class HttpPool:
         url: str,
         body: bytes,
         *,
-        content_type: bytes = b"application/json",
         connect_to: str | None = None,
     ) -> tuple[int, bytes]:
         """POST ``body`` to ``url``; ``connect_to`` pins the IP address to connect to."""
@@ -265,8 +268,8 @@ class HttpPool:
             raise HttpError(f"not an http(s) URL: {url[:80]!r}")
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
-        except ValueError:
-            raise HttpError("the URL has a bad port") from None
+        except ValueError as exc:
+            raise HttpError("the URL has a bad port") from exc
         host = parts.hostname
         origin = (parts.scheme, host, port)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -275,9 +278,7 @@ class HttpPool:
             netloc = f"{netloc}:{port}"
         request = (
             f"POST {target} HTTP/1.1\r\nHost: {netloc}\r\n".encode()
-            + b"Content-Type: "
-            + content_type
-            + b"\r\nUser-Agent: "
+            + b"Content-Type: application/json\r\nUser-Agent: "
             + _USER_AGENT
             + b"\r\nContent-Length: "
             + str(len(body)).encode()
@@ -330,5 +331,5 @@ class HttpPool:
                 server_hostname=host if context is not None else None,
             )
         except (OSError, ssl.SSLError) as exc:
-            raise HttpError(f"cannot connect to {host}:{port}: {exc}") from None
+            raise HttpError(f"cannot connect to {host}:{port}: {exc}") from exc
         return conn

@@ -1,7 +1,8 @@
 """Retry schedules as pure functions of the attempt number.
 
-Tencent does not retry after-webhooks unless the app asks for it (reference 1.4); timhooks offers
-exponential backoff on top. The dispatcher and the receiver's inbox worker only read a policy.
+Tencent does not retry after-webhooks unless the app asks for it ("Webhook Overview",
+https://trtc.io/document/34354); timhooks offers exponential backoff on top. The dispatcher and
+the receiver's inbox worker only read a policy.
 """
 
 from __future__ import annotations
@@ -36,4 +37,4 @@ class RetryPolicy:
 
 
 NO_RETRY = RetryPolicy(attempts=1)
-"""Tencent's default for after-webhooks: one try, no retry (reference 1.4)."""
+"""Tencent's default for after-webhooks: one try, no retry (docs/protocol.md)."""

@@ -1,9 +1,10 @@
 """The webhook sender: one POST to the app's URL, exactly as Tencent makes it.
 
 The query is ``SdkAppid``, ``CallbackCommand``, ``contenttype=json``, ``ClientIP``,
-``OptPlatform``, plus ``Sign`` and ``RequestTime`` when the app has a token (reference 1.2, 1.5).
-Connections are kept alive (reference 1.1). A call counts as answered only with HTTP 200 and a
-JSON answer object (reference 1.6); anything else is a failure with its reason recorded.
+``OptPlatform``, plus ``Sign`` and ``RequestTime`` when the app has a token; connections are kept
+alive. A call counts as answered only with HTTP 200 and a JSON answer object; anything else is a
+failure with its reason recorded ("Webhook Overview", https://trtc.io/document/34354;
+docs/protocol.md).
 
 With ``refuse_private=True`` (multi-tenant deployments; off by default so local development
 works) the sender resolves the target's host before each attempt and refuses every address that
@@ -22,10 +23,10 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from timhooks.delivery.addresses import is_public_address
-from timhooks.delivery.http import HttpError, HttpPool, HttpTransport
+from timhooks.delivery.http import HttpPool, HttpTransport
 from timhooks.protocol.commands import COMMANDS, CommandSpec
 from timhooks.protocol.decisions import Decision
-from timhooks.protocol.errors import MalformedResponse
+from timhooks.protocol.errors import DeliveryError, MalformedResponse
 from timhooks.protocol.events import AfterGroupFull
 from timhooks.protocol.query import build_query
 from timhooks.protocol.signing import compute_sign
@@ -35,7 +36,7 @@ __all__ = ["Attempt", "WebhookSender", "WebhookTarget"]
 _MAX_ANSWER = 64 * 1024
 
 # Any after-command's spec reads an answer for after-webhooks: their answers only need to be
-# well formed, Tencent ignores the code (reference 1.1).
+# well formed, Tencent ignores the code ("Webhook Overview", https://trtc.io/document/34354).
 _AFTER_SPEC = COMMANDS[AfterGroupFull.command]
 
 
@@ -119,7 +120,7 @@ class WebhookSender:
         if target.token is None:
             return shown, shown
         now = int(self.clock())
-        # Tencent's order: ...&Sign=...&RequestTime=... (reference 1.5); the log omits the Sign.
+        # Tencent's order: ...&Sign=...&RequestTime=... (docs/protocol.md); the log omits the Sign.
         return f"{shown}&Sign={_sign(target.token, now)}&RequestTime={now}", (
             f"{shown}&RequestTime={now}"
         )
@@ -157,7 +158,7 @@ class WebhookSender:
                     status, answer = await self.transport.post(url, body, connect_to=connect_to)
         except TimeoutError:
             error = f"timed out after {time_limit:g} s"
-        except HttpError as exc:
+        except DeliveryError as exc:  # HttpError, or a transport's own
             error = str(exc)
         if error is None and status != 200:
             error = f"HTTP status {status}, not 200"

@@ -10,13 +10,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import msgspec
-
 from timhooks.protocol import events as ev
 from timhooks.protocol.decisions import Decision, DecisionKind, ResultItem
+from timhooks.protocol.encoding import encode_json
 from timhooks.protocol.errors import MalformedResponse
 
-_encoder = msgspec.json.Encoder()
 # ErrorCode as a quoted number: ASCII digits only (str.isdigit also takes "²", which int()
 # refuses), and short enough that int() never meets its digit limit.
 _INT_TEXT = re.compile(r"-?[0-9]{1,18}")
@@ -42,7 +40,7 @@ def encode_results(decision: Decision, event: ev.Event | None, low: int) -> byte
         for account in dict.fromkeys([*recipients, *verdicts])
     ]
     body = {"ActionStatus": "OK", "ErrorInfo": "", "ErrorCode": 0, "ResultItem": items}
-    return _encoder.encode(body)
+    return encode_json(body)
 
 
 def decode_reason(exc: Exception) -> str:

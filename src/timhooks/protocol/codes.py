@@ -26,12 +26,10 @@ class WebhookCode(IntEnum):
 class RestCode(IntEnum):
     """ErrorCode values of Tencent's REST API that timhooks returns."""
 
-    OK = 0
     # Official Account service (the Official Channel REST pages, https://trtc.io/document/60755)
     OA_BAD_PARAM = 6017
     # group and generic service codes
     INTERNAL = 10002
-    BAD_COMMAND = 10003
     BAD_PARAM = 10004
     NO_PERMISSION = 10007
     GROUP_NOT_FOUND = 10010
@@ -42,7 +40,6 @@ class RestCode(IntEnum):
     ACCOUNT_NOT_FOUND = 10019
     GROUP_ID_IN_USE = 10021
     MSG_TO_RECALL_NOT_FOUND = 10030
-    BAD_PACKET = 20001
     CREATE_REFUSED_BY_CALLBACK = 20006
     # The same code: a one-to-one message refused by C2C.CallbackBeforeSendMsg.
     MSG_REFUSED_BY_CALLBACK = 20006
@@ -54,7 +51,6 @@ class RestCode(IntEnum):
     BAD_RESOURCE_URL = 60009
     NEEDS_ADMIN = 60010
     MISSING_SDKAPPID = 60012
-    ACCOUNT_NOT_STRING = 60015
     # UserSig (70000-79999)
     USERSIG_EXPIRED = 70001
     USERSIG_MALFORMED = 70003

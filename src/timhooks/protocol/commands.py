@@ -28,6 +28,7 @@ from timhooks.protocol._answers import (
 )
 from timhooks.protocol.codes import RestCode, WebhookCode
 from timhooks.protocol.decisions import ACK_BODY, Decision, DecisionKind
+from timhooks.protocol.encoding import encode_json
 from timhooks.protocol.errors import (
     CommandMismatch,
     ConfigError,
@@ -67,8 +68,6 @@ _MSG_CUSTOM = (120001, 130000)
 _GROUP_CUSTOM = (10100, 10200)
 # Per-recipient ResultCodes of the friend-request webhooks (https://trtc.io/document/43468).
 _FRIEND_RESULTS = (38000, 39000)
-
-_encoder = msgspec.json.Encoder()
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +176,7 @@ class CommandSpec:
             body["CloudCustomData"] = decision.cloud_custom_data
         if self.replies:
             body["RspData"] = decision.rsp_data or ""  # required, even on a failure
-        return _encoder.encode(body)
+        return encode_json(body)
 
     def parse_response(self, body: bytes) -> Decision:
         """Read an app backend's answer into a Decision; MalformedResponse if it is not one.

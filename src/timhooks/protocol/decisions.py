@@ -19,7 +19,15 @@ from typing import Any, Protocol
 from timhooks.protocol.codes import WebhookCode
 from timhooks.protocol.errors import ConfigError
 
-__all__ = ["ACK_BODY", "Decision", "DecisionKind", "MessageLike", "ResultItem", "WireObject"]
+__all__ = [
+    "ACK_BODY",
+    "ALLOW",
+    "Decision",
+    "DecisionKind",
+    "MessageLike",
+    "ResultItem",
+    "WireObject",
+]
 
 
 class WireObject(Protocol):
@@ -165,3 +173,7 @@ class Decision:
 
 ACK_BODY = b'{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}'
 """The answer to an after-webhook, and to an allowed before-webhook with nothing to add."""
+
+ALLOW = Decision()
+"""The allow decision: what Tencent does when a before-webhook times out or fails ("Webhook
+Overview", https://trtc.io/document/34354), and so the receiver's default fallback."""

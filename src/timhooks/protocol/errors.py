@@ -4,6 +4,10 @@
     ├── ProtocolError              bad input from a peer (never a crash of ours)
     │   ├── MalformedRequest       a webhook request that is not what the protocol says
     │   │   └── CommandMismatch    query CallbackCommand differs from the body's
+    │   ├── BodyError              a request body refused before it is read (request_body.py)
+    │   │   ├── BodyTooLarge       413: over the size limit
+    │   │   ├── BodyTooSlow        408: not in within the deadline
+    │   │   └── BadContentLength   400: a Content-Length that is not a number
     │   ├── MalformedResponse      an app backend's answer that is not what the protocol says
     │   ├── VerificationError      Sign / RequestTime authentication failed
     │   │   ├── MissingSignature
@@ -17,9 +21,13 @@
     │       └── UserSigAppMismatch        70014
     ├── ConfigError                misuse by the caller (bad decision, bad URL, bad option)
     ├── StorageError               the database failed; mapped from sqlite3 / psycopg
+    │   └── DatabaseNotFound       no database (or schema) where one must exist (storage/)
     └── DeliveryError              a webhook could not be delivered
+        └── HttpError              the POST failed: connection, protocol or size (delivery/http.py)
 
-Foreign exceptions are mapped at the adapter boundary with ``raise ... from exc``.
+Foreign exceptions are mapped at the adapter boundary with ``raise ... from exc``, so the
+original error stays the ``__cause__``. The subclasses defined outside this module are raised
+where their adapter is, and caught by their base class here.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
-"""Webhook authentication: ``Sign`` = lowercase hex sha256(Token + RequestTime) (reference 1.5).
+"""Webhook authentication: ``Sign`` = lowercase hex sha256(Token + RequestTime).
 
 RequestTime is Unix seconds as decimal text. A receiver recomputes Sign from its own token and
 rejects a request whose RequestTime is more than a minute from its clock (anti-replay; the
-Chinese console doc states the one-minute rule). The Sign does not cover the body.
+Chinese console doc states the one-minute rule). The Sign does not cover the body. From "Webhook
+Overview" (https://trtc.io/document/34354) and "Webhook Configuration"
+(https://cloud.tencent.com/document/product/269/32431); docs/protocol.md.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from timhooks.protocol.errors import MissingSignature, SignatureMismatch, StaleR
 __all__ = ["DEFAULT_TOLERANCE", "compute_sign", "verify_sign"]
 
 DEFAULT_TOLERANCE = 60
-"""Seconds RequestTime may differ from the receiver's clock (reference 1.5)."""
+"""Seconds RequestTime may differ from the receiver's clock (docs/protocol.md)."""
 
 
 def compute_sign(token: str, request_time: int | str) -> str:

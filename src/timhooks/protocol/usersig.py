@@ -1,4 +1,4 @@
-"""UserSig (TLS sig v2): the credential every REST and client call carries (reference 6.1).
+"""UserSig (TLS sig v2): the credential every REST and client call carries.
 
 A UserSig is base64url' (``+``->``*``, ``/``->``-``, ``=``->``_``) of zlib(JSON) where the JSON
 holds ``TLS.ver`` "2.0", ``TLS.identifier``, ``TLS.sdkappid``, ``TLS.expire``, ``TLS.time`` and
@@ -7,7 +7,8 @@ holds ``TLS.ver`` "2.0", ``TLS.identifier``, ``TLS.sdkappid``, ``TLS.expire``, `
 
 ``generate_usersig`` reproduces Tencent's Python generator byte for byte (same JSON layout and
 zlib level); ``verify_usersig`` accepts any generator's output (Go's uses another zlib level and
-JSON layout), so it parses instead of comparing bytes.
+JSON layout), so it parses instead of comparing bytes. Tencent's generators:
+https://github.com/tencentyun/tls-sig-api-v2-python and its Go sibling; docs/protocol.md.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from timhooks.protocol.errors import (
 __all__ = ["DEFAULT_EXPIRE", "UserSigInfo", "decode_usersig", "generate_usersig", "verify_usersig"]
 
 DEFAULT_EXPIRE = 180 * 86400
-"""Validity of a UserSig in the official generators: 180 days (reference 6)."""
+"""Validity of a UserSig in Tencent's generators: 180 days (``TLSSigAPIv2.py``)."""
 
 _MAX_USERSIG = 4096
 _MAX_JSON = 16384
@@ -110,23 +111,24 @@ def decode_usersig(usersig: str) -> UserSigInfo:
         raise UserSigMalformed("UserSig is empty, too long or not ASCII")
     try:
         raw = base64.b64decode(usersig.translate(_FROM_URL), validate=True)
-    except (binascii.Error, ValueError):
-        raise UserSigMalformed("UserSig is not base64url text") from None
+    except (binascii.Error, ValueError) as exc:
+        raise UserSigMalformed("UserSig is not base64url text") from exc
     try:
         inflater = zlib.decompressobj()
         text = inflater.decompress(raw, _MAX_JSON)
-    except zlib.error:
-        raise UserSigMalformed("UserSig is not zlib-compressed") from None
+    except zlib.error as exc:
+        raise UserSigMalformed("UserSig is not zlib-compressed") from exc
     if inflater.unconsumed_tail:
         raise UserSigMalformed("UserSig inflates to more than 16 KiB")
     if not inflater.eof:
         # A UserSig cut short (here: its zlib checksum lost) is 70003, "parse failed (e.g.
-        # truncated)" (reference 6), even when what is left still inflates to the full JSON.
+        # truncated)" ("Error Codes", https://trtc.io/document/34348), even when what is left still
+        # inflates to the full JSON.
         raise UserSigMalformed("UserSig is truncated")
     try:
         doc = json.loads(text)
-    except (ValueError, RecursionError):
-        raise UserSigMalformed("UserSig does not hold JSON") from None
+    except (ValueError, RecursionError) as exc:
+        raise UserSigMalformed("UserSig does not hold JSON") from exc
     if not isinstance(doc, dict):
         raise UserSigMalformed("UserSig does not hold a JSON object")
     identifier = doc.get("TLS.identifier")
@@ -147,8 +149,8 @@ def decode_usersig(usersig: str) -> UserSigInfo:
     if userbuf_b64 is not None:
         try:
             base64.b64decode(userbuf_b64, validate=True)
-        except (binascii.Error, ValueError):
-            raise UserSigMalformed("UserSig TLS.userbuf is not base64") from None
+        except (binascii.Error, ValueError) as exc:
+            raise UserSigMalformed("UserSig TLS.userbuf is not base64") from exc
     return UserSigInfo(identifier, sdk_app_id, time, expire, sig, userbuf_b64)
 
 

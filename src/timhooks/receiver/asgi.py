@@ -11,18 +11,30 @@ worker also starts on the first request).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from timhooks.receiver.core import Receiver, WebhookResponse, _too_large
 from timhooks.receiver.observe import Cause
+from timhooks.receiver.response import WebhookEndpoint, WebhookResponse
+from timhooks.request_body import (
+    BODY_DEADLINE,
+    BadContentLength,
+    BodyError,
+    BodyTooLarge,
+    BodyTooSlow,
+    read_body,
+)
 
 __all__ = ["DEFAULT_BODY_DEADLINE", "ReceiverApp"]
 
-# Tencent gives up on a webhook after 2 s (reference 1.4), so a body still arriving after 10 s is
-# not Tencent's: a slow or endless body (slowloris) must not hold a connection and task for ever.
-DEFAULT_BODY_DEADLINE = 10.0
+DEFAULT_BODY_DEADLINE = BODY_DEADLINE
+"""Seconds a body may take to arrive (``timhooks.request_body``)."""
+
+_CAUSES: dict[type[BodyError], Cause] = {
+    BodyTooLarge: Cause.TOO_LARGE,
+    BodyTooSlow: Cause.SLOW_BODY,
+    BadContentLength: Cause.BAD_BODY,
+}
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -44,7 +56,9 @@ def _peer(scope: Scope) -> str | None:
 class ReceiverApp:
     """ASGI application around a Receiver."""
 
-    def __init__(self, receiver: Receiver, *, body_deadline: float = DEFAULT_BODY_DEADLINE) -> None:
+    def __init__(
+        self, receiver: WebhookEndpoint, *, body_deadline: float = DEFAULT_BODY_DEADLINE
+    ) -> None:
         self.receiver = receiver
         self.body_deadline = body_deadline
 
@@ -63,45 +77,21 @@ class ReceiverApp:
         if method != "POST":
             await self._send(send, await receiver.handle(method, query, b"", peer=peer))
             return
-        limit = receiver.max_body
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                if not value.isdigit():
-                    why = "Content-Length is not a number"
-                    rejected = receiver._reject(400, Cause.BAD_BODY, why, query=query, peer=peer)
-                    await self._send(send, rejected)
-                    return
-                if int(value) > limit:
-                    await self._send(send, self._too_large(query, peer))
-                    return
-                break
-        chunks: list[bytes] = []
-        size = 0
-        more = True
         try:
-            async with asyncio.timeout(self.body_deadline):
-                while more:
-                    message = await receive()
-                    if message["type"] == "http.disconnect":
-                        return
-                    chunk: bytes = message.get("body", b"")
-                    size += len(chunk)
-                    if size > limit:
-                        await self._send(send, self._too_large(query, peer))
-                        return
-                    chunks.append(chunk)
-                    more = message.get("more_body", False)
-        except TimeoutError:
-            late = f"the body did not arrive within {self.body_deadline:g} s"
-            rejected = receiver._reject(408, Cause.SLOW_BODY, late, query=query, peer=peer)
+            body = await read_body(
+                scope.get("headers", ()),
+                receive,
+                limit=receiver.max_body,
+                deadline=self.body_deadline,
+            )
+        except BodyError as exc:
+            cause = _CAUSES[type(exc)]
+            rejected = receiver.reject(exc.status, cause, str(exc), query=query, peer=peer)
             await self._send(send, rejected)
             return
-        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        if body is None:
+            return  # the client went away
         await self._send(send, await receiver.handle(method, query, body, peer=peer))
-
-    def _too_large(self, query: bytes, peer: str | None) -> WebhookResponse:
-        why = _too_large(self.receiver.max_body)
-        return self.receiver._reject(413, Cause.TOO_LARGE, why, query=query, peer=peer)
 
     @staticmethod
     async def _send(send: Send, response: WebhookResponse) -> None:

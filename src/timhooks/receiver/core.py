@@ -20,12 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl
 
-import msgspec
-
 from timhooks.delivery.loop import ClaimLoop
 from timhooks.delivery.retry import RetryPolicy
 from timhooks.protocol.commands import COMMANDS, CommandSpec, Phase, get_command, parse_event
-from timhooks.protocol.decisions import ACK_BODY, Decision
+from timhooks.protocol.decisions import ACK_BODY, ALLOW, Decision
 from timhooks.protocol.errors import (
     ConfigError,
     MalformedRequest,
@@ -39,15 +37,16 @@ from timhooks.protocol.errors import (
 from timhooks.protocol.events import Event
 from timhooks.protocol.query import Platform, WebhookQuery, parse_query
 from timhooks.protocol.signing import DEFAULT_TOLERANCE, verify_sign
+from timhooks.receiver.asgi import ReceiverApp
 from timhooks.receiver.observe import Cause, Notice, Observer, Rejection, Repeat
+from timhooks.receiver.response import WebhookResponse, not_post
+from timhooks.receiver.sync import SyncReceiver
 from timhooks.receiver.threads import HandlerThreads
+from timhooks.request_body import MAX_BODY, BodyTooLarge
 from timhooks.storage import InboxEntry, InboxStatus, InboxStore, NewInboxEntry, open_inbox
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
-
-    from timhooks.receiver.asgi import ReceiverApp
-    from timhooks.receiver.sync import SyncReceiver
 
 __all__ = ["Handler", "Receiver", "WebhookMeta", "WebhookResponse"]
 
@@ -60,14 +59,10 @@ Handler = Callable[..., Any]
 Before-handlers return a Decision (None means allow); after-handlers return nothing.
 """
 
-DEFAULT_MAX_BODY = 1024 * 1024
+DEFAULT_MAX_BODY = MAX_BODY
 _PRUNE_EVERY = 3600.0
 DEFAULT_RETRY = RetryPolicy()
-# Tencent proceeds when a before-webhook times out (reference 1.4); so does the receiver's fallback.
-ALLOW = Decision()
 ANY = "*"
-
-_encoder = msgspec.json.Encoder()
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,38 +76,6 @@ class WebhookMeta:
     received_at: float
     inbox_id: int | None = None
     attempt: int = 1
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookResponse:
-    """An HTTP answer: status and JSON body."""
-
-    status: int
-    body: bytes
-
-    @classmethod
-    def error(cls, status: int, info: str) -> WebhookResponse:
-        """A rejection in Tencent's envelope, ErrorCode being the HTTP status."""
-        body = {"ActionStatus": "FAIL", "ErrorCode": status, "ErrorInfo": info}
-        return cls(status, _encoder.encode(body))
-
-    @classmethod
-    def not_post(cls, method: str) -> WebhookResponse:
-        """405: Tencent sends webhooks with POST only (reference 1.1)."""
-        return cls.error(405, _not_post(method))
-
-    @classmethod
-    def too_large(cls, limit: int) -> WebhookResponse:
-        """413: the body is over the receiver's limit."""
-        return cls.error(413, _too_large(limit))
-
-
-def _not_post(method: str) -> str:
-    return f"webhooks are POST requests, not {method[:20]}"
-
-
-def _too_large(limit: int) -> str:
-    return f"body larger than {limit} bytes"
 
 
 _SIGN_CAUSES: dict[type[VerificationError], Cause] = {
@@ -228,7 +191,7 @@ class Receiver:
                 try:
                     spec.check(fallback)
                 except ConfigError as exc:
-                    raise ConfigError(f"fallback {fallback.kind.value!r}: {exc}") from None
+                    raise ConfigError(f"fallback {fallback.kind.value!r}: {exc}") from exc
         self.apps: dict[int, str | None] = configured
         self.max_body = max_body
         self.before_deadline = before_deadline
@@ -306,7 +269,7 @@ class Receiver:
             except Exception:
                 log.exception("an observer failed on %s", type(notice).__name__)
 
-    def _reject(
+    def reject(
         self,
         status: int,
         cause: Cause,
@@ -316,7 +279,8 @@ class Receiver:
         peer: str | None = None,
         q: WebhookQuery | None = None,
     ) -> WebhookResponse:
-        """Answer a rejection and tell the observers (with the app and command when known)."""
+        """Answer a request refused (here, or by an adapter before ``handle``) and tell the
+        observers, with the app and command when known."""
         if self._observers:
             app, command = (q.sdk_app_id, q.callback_command) if q is not None else _peek(query)
             rejection = Rejection(
@@ -344,16 +308,16 @@ class Receiver:
         ``peer`` ("host:port" of the sender, when known) is only passed on to observers.
         """
         if method.upper() != "POST":
-            return self._reject(405, Cause.NOT_POST, _not_post(method), query=query, peer=peer)
+            return self.reject(405, Cause.NOT_POST, not_post(method), query=query, peer=peer)
         if len(body) > self.max_body:
-            return self._reject(
-                413, Cause.TOO_LARGE, _too_large(self.max_body), query=query, peer=peer
+            return self.reject(
+                413, Cause.TOO_LARGE, str(BodyTooLarge(self.max_body)), query=query, peer=peer
             )
         q: WebhookQuery | None = None
         try:
             q = parse_query(query)
             if q.sdk_app_id not in self.apps:
-                return self._reject(
+                return self.reject(
                     403,
                     Cause.UNKNOWN_APP,
                     f"SdkAppid {q.sdk_app_id} is not a configured app",
@@ -371,10 +335,10 @@ class Receiver:
                 )
             event = parse_event(body, command=q.callback_command)
         except VerificationError as exc:
-            return self._reject(401, _SIGN_CAUSES[type(exc)], str(exc), q=q, peer=peer)
+            return self.reject(401, _SIGN_CAUSES[type(exc)], str(exc), q=q, peer=peer)
         except ProtocolError as exc:
             cause = Cause.BAD_QUERY if q is None else Cause.BAD_BODY
-            return self._reject(400, cause, str(exc), query=query, q=q, peer=peer)
+            return self.reject(400, cause, str(exc), query=query, q=q, peer=peer)
         self._ensure_worker()
         spec = get_command(event.callback_command)
         if spec is not None and spec.is_before:
@@ -475,7 +439,7 @@ class Receiver:
                 self._give_slots(1)
             # A command from the request is logged with %r: its control characters escaped.
             log.error("could not store %r: %s", q.callback_command, exc)
-            return self._reject(
+            return self.reject(
                 503,
                 Cause.INBOX_FAILED,
                 "the inbox could not store the webhook; try again",
@@ -721,13 +685,9 @@ class Receiver:
     def asgi(self) -> ReceiverApp:
         """This receiver as an ASGI application (route to it from Starlette or FastAPI)."""
         if self._asgi is None:
-            from timhooks.receiver.asgi import ReceiverApp
-
             self._asgi = ReceiverApp(self)
         return self._asgi
 
     def sync(self) -> SyncReceiver:
         """A blocking adapter for Flask, Django or any WSGI code."""
-        from timhooks.receiver.sync import SyncReceiver
-
         return SyncReceiver(self)

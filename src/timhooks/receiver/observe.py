@@ -21,7 +21,7 @@ __all__ = ["Cause", "Notice", "NoticeLimiter", "Observer", "Rejection", "Repeat"
 class Cause(StrEnum):
     """Why a request was rejected, for code that reacts to it (the reason says it for people)."""
 
-    NOT_POST = "not_post"  # 405: webhooks are POSTs (reference 1.1)
+    NOT_POST = "not_post"  # 405: webhooks are POSTs (docs/protocol.md)
     TOO_LARGE = "too_large"  # 413: over max_body
     SLOW_BODY = "slow_body"  # 408: the body did not arrive in time
     BAD_QUERY = "bad_query"  # 400: no numeric SdkAppid or no CallbackCommand in the query

@@ -10,10 +10,9 @@ import asyncio
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-if TYPE_CHECKING:
-    from timhooks.receiver.core import Receiver, WebhookResponse
+from timhooks.receiver.response import WebhookEndpoint, WebhookResponse
 
 __all__ = ["SyncReceiver"]
 
@@ -40,7 +39,7 @@ class _ExitSafeExecutor(ThreadPoolExecutor):
 class SyncReceiver:
     """``handle(method, query, body) -> WebhookResponse``, callable from any thread."""
 
-    def __init__(self, receiver: Receiver) -> None:
+    def __init__(self, receiver: WebhookEndpoint) -> None:
         self.receiver = receiver
         self._loop = asyncio.new_event_loop()
         self._loop.set_default_executor(_ExitSafeExecutor(thread_name_prefix="timhooks-receiver"))

@@ -2,7 +2,7 @@
 
 The receiver runs before-handlers and after-handlers in two pools of their own, so a slow
 after-handler never holds a thread a before-webhook needs (a before-webhook must be answered
-within Tencent's 2 s, reference 1.4).
+within Tencent's 2 s: "Webhook Overview", https://trtc.io/document/34354).
 
 A Python thread cannot be stopped from outside. When the caller of ``run`` gives up (its time
 limit passed, or it was cancelled), the call is left to finish in its thread, which stops

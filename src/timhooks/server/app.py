@@ -9,7 +9,6 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import replace
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -178,9 +177,7 @@ class ChatServer:
                 "app %d: secret key rotated; UserSigs made with the old key no longer verify",
                 app_id,
             )
-        callback = app.callback if app else CallbackConfig()
-        if cfg.callback is not None:
-            callback = _overlay(callback, cfg.callback)
+        callback = cfg.startup_callback(app.callback if app else CallbackConfig())
         if callback.url is not None:
             validate_callback_url(callback.url, allow_private=cfg.allow_private_targets)
         admins = cfg.admins if cfg.admins else (app.admins if app else ("administrator",))
@@ -206,22 +203,3 @@ def _version() -> str:
     import timhooks
 
     return str(timhooks.__version__)
-
-
-def _overlay(base: CallbackConfig, flags: CallbackConfig) -> CallbackConfig:
-    """Settings given at start-up win over the stored ones; unset ones keep the stored value."""
-    defaults = CallbackConfig()
-    changes = {
-        name: getattr(flags, name)
-        for name in (
-            "url",
-            "token",
-            "commands",
-            "before_timeout",
-            "after_timeout",
-            "failure_policy",
-            "retry",
-        )
-        if getattr(flags, name) != getattr(defaults, name)
-    }
-    return replace(base, **changes)

@@ -1,5 +1,10 @@
 """Configuration of the Chat backend: apps, their webhook settings, and the server itself.
 
+Every setting is declared once, in ``timhooks.server.settings.SETTINGS``; ``load_config``, the
+flags of ``timhooks serve`` and ``timhooks worker`` (``timhooks.cli.serve``) with their ``--help``
+defaults, and ``CallbackConfig``'s reading and writing of ``set_callback``'s JSON are derived here
+from that declaration.
+
 Sources, later ones winning: defaults, a TOML file, ``TIMHOOKS_*`` environment variables, flags
 (so a flag beats its variable, which beats the file). ``timhooks serve`` then stores the app (its
 key, admins and webhook settings) in its database, and a restart without those settings reuses them.
@@ -8,21 +13,30 @@ The same ``CallbackConfig`` is changed at run time by the ``timhooks_config`` RE
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import re
 import socket
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from timhooks.delivery.addresses import is_public_address
 from timhooks.delivery.retry import NO_RETRY, RetryPolicy
 from timhooks.protocol.commands import COMMANDS
 from timhooks.protocol.errors import ConfigError
+from timhooks.server.settings import (
+    CALLBACK_SETTINGS,
+    ENV_PREFIX,
+    SETTINGS,
+    TEXT,
+    FailurePolicy,
+    Setting,
+)
 
 __all__ = [
     "ENV_PREFIX",
@@ -30,23 +44,20 @@ __all__ = [
     "CallbackConfig",
     "FailurePolicy",
     "ServerConfig",
+    "Setting",
+    "default_text",
     "load_config",
+    "set_callback_schema",
     "validate_callback_url",
 ]
 
-DEFAULT_BEFORE_TIMEOUT = 2.0  # seconds; Tencent's webhook timeout (reference 1.4)
+# Tencent's webhook timeout ("Webhook Overview", https://trtc.io/document/34354; docs/protocol.md).
+DEFAULT_BEFORE_TIMEOUT = 2.0  # seconds
 
-# A domain label: letters, digits and single hyphens, not first or last (reference 2).
+# A domain label: letters, digits and single hyphens, not first or last ("Webhook Configuration",
+# https://trtc.io/document/34520).
 _LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?!-))*(?<!-)$")
 _PATH_FORBIDDEN = re.compile(r"[\s?#!$&]")
-
-
-class FailurePolicy:
-    """What a before-webhook that times out or fails does: proceed (Tencent's default) or deny."""
-
-    PROCEED = "proceed"
-    DENY = "deny"
-    ALL = (PROCEED, DENY)
 
 
 def _ipv4_shorthand(host: str) -> ipaddress.IPv4Address | None:
@@ -61,12 +72,13 @@ def _ipv4_shorthand(host: str) -> ipaddress.IPv4Address | None:
 
 
 def validate_callback_url(url: str, *, allow_private: bool = True) -> str:
-    """Check ``url`` against Tencent's webhook URL rules (reference 2); return it unchanged.
+    """Check ``url`` against Tencent's webhook URL rules; return it unchanged.
 
-    http or https; host an IP address or a domain of letters, digits and single inner hyphens
-    (at most 63 characters); no query or fragment, since Tencent appends its own query. With
-    ``allow_private=False`` every address that is not globally routable is refused too
-    (``timhooks.delivery.addresses``), and so is ``localhost``.
+    The rules of "Webhook Configuration" (https://trtc.io/document/34520): http or https; host an
+    IP address or a domain of letters, digits and single inner hyphens (at most 63 characters);
+    no query or fragment, since Tencent appends its own query. With ``allow_private=False`` every
+    address that is not globally routable is refused too (``timhooks.delivery.addresses``), and
+    so is ``localhost``.
     """
     if not isinstance(url, str) or not url:
         raise ConfigError("callback URL must be a non-empty string")
@@ -80,7 +92,7 @@ def validate_callback_url(url: str, *, allow_private: bool = True) -> str:
     try:
         host, port = parts.hostname, parts.port
     except ValueError as exc:
-        raise ConfigError(f"callback URL has a bad port: {exc}") from None
+        raise ConfigError(f"callback URL has a bad port: {exc}") from exc
     if not host:
         raise ConfigError("callback URL has no host")
     del port
@@ -111,6 +123,34 @@ def validate_callback_url(url: str, *, allow_private: bool = True) -> str:
     return url
 
 
+T = TypeVar("T")
+
+
+def _get(obj: Any, attr: str) -> Any:
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _with(obj: T, changes: Mapping[str, Any]) -> T:
+    """``obj`` (a dataclass) with the dotted attributes of ``changes`` replaced (``retry.cap``
+    inside ``retry``), each inner object rebuilt once."""
+    direct: dict[str, Any] = {}
+    inner: dict[str, dict[str, Any]] = {}
+    for attr, value in changes.items():
+        head, _, rest = attr.partition(".")
+        if rest:
+            inner.setdefault(head, {})[rest] = value
+        else:
+            direct[head] = value
+    for head, sub in inner.items():
+        direct[head] = _with(direct.get(head, getattr(obj, head)), sub)
+    return cast(T, replace(cast(Any, obj), **direct)) if direct else obj
+
+
+# --- the webhook settings ----------------------------------------------------------------------
+
+
 @dataclass(frozen=True, slots=True)
 class CallbackConfig:
     """One app's webhook settings."""
@@ -129,8 +169,10 @@ class CallbackConfig:
         unknown = sorted(c for c in self.commands if c not in COMMANDS)
         if unknown:
             raise ConfigError(f"unknown CallbackCommand(s): {', '.join(unknown)}")
-        if not 0 < self.before_timeout <= 60 or not 0 < self.after_timeout <= 60:
-            raise ConfigError("webhook timeouts must be between 0 and 60 seconds")
+        for setting in CALLBACK_SETTINGS:
+            value = _get(self, setting.attr)
+            if isinstance(value, int | float):
+                setting.check(value * setting.divisor, str(setting.wire))
         if self.failure_policy not in FailurePolicy.ALL:
             raise ConfigError(f"failure policy must be one of {FailurePolicy.ALL}")
         if self.token is not None and not 1 <= len(self.token) <= 128:
@@ -142,20 +184,13 @@ class CallbackConfig:
 
     def to_wire(self) -> dict[str, Any]:
         """The ``get_callback`` view; the token itself is never shown."""
-        return {
-            "Url": self.url or "",
-            "IsTokenEnable": self.token is not None,
-            "CallbackCommandList": sorted(self.commands),
-            "BeforeTimeoutMs": round(self.before_timeout * 1000),
-            "AfterTimeoutMs": round(self.after_timeout * 1000),
-            "BeforeFailurePolicy": self.failure_policy,
-            "AfterRetry": {
-                "Attempts": self.retry.attempts,
-                "BaseSeconds": self.retry.base,
-                "Factor": self.retry.factor,
-                "MaxSeconds": self.retry.cap,
-            },
-        }
+        data: dict[str, Any] = {}
+        for setting in CALLBACK_SETTINGS:
+            if setting.wire == "Token":
+                data["IsTokenEnable"] = self.token is not None
+            else:
+                _put(data, str(setting.wire), _wire_value(setting, _get(self, setting.attr)))
+        return data
 
     def to_store(self) -> dict[str, Any]:
         """Everything, token included, as stored in the database."""
@@ -169,67 +204,103 @@ class CallbackConfig:
         cls, data: Mapping[str, Any], base: CallbackConfig | None = None
     ) -> CallbackConfig:
         """Apply the fields present in ``data`` (``set_callback`` or stored form) onto ``base``."""
-        cfg = base or cls()
         changes: dict[str, Any] = {}
-        if "Url" in data:
-            changes["url"] = _opt_str(data["Url"], "Url")
-        if "Token" in data:
-            changes["token"] = _opt_str(data["Token"], "Token")
+        for setting in CALLBACK_SETTINGS:
+            wire = str(setting.wire)
+            found, value = _find(data, wire)
+            if found:
+                changes[setting.attr] = _from_wire(setting, value)
         if data.get("IsTokenEnable") is False:
             changes["token"] = None
-        if "CallbackCommandList" in data:
-            changes["commands"] = _commands(data["CallbackCommandList"])
-        if "BeforeTimeoutMs" in data:
-            changes["before_timeout"] = _number(data["BeforeTimeoutMs"], "BeforeTimeoutMs") / 1000
-        if "AfterTimeoutMs" in data:
-            changes["after_timeout"] = _number(data["AfterTimeoutMs"], "AfterTimeoutMs") / 1000
-        if "BeforeFailurePolicy" in data:
-            policy = data["BeforeFailurePolicy"]
-            changes["failure_policy"] = policy.lower() if isinstance(policy, str) else policy
-        if "AfterRetry" in data:
-            changes["retry"] = _retry(data["AfterRetry"], cfg.retry)
-        return replace(cfg, **changes)
+        return _with(base or cls(), changes)
 
 
-def _opt_str(value: Any, name: str) -> str | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise ConfigError(f"{name} must be a string")
+def _find(data: Mapping[str, Any], path: str) -> tuple[bool, Any]:
+    """Whether ``data`` holds the field ``path`` ("AfterRetry.Factor"), and its value."""
+    head, _, rest = path.partition(".")
+    if head not in data:
+        return False, None
+    if not rest:
+        return True, data[head]
+    inner = data[head]
+    if not isinstance(inner, Mapping):
+        raise ConfigError(f"{head} must be an object")
+    return _find(inner, rest)
+
+
+def _put(data: dict[str, Any], path: str, value: Any) -> None:
+    head, _, rest = path.partition(".")
+    if rest:
+        _put(data.setdefault(head, {}), rest, value)
+    else:
+        data[head] = value
+
+
+def _from_wire(setting: Setting, value: Any) -> Any:
+    """One field of set_callback's JSON -> the attribute's value; ConfigError naming it."""
+    wire = str(setting.wire)
+    read = setting.kind.wire or setting.kind.read
+    try:
+        result = read(value)
+    except ValueError as exc:
+        raise ConfigError(f"{wire} must be {exc}") from exc
+    if isinstance(result, int | float):
+        setting.check(result, wire)
+        if setting.divisor != 1:
+            return result / setting.divisor
+    return result
+
+
+def _wire_value(setting: Setting, value: Any) -> Any:
+    """An attribute's value as set_callback's JSON writes it."""
+    if setting.wire == "Url":
+        return value or ""
+    if setting.wire == "CallbackCommandList":
+        return sorted(value)
+    if setting.divisor != 1:
+        return round(value * setting.divisor)
     return value
 
 
-def _number(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"{name} must be a number")
-    return float(value)
+def set_callback_schema() -> dict[str, Any]:
+    """The schema of ``set_callback``'s body (OpenAPI 3.0), from the declaration of the settings."""
+    properties: dict[str, Any] = {}
+    for setting in CALLBACK_SETTINGS:
+        kind = setting.kind
+        schema: dict[str, Any]
+        if setting.wire == "CallbackCommandList":
+            names = {"type": "array", "items": {"type": "string", "enum": sorted(COMMANDS)}}
+            schema = {"oneOf": [names, {"type": "string", "enum": ["*"]}]}
+        elif kind.choices is not None:
+            schema = {"type": "string", "enum": list(kind.choices)}
+        elif setting.wire in ("Url", "Token"):
+            schema = {"type": "string"}
+            if setting.wire == "Token":
+                schema["maxLength"] = 128
+        else:
+            schema = {"type": kind.json_type}
+            if setting.minimum is not None:
+                schema["minimum"] = setting.minimum
+            if setting.above is not None:
+                # OpenAPI 3.0 writes an open bound as a boolean beside minimum.
+                schema.update(minimum=setting.above, exclusiveMinimum=True)
+            if setting.maximum is not None:
+                schema["maximum"] = setting.maximum
+        schema["description"] = setting.help
+        path = str(setting.wire).split(".")
+        where = properties
+        for head in path[:-1]:
+            where = where.setdefault(head, {"type": "object", "properties": {}})["properties"]
+        where[path[-1]] = schema
+        if setting.wire == "Token":
+            properties["IsTokenEnable"] = {
+                "type": "boolean",
+                "description": "false removes the token: webhooks go unsigned",
+            }
+    return {"type": "object", "properties": properties}
 
 
-def _commands(value: Any) -> frozenset[str]:
-    if value == "*" or value == ["*"]:
-        return frozenset(COMMANDS)
-    if not isinstance(value, list | tuple | set | frozenset) or not all(
-        isinstance(c, str) for c in value
-    ):
-        raise ConfigError('CallbackCommandList must be an array of command names, or "*"')
-    return frozenset(value)
-
-
-def _retry(value: Any, base: RetryPolicy) -> RetryPolicy:
-    if not isinstance(value, Mapping):
-        raise ConfigError("AfterRetry must be an object")
-    fields = {
-        "Attempts": "attempts",
-        "BaseSeconds": "base",
-        "Factor": "factor",
-        "MaxSeconds": "cap",
-    }
-    changes: dict[str, Any] = {}
-    for wire, name in fields.items():
-        if wire in value:
-            number = _number(value[wire], f"AfterRetry.{wire}")
-            changes[name] = int(number) if name == "attempts" else number
-    return replace(base, **changes)
+# --- the server --------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +314,8 @@ class ServerConfig:
     key: str | None = None
     admins: tuple[str, ...] | None = None  # None: keep the stored ones (new apps: administrator)
     callback: CallbackConfig | None = None
+    """Webhook settings given at start-up; those in ``callback_given`` (else those that differ
+    from the defaults) replace the stored ones."""
     dispatch: bool = True
     concurrency: int = 32
     allow_private_targets: bool = True
@@ -251,53 +324,28 @@ class ServerConfig:
     retention_days: float = 7.0  # prune finished deliveries older than this; 0 keeps all
     reload_interval: float = 2.0  # seconds between reloads of app settings other processes set
     max_connections: int = 1024  # open HTTP connections (timhooks/hosting.py)
+    callback_given: frozenset[str] | None = None
+    """The CallbackConfig attributes given at start-up (``load_config`` knows them)."""
 
+    def __post_init__(self) -> None:
+        for setting in SETTINGS.values():
+            if setting.section == "server":
+                setting.check(getattr(self, setting.attr), setting.name)
 
-_ENV = "TIMHOOKS_"
-
-
-def _flag(value: Any) -> bool:
-    return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
-
-
-def _names(value: Any) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return tuple(a for a in re.split(r"[,\s]+", value) if a)
-    return tuple(str(a) for a in value)
-
-
-# Every setting by its one name: flag --name-with-dashes, variable TIMHOOKS_NAME, and in TOML
-# the key under [server], or under [callback] without the "callback_" prefix.
-_SERVER_KEYS: dict[str, Any] = {
-    "host": str,
-    "port": int,
-    "db": str,
-    "app_id": int,
-    "key": str,
-    "admins": _names,
-    "dispatch": _flag,
-    "concurrency": int,
-    "allow_private_targets": _flag,
-    "upgrade": _flag,
-    "rotate_key": _flag,
-    "retention_days": float,
-    "reload_interval": float,
-    "max_connections": int,
-}
-_CALLBACK_KEYS: dict[str, Any] = {
-    "callback_url": str,
-    "callback_token": str,
-    "callback_commands": _names,
-    "callback_before_timeout_ms": float,
-    "callback_failure_policy": str,
-    "callback_retry_attempts": int,
-    "callback_retry_base": float,
-}
-
-ENV_PREFIX = _ENV
-"""Each setting's environment variable is this prefix and its name in capitals."""
-SETTINGS: tuple[str, ...] = (*_SERVER_KEYS, *_CALLBACK_KEYS)
-"""Every setting's name, as ``load_config`` reads it from flags, variables and TOML."""
+    def startup_callback(self, stored: CallbackConfig) -> CallbackConfig:
+        """The webhook settings to serve with: each one given at start-up replaces the stored
+        one, the others keep it."""
+        given = self.callback
+        if given is None:
+            return stored
+        if self.callback_given is not None:
+            attrs: Iterator[str] = iter(self.callback_given)
+        else:
+            defaults = CallbackConfig()
+            attrs = (
+                s.attr for s in CALLBACK_SETTINGS if _get(given, s.attr) != _get(defaults, s.attr)
+            )
+        return _with(stored, {attr: _get(given, attr) for attr in attrs})
 
 
 def load_config(
@@ -306,61 +354,102 @@ def load_config(
     env: Mapping[str, str] | None = None,
     flags: Mapping[str, Any] | None = None,
 ) -> ServerConfig:
-    """Merge defaults, the TOML ``file``, ``TIMHOOKS_*`` variables and ``flags`` (None = unset)."""
-    merged: dict[str, Any] = {}
+    """Merge defaults, the TOML ``file``, ``TIMHOOKS_*`` variables and ``flags`` (None = unset).
+
+    ``flags`` holds values by setting name. A bad or unknown setting is a ConfigError that names
+    where it was given.
+    """
+    given: dict[str, tuple[Any, str]] = {}  # name -> (value, where it was given)
     if file is not None:
-        try:
-            with open(file, "rb") as fh:
-                doc = tomllib.load(fh)
-        except OSError as exc:
-            raise ConfigError(f"cannot read config file {file}: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {file} is not valid TOML: {exc}") from None
-        merged.update({k.replace("-", "_"): v for k, v in doc.get("server", {}).items()})
-        merged.update(
-            {f"callback_{k.replace('-', '_')}": v for k, v in doc.get("callback", {}).items()}
-        )
+        given.update(_read_file(file))
     environ = os.environ if env is None else env
-    readers = {**_SERVER_KEYS, **_CALLBACK_KEYS}
-    for key in readers:
-        value = environ.get(_ENV + key.upper())
+    for setting in SETTINGS.values():
+        text = environ.get(setting.env)
+        if text is not None:
+            given[setting.name] = (text, setting.env)
+    for name, value in (flags or {}).items():
         if value is not None:
-            merged[key] = value
-    merged.update({k: v for k, v in (flags or {}).items() if v is not None})
-    unknown = sorted(set(merged) - set(readers))
-    if unknown:
-        raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
-    values: dict[str, Any] = {}
-    for key, value in merged.items():
-        try:
-            values[key] = readers[key](value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"setting {key} has a bad value {value!r}") from None
-    server = {k: v for k, v in values.items() if k in _SERVER_KEYS}
-    return ServerConfig(**server, callback=_callback(values))
-
-
-def _callback(values: Mapping[str, Any]) -> CallbackConfig | None:
+            if name not in SETTINGS:
+                raise ConfigError(f"unknown setting {name!r}{_did_you_mean(name)}")
+            given[name] = (value, SETTINGS[name].flag)
+    server: dict[str, Any] = {}
     wire: dict[str, Any] = {}
-    for key, name in (
-        ("callback_url", "Url"),
-        ("callback_token", "Token"),
-        ("callback_before_timeout_ms", "BeforeTimeoutMs"),
-        ("callback_failure_policy", "BeforeFailurePolicy"),
-    ):
-        if key in values:
-            wire[name] = values[key]
-    if "callback_commands" in values:
-        commands = values["callback_commands"]
-        wire["CallbackCommandList"] = "*" if commands == ("*",) else list(commands)
-    retry = {
-        name: values[key]
-        for key, name in (
-            ("callback_retry_attempts", "Attempts"),
-            ("callback_retry_base", "BaseSeconds"),
-        )
-        if key in values
-    }
-    if retry:
-        wire["AfterRetry"] = retry
-    return CallbackConfig.from_wire(wire) if wire else None
+    for name, (raw, where) in list(given.items()):
+        setting = SETTINGS[name]
+        if setting.kind is TEXT and raw == "":
+            # An empty URL, token or key (TIMHOOKS_KEY= in a compose file) is one not given:
+            # the stored one stays. set_callback removes a stored URL or token.
+            del given[name]
+            continue
+        try:
+            value = setting.kind.read(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"setting {where} has a bad value {raw!r}: expected {setting.kind.what}"
+            ) from None
+        setting.check(value, f"setting {where}")
+        if setting.section == "server":
+            server[setting.attr] = value
+        else:
+            _put(wire, str(setting.wire), list(value) if isinstance(value, tuple) else value)
+    if not wire:
+        return ServerConfig(**server)
+    callback = CallbackConfig.from_wire(wire)
+    chosen = frozenset(SETTINGS[n].attr for n in given if SETTINGS[n].section == "callback")
+    return ServerConfig(**server, callback=callback, callback_given=chosen)
+
+
+def _read_file(file: str | Path) -> Iterator[tuple[str, tuple[Any, str]]]:
+    """The settings of a TOML file: (name, (value, where))."""
+    try:
+        with open(file, "rb") as fh:
+            doc = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {file}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {file} is not valid TOML: {exc}") from exc
+    unknown: list[str] = []
+    for table, keys in doc.items():
+        if table not in ("server", "callback") or not isinstance(keys, dict):
+            unknown.append(f"{table} (settings go in the tables [server] and [callback])")
+            continue
+        for key, value in keys.items():
+            name = key.replace("-", "_")
+            if table == "callback":
+                name = f"callback_{name}"
+            setting = SETTINGS.get(name) or SETTINGS.get(f"callback_{name}")
+            if setting is None:
+                unknown.append(f"[{table}] {key}{_did_you_mean(name, table)}")
+                continue
+            if setting.section != table:
+                unknown.append(f"[{table}] {key} (it goes in [{setting.section}] as {setting.key})")
+                continue
+            yield name, (value, f"[{table}] {key} in {file}")
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in {file}: {', '.join(unknown)}")
+
+
+def _did_you_mean(name: str, table: str | None = None) -> str:
+    """The hint ``(did you mean port?)`` for the declared setting closest to ``name``, if any."""
+    names = [s.name for s in SETTINGS.values() if table is None or s.section == table]
+    close = difflib.get_close_matches(name, names, n=1)
+    if not close:
+        return ""
+    setting = SETTINGS[close[0]]
+    return f" (did you mean {setting.key if table else setting.name}?)"
+
+
+def default_text(setting: Setting) -> str:
+    """A setting's default as ``--help`` says it."""
+    if setting.default is not None:
+        return setting.default
+    if setting.section == "callback":
+        value = _wire_value(setting, _get(CallbackConfig(), setting.attr))
+        return f"the stored one, else {_shown(value)}"
+    return _shown(getattr(ServerConfig(), setting.attr))
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        return f"{value:g}"
+    return str(value)

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from timhooks.protocol.commands import COMMANDS
 from timhooks.protocol.query import Platform
+from timhooks.server.config import set_callback_schema
 
 if TYPE_CHECKING:
     from timhooks.server.service import ChatService, Command
@@ -95,8 +95,6 @@ _RECALL = _body(
     Reason=_text(100),
 )
 _GROUP_ID = _body(["GroupId"], GroupId=_TEXT)
-# OpenAPI 3.0 spells an open bound as a boolean next to minimum.
-_TIMEOUT_MS = {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": 60000}
 
 # The main request fields of each command (reference 5.1, 5.2; README for timhooks' own).
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -189,28 +187,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         Limit={"type": "integer", "minimum": 1, "maximum": 6000},
         Offset={"type": "integer", "minimum": 0},
     ),
-    ("timhooks_config", "set_callback"): _body(
-        [],
-        Url=_TEXT,
-        Token=_text(128),
-        IsTokenEnable={"type": "boolean"},
-        CallbackCommandList={
-            "type": "array",
-            "items": {"type": "string", "enum": sorted(COMMANDS)},
-        },
-        BeforeTimeoutMs=_TIMEOUT_MS,
-        AfterTimeoutMs=_TIMEOUT_MS,
-        BeforeFailurePolicy={"type": "string", "enum": ["proceed", "deny"]},
-        AfterRetry={
-            "type": "object",
-            "properties": {
-                "Attempts": {"type": "integer", "minimum": 1},
-                "BaseSeconds": {"type": "number", "minimum": 0},
-                "Factor": {"type": "number", "minimum": 1},
-                "MaxSeconds": {"type": "number", "minimum": 0},
-            },
-        },
-    ),
+    # Derived from the declaration of the settings (server/settings.py).
+    ("timhooks_config", "set_callback"): set_callback_schema(),
     ("timhooks_config", "get_callback"): _body([]),
     ("timhooks_client", "subscribe_official_account"): _body(
         ["Official_Account"], Official_Account=_TEXT

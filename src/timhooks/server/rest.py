@@ -9,7 +9,6 @@ client API: the same URL shape with a user's own UserSig and a ``platform`` quer
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
 import os
@@ -23,6 +22,7 @@ from timhooks.protocol.codes import RestCode
 from timhooks.protocol.errors import StorageError, UserSigError
 from timhooks.protocol.query import Platform
 from timhooks.protocol.usersig import verify_usersig
+from timhooks.request_body import BODY_DEADLINE, MAX_BODY, BodyError, read_body
 from timhooks.server.domain import ApiError
 from timhooks.server.fields import Fields
 from timhooks.server.service import ChatService
@@ -31,11 +31,6 @@ __all__ = ["BODY_DEADLINE", "MAX_BODY", "RestApi"]
 
 log = logging.getLogger("timhooks.server")
 
-MAX_BODY = 1024 * 1024
-# Seconds a request body may take to arrive once the headers are in: a client that sends
-# headers and then dribbles (or never ends) its body would otherwise hold a connection and a
-# task for ever (slowloris). Tencent answers 60002 for an HTTP request it cannot parse.
-BODY_DEADLINE = 10.0
 _encoder = msgspec.json.Encoder()
 _CLIENT = "timhooks_client"
 
@@ -129,28 +124,19 @@ class RestApi:
         return await command.handler(call, Fields(data, command.bad_param))
 
     async def _body(self, request: Request) -> dict[str, Any]:
-        declared = request.headers.get("content-length")
-        if declared is not None and (
-            not (declared.isascii() and declared.isdigit()) or int(declared) > MAX_BODY
-        ):
-            raise ApiError(RestCode.HTTP_PARSE_ERROR, f"body larger than {MAX_BODY} bytes")
-        chunks: list[bytes] = []
-        size = 0
+        """The body's JSON object. Past the size limit or the deadline (timhooks/request_body.py)
+        it is 60002, what Tencent answers for an HTTP request it cannot parse."""
         try:
-            async with asyncio.timeout(self.body_deadline):
-                async for chunk in request.stream():
-                    size += len(chunk)
-                    if size > MAX_BODY:
-                        raise ApiError(
-                            RestCode.HTTP_PARSE_ERROR, f"body larger than {MAX_BODY} bytes"
-                        )
-                    chunks.append(chunk)
-        except TimeoutError:
-            raise ApiError(
-                RestCode.HTTP_PARSE_ERROR,
-                f"the body did not arrive within {self.body_deadline:g} s",
-            ) from None
-        raw = b"".join(chunks)
+            raw = await read_body(
+                request.scope.get("headers", ()),
+                request.receive,
+                limit=MAX_BODY,
+                deadline=self.body_deadline,
+            )
+        except BodyError as exc:
+            raise ApiError(RestCode.HTTP_PARSE_ERROR, str(exc)) from exc
+        if raw is None:
+            raise ApiError(RestCode.HTTP_PARSE_ERROR, "the client left before sending its body")
         if not raw.strip():
             raise ApiError(RestCode.JSON_PARSE_ERROR, "the body is empty; send {} for no fields")
         try:
@@ -158,9 +144,7 @@ class RestApi:
         except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
             # msgspec reports invalid UTF-8 inside a string as UnicodeDecodeError, not as a
             # DecodeError: without it such a body was a 500.
-            raise ApiError(
-                RestCode.JSON_PARSE_ERROR, f"the body is not valid JSON: {exc}"
-            ) from None
+            raise ApiError(RestCode.JSON_PARSE_ERROR, f"the body is not valid JSON: {exc}") from exc
         if not isinstance(data, dict):
             raise ApiError(RestCode.JSON_PARSE_ERROR, "the body must be a JSON object")
         return data

@@ -9,23 +9,20 @@ ErrorCode, and every counter equal to its rows at the end.
 from __future__ import annotations
 
 import contextlib
-import json
 import random
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
-from benchlib import prefill
-from benchlib.procs import BENCH, HOST, PYTHON, CpuWindow, Proc, free_port, run_json
+from benchlib import tables
+from benchlib.calls import admin_usersig, rest_call, rest_target, write_lines
+from benchlib.cpu import CpuWindow
+from benchlib.harness import Bench, need, order, scenario
 from benchlib.results import Bar, Section
-from benchlib.scenarios import TOKEN, Bench, _need, _order, _scenario
 
-APP_ID = prefill.APP_ID
 POOL = [f"mix{i:03d}" for i in range(100)]
 LIMIT = 80  # MaxSubscriberNum and MaxMemberCount: a group is full now and then (10014)
 OAS = ("@TOA#_mix1", "@TOA#_mix2")
@@ -60,29 +57,11 @@ def mixed_contention(b: Bench) -> Section:
         f"Mixed contention: {s.contention_clients} clients adding and removing subscribers "
         "and members",
     )
-    sec.method = [
-        "Configurations: `timhooks serve` on SQLite; `timhooks serve` on PostgreSQL; two "
-        "`timhooks serve --no-dispatch` and two `timhooks worker` on one PostgreSQL database "
-        "(the load spread over both servers). Each run starts them fresh on a fresh database "
-        "(a new SQLite file, or a new PostgreSQL schema, dropped afterwards), with every "
-        "webhook on and sent to bench/bare_app.py (before-webhooks allow, after-webhooks are "
-        "dispatched during the load).",
-        f"Set-up through the REST API: {len(POOL)} accounts, 2 Official Accounts "
-        f"(MaxSubscriberNum {LIMIT}) and 2 Public groups (MaxMemberCount {LIMIT}), each "
-        f"holding {LIMIT // 2} of the accounts to begin with.",
-        f"Load: bench/loadgen.py, {s.contention_clients} keep-alive connections, closed loop, "
-        f"{s.warmup:g} s warm-up then {s.contention_seconds:g} s measured, cycling through "
-        f"{CALLS_IN_FILE:,} seeded random calls: add_subscriber, delete_subscriber, "
-        "add_group_member or delete_group_member (a quarter each) of 1 to 5 accounts of the "
-        "pool in random order, on one of the 4 targets at random.",
-        "Answers are counted by ErrorCode: 0, and 10014 (a full group) are what this load "
-        "may answer; 10002 is a storage failure (on PostgreSQL a deadlock that was not "
-        "resolved). Log lines naming a deadlock are counted in the servers' and workers' "
-        "logs (a deadlock PostgreSQL broke and timhooks ran again, or one that failed).",
-        "Checked after each run: every Official Account's subscriber_num and every group's "
-        "member_num equals its rows. PostgreSQL's own CPU counts as other processes' CPU.",
-    ]
-    with _scenario(sec, b.say):
+    sec.sizes = (
+        f"{s.contention_clients} connections, {s.warmup:g} s warm-up, "
+        f"{s.contention_seconds:g} s measured"
+    )
+    with scenario(sec, b.say):
         configs = [c for c in CONFIGS if s.pg_url or not c.postgres]
         if not s.pg_url:
             sec.notes.append(
@@ -90,7 +69,7 @@ def mixed_contention(b: Bench) -> Section:
                 "TEST_POSTGRES_URL)."
             )
         for run in range(s.runs):
-            for key in _order(run, [c.key for c in configs]):
+            for key in order(run, [c.key for c in configs]):
                 config = next(c for c in configs if c.key == key)
                 _measure(b, sec, config, run)
         for config in configs:
@@ -111,19 +90,31 @@ def _measure(b: Bench, sec: Section, config: Config, run: int) -> None:
     with _database(b, config, work) as db:
         bare = b.bare()
         servers = [
-            _serve(b, db, bare, n, dispatch=config.workers == 0) for n in range(config.servers)
+            b.serve(
+                db, callback=bare.url + "/", name=f"serve-{n + 1}", dispatch=config.workers == 0
+            )
+            for n in range(config.servers)
         ]
-        workers = [_worker(b, db, n) for n in range(config.workers)]
+        workers = [b.worker(db, name=f"worker-{n + 1}") for n in range(config.workers)]
         procs = servers + workers
-        sig = prefill.admin_usersig()
-        _set_up(servers[0], sig)
+        sig = admin_usersig()
+        _set_up(servers[0].url, sig)
         calls = _calls(work / "calls.jsonl", sig, random.Random(run))
-        argv = [PYTHON, str(BENCH / "loadgen.py"), *(p.url + "/" for p in servers)]
-        argv += ["--app-id", str(APP_ID), "--requests-file", str(calls), "--cycle", "--codes"]
-        argv += ["--connections", str(s.contention_clients), "--warmup", str(s.warmup)]
-        argv += ["--duration", str(s.contention_seconds)]
         with CpuWindow(procs) as window:
-            result = run_json(argv, timeout=s.contention_seconds + s.warmup + 120, cwd=b.root)
+            result = b.loadgen(
+                [p.url + "/" for p in servers],
+                "--requests-file",
+                str(calls),
+                "--cycle",
+                "--codes",
+                "--connections",
+                str(s.contention_clients),
+                "--warmup",
+                str(s.warmup),
+                "--duration",
+                str(s.contention_seconds),
+                timeout=s.contention_seconds + s.warmup + 120,
+            )
         for proc in procs:
             proc.check_alive()
         _check_counters(db, config)
@@ -163,45 +154,16 @@ def _database(b: Bench, config: Config, work: Path) -> Iterator[str]:
     if not config.postgres:
         yield str(work / "server.db")
         return
-    import psycopg
-
     base = b.s.pg_url
-    assert base is not None
-    schema = f"bench_g_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    joiner = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{joiner}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        b.procs.stop_all()  # nothing may hold the schema while it is dropped
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    need(base is not None, f"{config.label}: no PostgreSQL database (--pg URL)")
+    with tables.postgres_schema(str(base), "bench_g") as url:
+        try:
+            yield url
+        finally:
+            b.procs.stop_all()  # nothing may hold the schema while it is dropped
 
 
-def _serve(b: Bench, db: str, bare: Proc, n: int, *, dispatch: bool) -> Proc:
-    port = free_port()
-    argv = [PYTHON, "-m", "timhooks", "serve", "--db", db, "--app-id", str(APP_ID)]
-    argv += ["--key", prefill.KEY, "--host", HOST, "--port", str(port)]
-    argv += ["--callback-url", bare.url + "/", "--callback-token", TOKEN]
-    if not dispatch:
-        argv.append("--no-dispatch")
-    return b.procs.start(f"serve-{n + 1}", argv, port=port)
-
-
-def _worker(b: Bench, db: str, n: int) -> Proc:
-    argv = [PYTHON, "-m", "timhooks", "worker", "--db", db]
-    return b.procs.start(f"worker-{n + 1}", argv, port=None)
-
-
-def _target(command: str, sig: str) -> str:
-    return (
-        f"/v4/{command}?sdkappid={APP_ID}&identifier={prefill.ADMIN}&usersig={quote(sig)}"
-        "&contenttype=json"
-    )
-
-
-def _set_up(server: Proc, sig: str) -> None:
+def _set_up(server: str, sig: str) -> None:
     """The accounts, Official Accounts and groups, half full, through the REST API."""
     half = POOL[: LIMIT // 2]
     calls: list[tuple[str, dict[str, Any]]] = [
@@ -248,69 +210,48 @@ def _set_up(server: Proc, sig: str) -> None:
                 {"GroupId": group, "MemberList": [{"Member_Account": u} for u in half[1:]]},
             )
         )
-    with httpx.Client(base_url=server.url, timeout=60) as http:
+    with httpx.Client(base_url=server, timeout=60) as http:
         for command, body in calls:
-            answer = http.post(_target(command, sig), json=body).json()
-            _need(answer.get("ErrorCode") == 0, f"set-up {command} failed: {answer}")
+            answer = http.post(rest_target(command, sig, nonce=False), json=body).json()
+            need(answer.get("ErrorCode") == 0, f"set-up {command} failed: {answer}")
+
+
+def _call(rng: random.Random, sig: str) -> dict[str, str]:
+    """One seeded random call, tagged by its command."""
+    users = rng.sample(POOL, rng.randint(1, 5))
+    kind = rng.randrange(4)
+    if kind == 0:
+        command = "official_account_open_http_svc/add_subscriber"
+        body: dict[str, Any] = {
+            "Official_Account": rng.choice(OAS),
+            "SubscriberList": [{"Subscriber_Account": u} for u in users],
+        }
+    elif kind == 1:
+        command = "official_account_open_http_svc/delete_subscriber"
+        body = {"Official_Account": rng.choice(OAS), "SubscriberToDel_Account": users}
+    elif kind == 2:
+        command = "group_open_http_svc/add_group_member"
+        body = {
+            "GroupId": rng.choice(GROUPS),
+            "MemberList": [{"Member_Account": u} for u in users],
+        }
+    else:
+        command = "group_open_http_svc/delete_group_member"
+        body = {"GroupId": rng.choice(GROUPS), "MemberToDel_Account": users}
+    return rest_call(command, sig, body, tag=command, nonce=False)
 
 
 def _calls(path: Path, sig: str, rng: random.Random) -> Path:
-    """The seeded random calls, as loadgen's requests file (tagged by command)."""
-    with open(path, "w", encoding="utf-8") as fh:
-        for _ in range(CALLS_IN_FILE):
-            users = rng.sample(POOL, rng.randint(1, 5))
-            kind = rng.randrange(4)
-            if kind == 0:
-                oa = rng.choice(OAS)
-                command = "official_account_open_http_svc/add_subscriber"
-                body: dict[str, Any] = {
-                    "Official_Account": oa,
-                    "SubscriberList": [{"Subscriber_Account": u} for u in users],
-                }
-            elif kind == 1:
-                command = "official_account_open_http_svc/delete_subscriber"
-                body = {"Official_Account": rng.choice(OAS), "SubscriberToDel_Account": users}
-            elif kind == 2:
-                command = "group_open_http_svc/add_group_member"
-                body = {
-                    "GroupId": rng.choice(GROUPS),
-                    "MemberList": [{"Member_Account": u} for u in users],
-                }
-            else:
-                command = "group_open_http_svc/delete_group_member"
-                body = {"GroupId": rng.choice(GROUPS), "MemberToDel_Account": users}
-            item = {"target": _target(command, sig), "body": json.dumps(body), "tag": command}
-            fh.write(json.dumps(item) + "\n")
-    return path
-
-
-_COUNTERS = (
-    "SELECT o.oa_id, o.subscriber_num, (SELECT COUNT(*) FROM subscribers s"
-    " WHERE s.sdk_app_id = o.sdk_app_id AND s.oa_id = o.oa_id) FROM official_accounts o",
-    "SELECT g.group_id, g.member_num, (SELECT COUNT(*) FROM group_members m"
-    " WHERE m.sdk_app_id = g.sdk_app_id AND m.group_id = g.group_id) FROM groups g",
-)
+    """The seeded random calls, as loadgen's requests file."""
+    return write_lines(path, (_call(rng, sig) for _ in range(CALLS_IN_FILE)))
 
 
 def _check_counters(db: str, config: Config) -> None:
     """Every subscriber_num and member_num equals its rows, and none passes its limit."""
-    rows: list[Any] = []
-    if config.postgres:
-        import psycopg
-
-        with psycopg.connect(db) as conn:
-            for sql in _COUNTERS:
-                rows += conn.execute(sql).fetchall()
-    else:
-        lite = prefill.read_only(Path(db))
-        try:
-            for sql in _COUNTERS:
-                rows += lite.execute(sql).fetchall()
-        finally:
-            lite.close()
-    _need(len(rows) == len(OAS) + len(GROUPS), f"{config.label}: targets missing: {rows}")
+    rows = tables.counters(db)
+    need(len(rows) == len(OAS) + len(GROUPS), f"{config.label}: targets missing: {rows}")
     for target, counter, count in rows:
-        _need(
+        need(
             counter == count <= LIMIT,
             f"{config.label}: {target} counts {counter} but has {count} rows",
         )
