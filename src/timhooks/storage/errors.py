@@ -1,8 +1,5 @@
-"""The storage errors a caller may want to tell apart, under ``StorageError``.
-
-    StorageError                  (timhooks.protocol.errors) the database failed
-    ├── DatabaseNotFound          no database, or no timhooks schema, where one was expected
-    └── SchemaMismatch            the schema's version is not the one this timhooks uses
+"""The storage errors a caller may want to tell apart, under ``StorageError`` (both drawn in
+the tree of ``timhooks.protocol.errors``).
 
 Each maps no driver error of its own; a driver error (``sqlite3.Error``, ``psycopg.Error``) is
 a plain ``StorageError`` naming the database, with the driver's error as its ``__cause__``.
