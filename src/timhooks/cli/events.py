@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from typing import Any
 
 from timhooks.cli.logs import Log, add_log_commands, open_log
 from timhooks.cli.output import not_found, print_json, printable, printable_json, when, with_store
 from timhooks.cli.parser import add_command, show_help
+from timhooks.console.rejections import LABELS, likely_fix
 from timhooks.protocol.events import Event
 from timhooks.protocol.summary import summarize
 from timhooks.receiver.core import Receiver, WebhookMeta
@@ -66,6 +68,26 @@ def add_commands(commands: Any) -> None:
         metavar="N",
         help="open HTTP connections at most (default: %(default)s); at the cap the longest idle"
         " one is closed, or a new one answered 503 when all are in a request",
+    )
+    listen.add_argument(
+        "--console",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="serve the web console at /console/ (default: on when --host is loopback, off"
+        " otherwise)",
+    )
+    listen.add_argument(
+        "--console-token",
+        default=os.environ.get("TIMHOOKS_CONSOLE_TOKEN") or None,
+        metavar="TOKEN",
+        help="the console's sign-in token [env: TIMHOOKS_CONSOLE_TOKEN] (default: a new one,"
+        " printed at start)",
+    )
+    listen.add_argument(
+        "--no-metrics",
+        dest="metrics",
+        action="store_false",
+        help="serve no /metrics and count nothing (default: Prometheus metrics at /metrics)",
     )
     listen.set_defaults(run=run_listen)
 
@@ -134,47 +156,44 @@ def run_listen(args: argparse.Namespace) -> int:
 
     receiver.observe(NoticePrinter())
 
-    server = uvicorn.Server(hosting.uvicorn_config(receiver.asgi, limits=limits, lifespan="on"))
+    from timhooks.console.listen import ListenApp
+    from timhooks.console.web import console_enabled, new_console_token
+    from timhooks.metrics import ReceiverMetrics
+
+    metrics = ReceiverMetrics().attach(receiver) if args.metrics else None
+    console = console_enabled(args.console, args.host)
+    token = (args.console_token or new_console_token()) if console else None
+    servers: list[uvicorn.Server] = []
+    app = ListenApp(
+        receiver,
+        metrics=metrics,
+        console_token=token,
+        stopping=lambda: any(s.should_exit for s in servers),
+    )
+    server = uvicorn.Server(hosting.uvicorn_config(app, limits=limits, lifespan="on"))
+    servers.append(server)
     auth = "Sign checked" if args.token else "no token"
+    url = hosting.url_of(sock, args.host)
     print(
-        f"timhooks listening on {hosting.url_of(sock, args.host)} "
+        f"timhooks listening on {url} "
         f"(SdkAppid {args.app_id}, {auth}, inbox {describe_url(args.db)})",
         file=sys.stderr,
         flush=True,
     )
+    if token is not None:
+        shown = "given by --console-token" if args.console_token else token
+        print(f"  console {url}/console/  token {shown}", file=sys.stderr, flush=True)
     server.run(sockets=[sock])
     return 0
-
-
-# What a rejection most likely means, and what to do, in the words of `listen`'s flags.
-_FIXES = {
-    Cause.NOT_POST: "Tencent sends webhooks with POST; is something else calling this URL?",
-    Cause.TOO_LARGE: "webhooks are far smaller; is something else calling this URL?",
-    Cause.SLOW_BODY: "the sender or the network stalled mid-body",
-    Cause.BAD_QUERY: "the URL lacks the webhook query; point the sender's callback URL here",
-    Cause.BAD_BODY: "the body is not this command's webhook JSON",
-    Cause.NO_SIGN: "the sender has no callback token; give it the one --token has"
-    " (serve --callback-token), or start listen without --token",
-    Cause.SIGN_MISMATCH: "the sender's token differs from --token",
-    Cause.STALE_TIME: "the sender's clock and this one differ by more than 60 s",
-    Cause.INBOX_FAILED: "the inbox could not store it (see the error above); the sender may retry",
-}
-_LABELS = {
-    Cause.SIGN_MISMATCH: "Sign mismatch",
-    Cause.NO_SIGN: "no Sign",
-}
 
 
 def rejection_line(r: Rejection) -> str:
     """One line on a rejected request: status, reason, for which app, the likely fix, then the
     command and the sender when known."""
-    what = _LABELS.get(r.cause, r.reason)
-    if r.cause is Cause.UNKNOWN_APP:
-        fix = f"start listen with --app-id {r.sdk_app_id}"
-    else:
-        fix = _FIXES[r.cause]
-        if r.sdk_app_id is not None:
-            what += f" for SdkAppid={r.sdk_app_id}"
+    what = LABELS.get(r.cause, r.reason)
+    fix = likely_fix(r)
+    if r.cause is not Cause.UNKNOWN_APP and r.sdk_app_id is not None:
+        what += f" for SdkAppid={r.sdk_app_id}"
     known = " from ".join(part for part in (r.command, r.peer) if part)
     line = f"{when(r.at)} {r.status} {printable(what)}: {fix}"
     return f"{line} ({printable(known)})" if known else line

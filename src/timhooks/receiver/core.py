@@ -48,6 +48,8 @@ from timhooks.storage import InboxEntry, InboxStatus, InboxStore, NewInboxEntry,
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+    from timhooks.metrics import ReceiverMetrics
+
 __all__ = ["Handler", "Receiver", "WebhookMeta", "WebhookResponse"]
 
 log = logging.getLogger("timhooks.receiver")
@@ -227,6 +229,8 @@ class Receiver:
         self._direct: set[asyncio.Task[None]] = set()
         self._background: set[asyncio.Task[Any]] = set()
         self._asgi: ReceiverApp | None = None
+        # Counts what it accepts and how handlers end (timhooks/metrics.py); None: not counted.
+        self.metrics: ReceiverMetrics | None = None
 
     # --- registration -----------------------------------------------------------------------
 
@@ -364,6 +368,8 @@ class Receiver:
                 answer=answer,
             )
             self._spawn(self._record(entry))
+        if self.metrics is not None:
+            self.metrics.accepted(spec.name, Phase.BEFORE.value)
         return WebhookResponse(200, answer)
 
     async def _decide(self, spec: CommandSpec, event: Event, meta: WebhookMeta) -> Decision:
@@ -446,6 +452,8 @@ class Receiver:
                 q=q,
                 peer=peer,
             )
+        if new and self.metrics is not None:
+            self.metrics.accepted(q.callback_command, entry.phase)
         if new and direct:
             self._hand_over(entry, entry_id)
             return WebhookResponse(200, ACK_BODY)
@@ -663,10 +671,14 @@ class Receiver:
         now = self.clock()
         try:
             if error is None:
+                if self.metrics is not None:
+                    self.metrics.handler_run(entry.command, "done")
                 await self.inbox.complete(entry.id, now=now)
                 return
             delay = None if dead else self.retry.delay_after(entry.attempts)
             retry_at = None if delay is None else now + delay
+            if self.metrics is not None:
+                self.metrics.handler_run(entry.command, "dead" if retry_at is None else "retry")
             if retry_at is None:
                 log.error(
                     "inbox entry %d (%r) is dead after %d attempts: %r",
