@@ -19,7 +19,13 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.process_collector import ProcessCollector
 from starlette.requests import Request
@@ -29,6 +35,8 @@ from starlette.routing import Route
 from timhooks.protocol.commands import COMMANDS
 
 if TYPE_CHECKING:
+    from timhooks.delivery.sender import Attempt
+    from timhooks.protocol.decisions import Decision
     from timhooks.receiver.core import Receiver
     from timhooks.receiver.observe import Notice
 
@@ -36,11 +44,16 @@ __all__ = [
     "OTHER",
     "ReceiverMetrics",
     "ServerMetrics",
+    "decision_label",
     "health_routes",
     "known_command",
 ]
 
 log = logging.getLogger("timhooks.metrics")
+
+# No ``*_created`` series beside each counter: they double the exposition and Prometheus reads
+# resets from the counters themselves (this is prometheus_client's process-wide switch).
+disable_created_metrics()
 
 OTHER = "other"
 """The label of a command timhooks does not know (it came from a request)."""
@@ -51,6 +64,19 @@ _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0
 
 Refresh = Callable[[], Awaitable[None]]
 """Reads what a scrape shows from the database and sets the gauges."""
+
+
+def decision_label(decision: Decision) -> str:
+    """How a before-webhook's answer decided: allow, deny, custom_code, discard or rewrite."""
+    from timhooks.protocol.decisions import DecisionKind
+
+    kind = decision.kind
+    if kind is DecisionKind.ALLOW:
+        rewritten = decision.msg_body is not None or decision.cloud_custom_data is not None
+        return "rewrite" if rewritten else "allow"
+    if kind is DecisionKind.REJECT:
+        return "custom_code"
+    return kind.value
 
 
 def known_command(command: str) -> str:
@@ -154,6 +180,21 @@ class ServerMetrics(_Metrics):
         self.before_decisions.labels(command, decision).inc()
         if policy is not None:
             self.before_fallbacks.labels(command, policy).inc()
+
+    def before_webhook(self, command: str, attempt: Attempt, policy: str) -> None:
+        """Count a before-webhook call: its attempt, and the decision it got (its answer's,
+        or the failure ``policy``'s when it failed)."""
+        ok = attempt.ok and attempt.decision is not None
+        self.webhook_sent(command, "delivered" if ok else "failed", attempt.latency_ms / 1000)
+        if ok and attempt.decision is not None:
+            self.before_decision(command, decision_label(attempt.decision))
+        else:
+            self.before_decision(command, "fallback", policy)
+
+    def after_attempt(self, command: str, attempt: Attempt, *, retry: bool) -> None:
+        """Count an after-webhook attempt: delivered, failed (a retry follows) or gave_up."""
+        outcome = "delivered" if attempt.ok else "failed" if retry else "gave_up"
+        self.webhook_sent(command, outcome, attempt.latency_ms / 1000)
 
     def outbox(self, pending: int, oldest_created_at: float | None, now: float) -> None:
         """Set the outbox gauges."""

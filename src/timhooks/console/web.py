@@ -79,11 +79,13 @@ _HEADERS = {
 }
 
 
-def console_enabled(flag: bool | None, host: str) -> bool:
-    """Whether to serve the console: as ``--console``/``--no-console`` say, else only when
-    bound to loopback (a console reachable from other hosts is an explicit choice)."""
-    if flag is not None:
+def console_enabled(flag: bool | str | None, host: str) -> bool:
+    """Whether to serve the console: as ``--console``/``--no-console`` (serve: on, off) say,
+    else (None, auto) only when bound to loopback: a console other hosts reach is a choice."""
+    if isinstance(flag, bool):
         return flag
+    if flag in ("on", "off"):
+        return flag == "on"
     import ipaddress
 
     if host == "localhost":
@@ -132,13 +134,18 @@ def _environment() -> jinja2.Environment:
 
 @dataclass(frozen=True, slots=True)
 class Form:
-    """A posted form's fields (the first value of each)."""
+    """A posted form's fields (the first value of each) and every pair as sent."""
 
     fields: Mapping[str, str]
+    pairs: Sequence[tuple[str, str]] = ()
 
     def get(self, name: str, default: str = "") -> str:
         """A field's value, or ``default``."""
         return self.fields.get(name, default)
+
+    def all(self, name: str) -> list[str]:
+        """Every value of a field that repeats (checkboxes)."""
+        return [value for key, value in self.pairs if key == name]
 
 
 def _time(text: str, name: str) -> float | None:
@@ -383,10 +390,11 @@ class Console:
             return None
         if raw is None:
             return None
+        pairs = parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
         fields: dict[str, str] = {}
-        for key, value in parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True):
+        for key, value in pairs:
             fields.setdefault(key, value)
-        return Form(fields)
+        return Form(fields, pairs)
 
     @staticmethod
     def _forgery(request: Request, form: Form) -> str | None:

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import parse_qsl
 
 from timhooks.delivery.loop import ClaimLoop
@@ -48,8 +48,6 @@ from timhooks.storage import InboxEntry, InboxStatus, InboxStore, NewInboxEntry,
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from timhooks.metrics import ReceiverMetrics
-
 __all__ = ["Handler", "Receiver", "WebhookMeta", "WebhookResponse"]
 
 log = logging.getLogger("timhooks.receiver")
@@ -65,6 +63,16 @@ DEFAULT_MAX_BODY = MAX_BODY
 _PRUNE_EVERY = 3600.0
 DEFAULT_RETRY = RetryPolicy()
 ANY = "*"
+
+
+class Meter(Protocol):
+    """What a receiver counts (``timhooks.metrics.ReceiverMetrics`` is one)."""
+
+    def accepted(self, command: str, phase: str) -> None:
+        """A webhook stored (after) or answered (before)."""
+
+    def handler_run(self, command: str, outcome: str) -> None:
+        """An after-handler's run from the inbox ended: done, retry or dead."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +238,7 @@ class Receiver:
         self._background: set[asyncio.Task[Any]] = set()
         self._asgi: ReceiverApp | None = None
         # Counts what it accepts and how handlers end (timhooks/metrics.py); None: not counted.
-        self.metrics: ReceiverMetrics | None = None
+        self.metrics: Meter | None = None
 
     # --- registration -----------------------------------------------------------------------
 
