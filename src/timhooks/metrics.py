@@ -53,7 +53,7 @@ log = logging.getLogger("timhooks.metrics")
 
 # No ``*_created`` series beside each counter: they double the exposition and Prometheus reads
 # resets from the counters themselves (this is prometheus_client's process-wide switch).
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 OTHER = "other"
 """The label of a command timhooks does not know (it came from a request)."""
