@@ -229,7 +229,9 @@ async def test_replaying_every_dead_entry_asks_first_then_replays_them(tmp_path:
             )
 
         await eventually(replayed)
-        assert "3 inbox entries are pending again" in (await http.get(done.headers["location"])).text
+        assert (
+            "3 inbox entries are pending again" in (await http.get(done.headers["location"])).text
+        )
         unfiltered = await http.post("/console/inbox/replay", data={"csrf": csrf})
         assert "needs a filter" in (await http.get(unfiltered.headers["location"])).text
 
@@ -238,9 +240,7 @@ async def test_rejected_requests_show_their_reason_and_likely_fix(tmp_path: Path
     """The Rejected page lists a wrong Sign and an unknown app with what to do about each."""
     async with listen(tmp_path) as (_, http):
         await webhook(http, GROUP_FULL, token="the-senders-other-token")
-        await http.post(
-            f"/im?{query(GROUP_FULL, app=1400099999)}", content=body(GROUP_FULL)
-        )
+        await http.post(f"/im?{query(GROUP_FULL, app=1400099999)}", content=body(GROUP_FULL))
         await sign_in(http)
         page = (await http.get("/console/rejected")).text
     assert "Sign mismatch 1" in page
