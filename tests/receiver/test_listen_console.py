@@ -12,8 +12,8 @@ import httpx
 from receiver_support import APP, GROUP_FULL, OA_CREATE, body, eventually, query, settled
 
 from timhooks.console.listen import ListenApp
-from timhooks.delivery import NO_RETRY
 from timhooks.console.web import console_enabled
+from timhooks.delivery import NO_RETRY
 from timhooks.metrics import ReceiverMetrics
 from timhooks.receiver import Receiver
 from timhooks.storage import InboxStatus
@@ -21,6 +21,7 @@ from timhooks.storage import InboxStatus
 TOKEN = "webhook-token-s3cret"
 CONSOLE = "console-token-for-tests-0123456789"
 ORIGIN = "http://127.0.0.1"
+ANY_ADDRESS = "0.0.0.0"  # noqa: S104 (a host name under test, never bound)
 
 
 @asynccontextmanager
@@ -109,7 +110,8 @@ async def test_metrics_count_what_listen_received_repeated_rejected_and_handled(
     assert metric(text, "timhooks_inbox_dead") == 1
     assert metric(text, "timhooks_inbox_pending") == 0
     names = set(re.findall(r"^# TYPE (\S+)", text, re.MULTILINE))
-    assert names and all(n.startswith("timhooks_") for n in names)
+    assert names
+    assert all(n.startswith("timhooks_") for n in names)
 
 
 async def test_an_unknown_command_is_counted_as_other(tmp_path: Path) -> None:
@@ -127,7 +129,8 @@ async def test_health_and_readiness_answer_and_metrics_can_be_off(tmp_path: Path
     async with listen(tmp_path, metrics=False, console=False) as (_, http):
         assert (await http.get("/healthz")).json() == {"status": "ok"}
         ready = await http.get("/readyz")
-        assert ready.status_code == 200 and ready.json()["status"] == "ready"
+        assert ready.status_code == 200
+        assert ready.json()["status"] == "ready"
         assert (await http.get("/metrics")).status_code == 404
         assert (await http.get("/console/")).status_code == 405  # console off: a webhook path
 
@@ -170,7 +173,9 @@ async def test_state_changes_need_the_csrf_token_and_the_same_origin(tmp_path: P
         )
         assert foreign.status_code == 403
         entry = await receiver.inbox.get(1)
-        assert entry is not None and entry.status is InboxStatus.DONE and entry.attempts == 1
+        assert entry is not None
+        assert entry.status is InboxStatus.DONE
+        assert entry.attempts == 1
         done = await http.post("/console/inbox/1/replay", data={"csrf": csrf})
         assert done.status_code == 303
         assert (await settled(receiver, 1, InboxStatus.DONE)).attempts == 1
@@ -189,17 +194,20 @@ async def test_the_inbox_page_filters_and_shows_a_dead_entry_with_its_error(
         await settled(receiver, 2, InboxStatus.DEAD)
         await sign_in(http)
         dead = (await http.get("/console/inbox?status=dead")).text
-        assert "@TGS#needle" in dead and "@TGS#other" in dead
+        assert "@TGS#needle" in dead
+        assert "@TGS#other" in dead
         assert "the app&#39;s database is down" in dead
         found = (await http.get("/console/inbox?q=needle")).text
-        assert "@TGS#needle" in found and "@TGS#other" not in found
+        assert "@TGS#needle" in found
+        assert "@TGS#other" not in found
         bad = (await http.get("/console/inbox?since=yesterday")).text
         assert "since: &#39;yesterday&#39; is not a time" in bad
         entry = (await http.get("/console/inbox/1")).text
         assert "RuntimeError: the app&#39;s database is down" in entry
         assert "&#34;GroupId&#34;: &#34;@TGS#needle&#34;" in entry
         for page in (dead, found, entry, (await http.get("/console/rejected")).text):
-            assert TOKEN not in page and CONSOLE not in page
+            assert TOKEN not in page
+            assert CONSOLE not in page
 
 
 async def test_replaying_every_dead_entry_asks_first_then_replays_them(tmp_path: Path) -> None:
@@ -250,8 +258,13 @@ async def test_rejected_requests_show_their_reason_and_likely_fix(tmp_path: Path
 
 def test_the_console_is_on_by_default_only_on_loopback() -> None:
     """Without --console or --no-console the console is served only on a loopback address."""
-    assert console_enabled(None, "127.0.0.1") and console_enabled(None, "::1")
-    assert console_enabled(None, "localhost") and console_enabled("auto", "127.0.0.2")
-    assert not console_enabled(None, "0.0.0.0") and not console_enabled("auto", "10.1.2.3")
-    assert console_enabled(True, "0.0.0.0") and console_enabled("on", "0.0.0.0")
-    assert not console_enabled(False, "127.0.0.1") and not console_enabled("off", "::1")
+    assert console_enabled(None, "127.0.0.1")
+    assert console_enabled(None, "::1")
+    assert console_enabled(None, "localhost")
+    assert console_enabled("auto", "127.0.0.2")
+    assert not console_enabled(None, ANY_ADDRESS)
+    assert not console_enabled("auto", "10.1.2.3")
+    assert console_enabled(True, ANY_ADDRESS)
+    assert console_enabled("on", ANY_ADDRESS)
+    assert not console_enabled(False, "127.0.0.1")
+    assert not console_enabled("off", "::1")

@@ -89,7 +89,8 @@ async def test_metrics_count_rest_calls_webhooks_decisions_and_the_backlog(tmp_p
     assert metric(text, "timhooks_webhook_duration_seconds_count", command=after) == 1
     assert "timhooks_outbox_pending 0.0" in text
     assert "timhooks_outbox_oldest_pending_age_seconds 0.0" in text
-    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "ready"
     assert "_created" not in text
 
 
@@ -117,7 +118,8 @@ async def test_a_failed_delivery_is_fixed_in_settings_and_replayed(tmp_path: Pat
         page = (await http.get(f"/console/deliveries/{ids[0]}")).text
         assert "http://127.0.0.1:9/nowhere" in page
         settings = await http.get("/console/settings")
-        assert TOKEN not in settings.text and "set: type a new one" in settings.text
+        assert TOKEN not in settings.text
+        assert "set: type a new one" in settings.text
         form = {
             "csrf": csrf_of(settings.text),
             "app": str(APP),
@@ -140,7 +142,8 @@ async def test_a_failed_delivery_is_fixed_in_settings_and_replayed(tmp_path: Pat
         saved = await http.post("/console/settings", data={**form, "Url": s.callback_url})
         assert saved.status_code == 303
         callback = s.server.service.apps[APP].callback
-        assert callback.url == s.callback_url and callback.token == TOKEN
+        assert callback.url == s.callback_url
+        assert callback.token == TOKEN
         assert callback.commands == {"OfficialAccount.CallbackAfterCreateOfficialAccount"}
         stored = await s.server.store.apps()
         assert stored[APP].callback == callback
@@ -156,7 +159,8 @@ async def test_a_failed_delivery_is_fixed_in_settings_and_replayed(tmp_path: Pat
 
         await eventually(delivered)
         shown = (await http.get(f"/console/deliveries/{ids[0]}")).text
-        assert "delivered" in shown and "HTTP status" not in shown.split("Attempts")[0]
+        assert "delivered" in shown
+        assert "HTTP status" not in shown.split("Attempts")[0]
         assert shown.count("<tr class=") == 2  # the failed attempt and the delivered one
 
 
@@ -176,7 +180,8 @@ async def test_an_admin_usersig_signs_in_and_no_secret_is_rendered(tmp_path: Pat
         assert refused.status_code == 403
         admin_sig = generate_usersig(APP, KEY, ADMIN, now=int(time.time()))
         signed = await sign_in(http, admin_sig)
-        assert signed.status_code == 303 and signed.headers["location"] == "/console/before"
+        assert signed.status_code == 303
+        assert signed.headers["location"] == "/console/before"
         pages = {}
         for path in (
             "/console/deliveries",
@@ -195,7 +200,9 @@ async def test_an_admin_usersig_signs_in_and_no_secret_is_rendered(tmp_path: Pat
                 assert secret not in text
         assert "administrator of 1400012345" in pages["/console/deliveries"]
         objects = pages["/console/objects"]
-        assert "penn" in objects and oa in objects and group in objects
+        assert "penn" in objects
+        assert oa in objects
+        assert group in objects
         assert "jared" in pages[f"/console/objects/official-accounts/{oa.replace('#', '%23')}"]
         assert "jared" in pages[f"/console/objects/groups/{group.replace('#', '%23')}"]
         assert "allow" in pages["/console/before"]
