@@ -71,10 +71,10 @@ def add_commands(commands: Any) -> None:
     )
     listen.add_argument(
         "--console",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="serve the web console at /console/ (default: on when --host is loopback, off"
-        " otherwise)",
+        choices=("on", "off", "auto"),
+        default="auto",
+        help="the web console at /console/: on, off, or auto, on only when --host is loopback"
+        " (default: %(default)s)",
     )
     listen.add_argument(
         "--console-token",
