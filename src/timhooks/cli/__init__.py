@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from timhooks.cli import completion, events, serve
+from timhooks.cli import check, completion, events, serve, trigger
 from timhooks.cli.parser import Parser, add_global_flags, show_help
 from timhooks.protocol.errors import TimhooksError
 
@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_commands(commands)
     events.add_commands(commands)
     serve.add_tool_commands(commands)
+    trigger.add_commands(commands)
+    check.add_commands(commands)
     completion.add_commands(commands, root=parser)
     parser.set_defaults(run=show_help(parser))
     return parser

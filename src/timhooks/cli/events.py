@@ -13,6 +13,8 @@ from timhooks.cli.logs import Log, add_log_commands, open_log
 from timhooks.cli.output import not_found, print_json, printable, printable_json, when, with_store
 from timhooks.cli.parser import add_command, show_help
 from timhooks.console.rejections import LABELS, likely_fix
+from timhooks.protocol.decisions import Decision
+from timhooks.protocol.errors import ConfigError
 from timhooks.protocol.events import Event
 from timhooks.protocol.summary import summarize
 from timhooks.receiver.core import Receiver, WebhookMeta
@@ -68,6 +70,26 @@ def add_commands(commands: Any) -> None:
         metavar="N",
         help="open HTTP connections at most (default: %(default)s); at the cap the longest idle"
         " one is closed, or a new one answered 503 when all are in a request",
+    )
+    listen.add_argument(
+        "--forward-to",
+        metavar="URL",
+        help="pass each webhook on to the app under development at URL: its answer is what a"
+        " before-webhook gets, and an after-webhook it refuses is retried (default: none)",
+    )
+    listen.add_argument(
+        "--forward-token",
+        metavar="TOKEN",
+        help="the app's webhook token: forwarded webhooks are signed afresh with it (default:"
+        " --token's; unsigned without one)",
+    )
+    listen.add_argument(
+        "--forward-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="how long the app may take to answer a forwarded after-webhook (before-webhooks"
+        " get the receiver's 1.5 s)",
     )
     listen.add_argument(
         "--console",
@@ -126,6 +148,12 @@ def run_listen(args: argparse.Namespace) -> int:
 
     from timhooks import hosting
 
+    if args.forward_to is not None:
+        from timhooks.server.config import validate_callback_url
+
+        validate_callback_url(args.forward_to)  # before anything is created, as the port
+    elif args.forward_token:
+        raise ConfigError("--forward-token signs forwarded webhooks: give --forward-to URL too")
     limits = hosting.ConnectionLimits(max_connections=args.max_connections)
     # The port first: a bad or busy one is one error, before the inbox is opened.
     hosting.raise_open_files_limit()
@@ -134,9 +162,17 @@ def run_listen(args: argparse.Namespace) -> int:
         app_id=args.app_id, token=args.token, inbox=args.db, retention_days=args.retention_days
     )
 
+    forwarder = None
+    if args.forward_to:
+        from timhooks.devtools.forward import Forwarder
+
+        token = args.forward_token or args.token
+        forwarder = Forwarder.for_receiver(receiver, args.forward_to, token, args.forward_timeout)
+
     @receiver.on("*")
-    async def show(event: Event, meta: WebhookMeta) -> None:
+    async def show(event: Event, meta: WebhookMeta) -> Decision | None:
         payload = event.to_wire()
+        forwarded = await forwarder.forward(event, meta) if forwarder is not None else None
         if args.json:
             print_json(
                 {
@@ -147,12 +183,17 @@ def run_listen(args: argparse.Namespace) -> int:
                     "client_ip": meta.client_ip,
                     "opt_platform": meta.opt_platform.value,
                     "payload": payload,
+                    **({"forward": forwarded.to_dict()} if forwarded is not None else {}),
                 }
             )
         else:
             ident = f"#{meta.inbox_id}" if meta.inbox_id is not None else "(before)"
             line = f"{meta.command} {_summary(payload)}"
+            if forwarded is not None:
+                line += f" {forwarded.describe()}"
             print(f"{when(meta.received_at)} {ident} {printable(line)}", flush=True)
+        # The app's decision for a before-webhook; ForwardFailed retries an after-webhook.
+        return forwarded.outcome() if forwarded is not None else None
 
     receiver.observe(NoticePrinter())
 
@@ -162,26 +203,28 @@ def run_listen(args: argparse.Namespace) -> int:
 
     metrics = ReceiverMetrics().attach(receiver) if args.metrics else None
     console = console_enabled(args.console, args.host)
-    token = (args.console_token or new_console_token()) if console else None
+    console_token = (args.console_token or new_console_token()) if console else None
     servers: list[uvicorn.Server] = []
     app = ListenApp(
         receiver,
+        webhooks=forwarder.wrap(receiver.asgi) if forwarder is not None else None,
         metrics=metrics,
-        console_token=token,
+        console_token=console_token,
         stopping=lambda: any(s.should_exit for s in servers),
     )
     server = uvicorn.Server(hosting.uvicorn_config(app, limits=limits, lifespan="on"))
     servers.append(server)
     auth = "Sign checked" if args.token else "no token"
+    forwarding = f", forwarding to {args.forward_to}" if args.forward_to else ""
     url = hosting.url_of(sock, args.host)
     print(
         f"timhooks listening on {url} "
-        f"(SdkAppid {args.app_id}, {auth}, inbox {describe_url(args.db)})",
+        f"(SdkAppid {args.app_id}, {auth}, inbox {describe_url(args.db)}{forwarding})",
         file=sys.stderr,
         flush=True,
     )
-    if token is not None:
-        shown = "given by --console-token" if args.console_token else token
+    if console_token is not None:
+        shown = "given by --console-token" if args.console_token else console_token
         print(f"  console {url}/console/  token {shown}", file=sys.stderr, flush=True)
     server.run(sockets=[sock])
     return 0

@@ -24,17 +24,22 @@ OWN_PATHS = ("/metrics", "/healthz", "/readyz")
 
 
 class ListenApp:
-    """ASGI app: the receiver, with metrics, health and (optionally) the console beside it."""
+    """ASGI app: the receiver, with metrics, health and (optionally) the console beside it.
+
+    ``webhooks`` is the app that takes every other path and the lifespan: the receiver's own
+    ASGI app by default, or one wrapping it (``listen --forward-to``'s)."""
 
     def __init__(
         self,
         receiver: Receiver,
         *,
+        webhooks: Any = None,
         metrics: ReceiverMetrics | None,
         console_token: str | None,
         stopping: Callable[[], bool] = lambda: False,
     ) -> None:
         self.receiver = receiver
+        self.webhooks = webhooks if webhooks is not None else receiver.asgi
         inbox = receiver.inbox
 
         async def ready() -> str | None:
@@ -65,4 +70,4 @@ class ListenApp:
         if scope["type"] == "http" and self._ours(scope["path"]):
             await self.side(scope, receive, send)
             return
-        await self.receiver.asgi(scope, receive, send)
+        await self.webhooks(scope, receive, send)

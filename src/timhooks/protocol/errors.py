@@ -23,7 +23,8 @@
     ├── StorageError               the database failed; mapped from sqlite3 / psycopg
     │   └── DatabaseNotFound       no database (or schema) where one must exist (storage/)
     └── DeliveryError              a webhook could not be delivered
-        └── HttpError              the POST failed: connection, protocol or size (delivery/http.py)
+        ├── HttpError              the POST failed: connection, protocol or size (delivery/http.py)
+        └── ForwardFailed          the app refused a webhook listen forwarded (devtools/forward.py)
 
 Foreign exceptions are mapped at the adapter boundary with ``raise ... from exc``, so the
 original error stays the ``__cause__``. The subclasses defined outside this module are raised
