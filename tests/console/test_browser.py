@@ -249,26 +249,19 @@ def _post(listen_url: str, command: str, body: dict[str, Any], token: str) -> in
 
 
 def test_listen_console_session(browser: Any, listen_url: str, shots: Path) -> None:
-    """Sign in to listen's console, find a webhook in the inbox, replay it, and see a request
-    with the wrong Sign among the rejected ones with its likely fix."""
+    """Sign in to listen's console, see a webhook arrive in the inbox without a reload, replay
+    it, and see a request with the wrong Sign among the rejected ones with its likely fix."""
     command = "Group.CallbackAfterGroupFull"
-    assert (
-        _post(
-            listen_url, command, {"CallbackCommand": command, "GroupId": "@TGS#hikers"}, HOOK_TOKEN
-        )
-        == 200
-    )
-    assert (
-        _post(
-            listen_url, command, {"CallbackCommand": command, "GroupId": "@TGS#x"}, "another-token"
-        )
-        == 401
-    )
+    wrong = {"CallbackCommand": command, "GroupId": "@TGS#x"}
+    assert _post(listen_url, command, wrong, "another-token") == 401
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     try:
         sign_in(page, listen_url, LISTEN_CONSOLE, shots / "listen-sign-in.png")
+        page.wait_for_selector(".live.on")  # the live stream is open
+        body = {"CallbackCommand": command, "GroupId": "@TGS#hikers"}
+        assert _post(listen_url, command, body, HOOK_TOKEN) == 200
         row = page.locator("tbody#rows tr.done", has_text="@TGS#hikers")
-        row.first.wait_for(timeout=WAIT_MS)
+        row.first.wait_for(timeout=WAIT_MS)  # it appears without a reload
         page.screenshot(path=str(shots / "listen-inbox.png"), full_page=True)
         row.first.locator("a").click()
         page.wait_for_selector("h1 .status")

@@ -362,9 +362,14 @@ def run_serve(args: argparse.Namespace) -> int:
         uv = _QuietSignals(hosting.uvicorn_config(server.asgi, limits=limits, lifespan="off"))
         health = _health_server(config.host, config.metrics_port, server)
         # SIGINT/SIGTERM end serving; then the dispatcher drains before the process exits.
+        # The console's live streams end at once too, or uvicorn would wait for them.
+        def request_exit() -> None:
+            server.stopping = True
+            uv.request_exit()
+
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, uv.request_exit)
+            loop.add_signal_handler(signum, request_exit)
         try:
             await uv.serve(sock)
         finally:
