@@ -361,6 +361,7 @@ def run_serve(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         uv = _QuietSignals(hosting.uvicorn_config(server.asgi, limits=limits, lifespan="off"))
         health = _health_server(config.host, config.metrics_port, server)
+
         # SIGINT/SIGTERM end serving; then the dispatcher drains before the process exits.
         # The console's live streams end at once too, or uvicorn would wait for them.
         def request_exit() -> None:
