@@ -13,11 +13,13 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
+from timhooks.console.web import console_enabled, new_console_token
 from timhooks.delivery.dispatcher import OutboxDispatcher
 from timhooks.delivery.http import HttpTransport
 from timhooks.delivery.sender import WebhookSender
+from timhooks.metrics import ServerMetrics, health_routes
 from timhooks.protocol.errors import ConfigError, StorageError
 from timhooks.protocol.usersig import generate_usersig
 from timhooks.server.config import CallbackConfig, ServerConfig, validate_callback_url
@@ -68,8 +70,23 @@ class ChatServer:
         )
         self.service.wake = self.dispatcher.wake
         self.rest = RestApi(self.service)
+        # Metrics, health and the console (timhooks/metrics.py, timhooks/console/).
+        self.metrics = ServerMetrics() if config.metrics else None
+        if self.metrics is not None:
+            self.rest.metrics = self.service.metrics = self.dispatcher.metrics = self.metrics
+            self.metrics.on_scrape(self._count_backlog)
+        self.console_token: str | None = None
+        self.stopping = False
+        extra: list[BaseRoute] = list(health_routes(self.metrics, self.ready))
+        if console_enabled(config.console, config.host):
+            from timhooks.console.server import server_console
+
+            self.console_token = config.console_token or new_console_token()
+            console = server_console(self, token=self.console_token, stopping=lambda: self.stopping)
+            extra.append(console.mount())
         self.asgi = Starlette(
             routes=[
+                *extra,
                 # Every method: the endpoint answers anything but POST with 60002.
                 Route("/v4/{service}/{command}", self.rest.endpoint, methods=_ANY_METHOD),
                 # Any other path under /v4/ (an empty or extra segment) is a REST call naming
@@ -114,8 +131,23 @@ class ChatServer:
             self._maintain(), name="timhooks-maintenance"
         )
 
+    async def _count_backlog(self) -> None:
+        """Set the outbox gauges (before each scrape of /metrics)."""
+        if self.metrics is not None:
+            pending, oldest = await self.store.backlog()
+            self.metrics.outbox(pending, oldest, self.clock())
+
+    async def ready(self) -> str | None:
+        """None when the database answers and, where this process delivers, the dispatcher
+        runs; else what is wrong (``/readyz``)."""
+        await self.store.backlog()
+        if self.config.dispatch and not self.dispatcher.running:
+            return "the dispatcher is not running"
+        return None
+
     async def stop(self, grace: float = 10.0) -> None:
         """Stop the dispatcher, close connections and the database."""
+        self.stopping = True
         if self._maintenance is not None:
             self._maintenance.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -13,7 +13,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
@@ -30,6 +30,9 @@ from timhooks.server.config import CallbackConfig, FailurePolicy, validate_callb
 from timhooks.server.domain import ApiError, Call
 from timhooks.server.fields import Fields
 from timhooks.server.store import App, ServerStore
+
+if TYPE_CHECKING:
+    from timhooks.metrics import ServerMetrics
 
 __all__ = ["ChatService", "Command"]
 
@@ -79,6 +82,7 @@ class ChatService:
         self.wake = wake
         self.clock = clock
         self.allow_private_targets = allow_private_targets
+        self.metrics: ServerMetrics | None = None  # counts before-webhooks (timhooks/metrics.py)
         self.apps: dict[int, App] = {}
         self._users: set[tuple[int, str]] = set()
         oa, grp, acct = RestCode.OA_BAD_PARAM, RestCode.BAD_PARAM, RestCode.ACCOUNT_BAD_PARAM
@@ -177,6 +181,8 @@ class ChatService:
             platform=call.platform,
             attempt=attempt,
         )
+        if self.metrics is not None:
+            self.metrics.before_webhook(spec.name, attempt, cfg.failure_policy)
         if attempt.ok and attempt.decision is not None:
             log.info(
                 "%s for app %d to %s: HTTP %s in %.0f ms, ErrorCode %d",
@@ -538,16 +544,22 @@ class ChatService:
 
     async def set_callback(self, call: Call, f: Fields) -> dict[str, Any]:
         """Change the app's webhook settings: Url, Token, CallbackCommandList, timeouts, retry."""
-        app = self.apps[call.app_id]
         try:
-            cfg = CallbackConfig.from_wire(f.data, app.callback)
-            if cfg.url is not None:
-                validate_callback_url(cfg.url, allow_private=self.allow_private_targets)
+            cfg = await self.configure_callback(call.app_id, f.data)
         except ConfigError as exc:
             raise f.error(str(exc)) from None
-        await self.store.set_callback(call.app_id, cfg)
-        self.apps[call.app_id] = dataclasses.replace(app, callback=cfg)
         return {"Callback": cfg.to_wire()}
+
+    async def configure_callback(self, app_id: int, data: dict[str, Any]) -> CallbackConfig:
+        """Apply ``set_callback``'s fields to an app's webhook settings, check and store them
+        (``set_callback`` and the console's settings page); ConfigError naming a bad field."""
+        app = self.apps[app_id]
+        cfg = CallbackConfig.from_wire(data, app.callback)
+        if cfg.url is not None:
+            validate_callback_url(cfg.url, allow_private=self.allow_private_targets)
+        await self.store.set_callback(app_id, cfg)
+        self.apps[app_id] = dataclasses.replace(app, callback=cfg)
+        return cfg
 
     async def get_callback(self, call: Call, f: Fields) -> dict[str, Any]:
         """The app's webhook settings (the token is never shown)."""

@@ -324,7 +324,7 @@ class ServerStore:
         oldest_first: bool = False,
     ) -> list[Delivery]:
         """Outbox rows, newest first (or the oldest), with their logged attempts counted."""
-        conditions, params = (where or LogFilter()).where("created_at")
+        conditions, params = (where or LogFilter()).where("created_at", self._db.dialect.name)
         for column, value in (("status", status), ("command", command), ("sdk_app_id", app_id)):
             if value is not None:
                 conditions.append(f"{column} = ?")
@@ -343,7 +343,7 @@ class ServerStore:
 
     async def replay_count(self, where: LogFilter) -> tuple[int, int]:
         """How many rows ``replay_many`` would take, and the newest one's id (0: none)."""
-        conditions, params = where.where("created_at")
+        conditions, params = where.where("created_at", self._db.dialect.name)
         clause = " AND ".join([*conditions, _REPLAYABLE])
 
         def op(conn: Any) -> tuple[int, int]:
@@ -359,7 +359,7 @@ class ServerStore:
     ) -> list[int]:
         """Make up to ``limit`` finished after-webhooks matching ``where`` pending again, oldest
         first, none newer than ``through_id``; return their ids (one statement)."""
-        conditions, params = where.where("created_at")
+        conditions, params = where.where("created_at", self._db.dialect.name)
         clause = " AND ".join([*conditions, _REPLAYABLE, "id <= ?"])
 
         def op(conn: Any) -> list[int]:
@@ -411,6 +411,17 @@ class ServerStore:
                 (before,),
             )
             return int(cur.rowcount)
+
+        return await self._db.run(op)
+
+    async def backlog(self) -> tuple[int, float | None]:
+        """How many after-webhooks wait for delivery, and when the oldest was created."""
+
+        def op(conn: Any) -> tuple[int, float | None]:
+            count, oldest = conn.execute(
+                "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE status = 'pending'"
+            ).fetchone()
+            return int(count), None if oldest is None else float(oldest)
 
         return await self._db.run(op)
 

@@ -252,9 +252,20 @@ class SqlInbox:
 
         return await self._db.read(op)
 
+    async def status_counts(self) -> dict[InboxStatus, int]:
+        """How many entries are in each status (for metrics and the console)."""
+
+        def op(conn: Any) -> dict[InboxStatus, int]:
+            rows = conn.execute("SELECT status, COUNT(*) FROM inbox GROUP BY status").fetchall()
+            counts = dict.fromkeys(InboxStatus, 0)
+            counts.update({InboxStatus(status): int(n) for status, n in rows})
+            return counts
+
+        return await self._db.run(op)
+
     async def replay_count(self, where: LogFilter) -> tuple[int, int]:
         """How many entries ``replay_many`` would take, and the newest one's id (0: none)."""
-        conditions, params = where.where("received_at")
+        conditions, params = where.where("received_at", self._db.dialect.name)
         clause = " AND ".join([*conditions, _REPLAYABLE])
 
         def op(conn: Any) -> tuple[int, int]:
@@ -270,7 +281,7 @@ class SqlInbox:
     ) -> list[int]:
         """Make up to ``limit`` handled after-webhook entries matching ``where`` pending again,
         oldest first, none newer than ``through_id``; return their ids (one statement)."""
-        conditions, params = where.where("received_at")
+        conditions, params = where.where("received_at", self._db.dialect.name)
         clause = " AND ".join([*conditions, _REPLAYABLE, "id <= ?"])
 
         def op(conn: Any) -> list[int]:
@@ -295,7 +306,7 @@ class SqlInbox:
         oldest_first: bool = False,
     ) -> list[InboxEntry]:
         """The newest entries first (or the oldest), filtered by command, status and ``where``."""
-        conditions, params = (where or LogFilter()).where("received_at")
+        conditions, params = (where or LogFilter()).where("received_at", self._db.dialect.name)
         if command is not None:
             conditions.append("command = ?")
             params.append(command)
