@@ -14,8 +14,6 @@ KNOWN_EDGES = {
     # BeforeEvent's decision builders look up their command's rules, and the command registry
     # names the event models: the protocol's events and commands keep one loop between them.
     ("timhooks.protocol.events.base", "timhooks.protocol.commands"),
-    # describe_url, imported inside the PostgreSQL dialect: the storage re-lay's.
-    ("timhooks.storage.postgres", "timhooks.storage"),
 }
 
 

@@ -43,13 +43,16 @@ class Bench:
 
     # --- processes --------------------------------------------------------------------------
 
-    def listen(self, db: Path, *, token: str | None = TOKEN) -> Proc:
-        """``timhooks listen`` on a fresh port (its event lines go to /dev/null)."""
+    def listen(self, db: Path, *, token: str | None = TOKEN, metrics: bool = True) -> Proc:
+        """``timhooks listen`` on a fresh port (its event lines go to /dev/null);
+        ``metrics=False``: ``--no-metrics``."""
         port = free_port()
         argv = [PYTHON, "-m", "timhooks", "listen", "--app-id", str(APP_ID), "--host", HOST]
         argv += ["--port", str(port), "--db", str(db)]
         if token:
             argv += ["--token", token]
+        if not metrics:
+            argv.append("--no-metrics")
         return self.procs.start("listen", argv, port=port)
 
     def bare(self) -> Proc:
@@ -65,10 +68,17 @@ class Bench:
         return self.procs.start("bare", argv, port=port)
 
     def serve(
-        self, db: str | Path, *, callback: str | None, name: str = "serve", dispatch: bool = True
+        self,
+        db: str | Path,
+        *,
+        callback: str | None,
+        name: str = "serve",
+        dispatch: bool = True,
+        metrics: bool = True,
     ) -> Proc:
         """``timhooks serve`` on ``db`` for the bench app, webhooks to ``callback`` (signed);
-        ``dispatch=False``: ``--no-dispatch`` (workers deliver)."""
+        ``dispatch=False``: ``--no-dispatch`` (workers deliver); ``metrics=False``:
+        ``--no-metrics``."""
         port = free_port()
         argv = [PYTHON, "-m", "timhooks", "serve", "--db", str(db), "--app-id", str(APP_ID)]
         argv += ["--key", KEY, "--host", HOST, "--port", str(port)]
@@ -76,6 +86,8 @@ class Bench:
             argv += ["--callback-url", callback, "--callback-token", TOKEN]
         if not dispatch:
             argv.append("--no-dispatch")
+        if not metrics:
+            argv.append("--no-metrics")
         return self.procs.start(name, argv, port=port)
 
     def worker(self, db: str | Path, *, name: str = "worker", settle: float = 1.0) -> Proc:

@@ -16,6 +16,7 @@ from benchlib.scenarios.before_overhead import before_overhead
 from benchlib.scenarios.contention import mixed_contention
 from benchlib.scenarios.dispatcher import dispatcher_throughput, profile_dispatcher
 from benchlib.scenarios.memory import memory
+from benchlib.scenarios.metrics_cost import metrics_cost
 from benchlib.scenarios.receiver import (
     profile_receiver,
     receiver_before_latency,
@@ -31,6 +32,7 @@ SCENARIOS: dict[str, Callable[[Bench], Section]] = {
     "e": before_overhead,
     "f": memory,
     "g": mixed_contention,
+    "m": metrics_cost,
 }
 
 PROFILES: tuple[Callable[[Bench], ProfileRun], ...] = (

@@ -68,12 +68,19 @@ def dispatcher_throughput(b: Bench) -> Section:
 
 
 def _drain(
-    b: Bench, sec: Section, db: Path, serve_to: Proc, *, label: str, loops: list[str] | None = None
+    b: Bench,
+    sec: Section,
+    db: Path,
+    serve_to: Proc,
+    *,
+    label: str,
+    loops: list[str] | None = None,
+    metrics: bool = True,
 ) -> tuple[dict[str, Any], CpuWindow, Proc]:
     """Start `timhooks serve` on a pre-filled outbox and let it deliver to ``serve_to`` until
     the outbox is empty or the cap; the attempt statistics it recorded."""
     s = b.s
-    serve = b.serve(db, callback=serve_to.url + "/")
+    serve = b.serve(db, callback=serve_to.url + "/", metrics=metrics)
     if loops is not None:
         loops.append(_event_loop_of(serve))
     with CpuWindow([serve, serve_to]) as window:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from typing import Any
 
 from timhooks.cli.logs import Log, add_log_commands, open_log
 from timhooks.cli.output import not_found, print_json, printable, printable_json, when, with_store
 from timhooks.cli.parser import add_command, show_help
+from timhooks.console.rejections import LABELS, likely_fix
 from timhooks.protocol.decisions import Decision
 from timhooks.protocol.errors import ConfigError
 from timhooks.protocol.events import Event
@@ -88,6 +90,26 @@ def add_commands(commands: Any) -> None:
         metavar="SECONDS",
         help="how long the app may take to answer a forwarded after-webhook (before-webhooks"
         " get the receiver's 1.5 s)",
+    )
+    listen.add_argument(
+        "--console",
+        choices=("on", "off", "auto"),
+        default="auto",
+        help="the web console at /console/: on, off, or auto, on only when --host is loopback"
+        " (default: %(default)s)",
+    )
+    listen.add_argument(
+        "--console-token",
+        default=os.environ.get("TIMHOOKS_CONSOLE_TOKEN") or None,
+        metavar="TOKEN",
+        help="the console's sign-in token [env: TIMHOOKS_CONSOLE_TOKEN] (default: a new one,"
+        " printed at start)",
+    )
+    listen.add_argument(
+        "--no-metrics",
+        dest="metrics",
+        action="store_false",
+        help="serve no /metrics and count nothing (default: Prometheus metrics at /metrics)",
     )
     listen.set_defaults(run=run_listen)
 
@@ -175,49 +197,46 @@ def run_listen(args: argparse.Namespace) -> int:
 
     receiver.observe(NoticePrinter())
 
-    app = forwarder.wrap(receiver.asgi) if forwarder is not None else receiver.asgi
+    from timhooks.console.listen import ListenApp
+    from timhooks.console.web import console_enabled, new_console_token
+    from timhooks.metrics import ReceiverMetrics
+
+    metrics = ReceiverMetrics().attach(receiver) if args.metrics else None
+    console = console_enabled(args.console, args.host)
+    console_token = (args.console_token or new_console_token()) if console else None
+    servers: list[uvicorn.Server] = []
+    app = ListenApp(
+        receiver,
+        webhooks=forwarder.wrap(receiver.asgi) if forwarder is not None else None,
+        metrics=metrics,
+        console_token=console_token,
+        stopping=lambda: any(s.should_exit for s in servers),
+    )
     server = uvicorn.Server(hosting.uvicorn_config(app, limits=limits, lifespan="on"))
+    servers.append(server)
     auth = "Sign checked" if args.token else "no token"
     forwarding = f", forwarding to {args.forward_to}" if args.forward_to else ""
+    url = hosting.url_of(sock, args.host)
     print(
-        f"timhooks listening on {hosting.url_of(sock, args.host)} "
+        f"timhooks listening on {url} "
         f"(SdkAppid {args.app_id}, {auth}, inbox {describe_url(args.db)}{forwarding})",
         file=sys.stderr,
         flush=True,
     )
+    if console_token is not None:
+        shown = "given by --console-token" if args.console_token else console_token
+        print(f"  console {url}/console/  token {shown}", file=sys.stderr, flush=True)
     server.run(sockets=[sock])
     return 0
-
-
-# What a rejection most likely means, and what to do, in the words of `listen`'s flags.
-_FIXES = {
-    Cause.NOT_POST: "Tencent sends webhooks with POST; is something else calling this URL?",
-    Cause.TOO_LARGE: "webhooks are far smaller; is something else calling this URL?",
-    Cause.SLOW_BODY: "the sender or the network stalled mid-body",
-    Cause.BAD_QUERY: "the URL lacks the webhook query; point the sender's callback URL here",
-    Cause.BAD_BODY: "the body is not this command's webhook JSON",
-    Cause.NO_SIGN: "the sender has no callback token; give it the one --token has"
-    " (serve --callback-token), or start listen without --token",
-    Cause.SIGN_MISMATCH: "the sender's token differs from --token",
-    Cause.STALE_TIME: "the sender's clock and this one differ by more than 60 s",
-    Cause.INBOX_FAILED: "the inbox could not store it (see the error above); the sender may retry",
-}
-_LABELS = {
-    Cause.SIGN_MISMATCH: "Sign mismatch",
-    Cause.NO_SIGN: "no Sign",
-}
 
 
 def rejection_line(r: Rejection) -> str:
     """One line on a rejected request: status, reason, for which app, the likely fix, then the
     command and the sender when known."""
-    what = _LABELS.get(r.cause, r.reason)
-    if r.cause is Cause.UNKNOWN_APP:
-        fix = f"start listen with --app-id {r.sdk_app_id}"
-    else:
-        fix = _FIXES[r.cause]
-        if r.sdk_app_id is not None:
-            what += f" for SdkAppid={r.sdk_app_id}"
+    what = LABELS.get(r.cause, r.reason)
+    fix = likely_fix(r)
+    if r.cause is not Cause.UNKNOWN_APP and r.sdk_app_id is not None:
+        what += f" for SdkAppid={r.sdk_app_id}"
     known = " from ".join(part for part in (r.command, r.peer) if part)
     line = f"{when(r.at)} {r.status} {printable(what)}: {fix}"
     return f"{line} ({printable(known)})" if known else line

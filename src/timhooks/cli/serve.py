@@ -283,6 +283,39 @@ class _QuietSignals:
         await self._server.serve(sockets=[sock])
 
 
+class _HealthServer:
+    """``/metrics``, ``/healthz`` and ``/readyz`` of a server on a port of their own
+    (``--metrics-port``: the only place a worker serves them)."""
+
+    def __init__(self, sock: socket.socket, url: str, app: Any) -> None:
+        from timhooks import hosting
+
+        self.url = url
+        self._uv = _QuietSignals(hosting.uvicorn_config(app, lifespan="off"))
+        self._task = asyncio.get_running_loop().create_task(
+            self._uv.serve(sock), name="timhooks-metrics"
+        )
+
+    async def close(self) -> None:
+        """Stop serving and wait for it."""
+        self._uv.request_exit()
+        await self._task
+
+
+def _health_server(host: str, port: int | None, server: Any) -> _HealthServer | None:
+    """Serve ``server``'s metrics and health on ``port`` of ``host`` (None: nowhere)."""
+    if port is None:
+        return None
+    from starlette.applications import Starlette
+
+    from timhooks import hosting
+    from timhooks.metrics import health_routes
+
+    sock = hosting.bind(host, port)
+    app = Starlette(routes=health_routes(server.metrics, server.ready))
+    return _HealthServer(sock, f"{hosting.url_of(sock, host)}/metrics", app)
+
+
 def run_serve(args: argparse.Namespace) -> int:
     """Start the Chat backend and serve until interrupted."""
     from timhooks import hosting
@@ -309,6 +342,11 @@ def run_serve(args: argparse.Namespace) -> int:
             "admin_usersig": server.admin_usersig(app),
             "callback_url": app.callback.url,
             "db": describe_url(config.db),
+            "console": f"{hosting.url_of(sock, config.host)}/console/"
+            if server.console_token
+            else None,
+            # Printed only when made here: a token given by flag or variable is the caller's.
+            "console_token": server.console_token if not config.console_token else None,
         }
         if args.json:
             print_json(facts)
@@ -316,15 +354,29 @@ def run_serve(args: argparse.Namespace) -> int:
             print(f"timhooks serving Tencent Cloud Chat REST on {facts['url']}")
             for name in ("sdk_app_id", "key", "admin", "admin_usersig", "callback_url", "db"):
                 print(f"  {name:<14} {facts[name] if facts[name] is not None else '(none)'}")
+            if facts["console"]:
+                print(f"  {'console':<14} {facts['console']}")
+                if facts["console_token"]:
+                    print(f"  {'console_token':<14} {facts['console_token']}")
         sys.stdout.flush()
         uv = _QuietSignals(hosting.uvicorn_config(server.asgi, limits=limits, lifespan="off"))
+        health = _health_server(config.host, config.metrics_port, server)
+
         # SIGINT/SIGTERM end serving; then the dispatcher drains before the process exits.
+        # The console's live streams end at once too, or uvicorn would wait for them.
+        def request_exit() -> None:
+            server.stopping = True
+            uv.request_exit()
+
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, uv.request_exit)
+            loop.add_signal_handler(signum, request_exit)
         try:
             await uv.serve(sock)
         finally:
+            server.stopping = True
+            if health is not None:
+                await health.close()
             await server.stop()
 
     run_async(main())
@@ -414,11 +466,16 @@ def run_worker(args: argparse.Namespace) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         await worker.start()
+        health = _health_server(config.host, config.metrics_port, worker)
         print(f"timhooks worker delivering from {describe_url(config.db)}", file=sys.stderr)
+        if health is not None:
+            print(f"  metrics and health on {health.url}", file=sys.stderr)
         sys.stderr.flush()
         try:
             await stop.wait()
         finally:
+            if health is not None:
+                await health.close()
             await worker.stop()
 
     run_async(main())

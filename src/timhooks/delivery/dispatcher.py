@@ -16,13 +16,15 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
-from timhooks.delivery.loop import ClaimLoop
-from timhooks.delivery.retry import RetryPolicy
 from timhooks.delivery.sender import Attempt, WebhookSender, WebhookTarget
 from timhooks.text import printable
+from timhooks.workqueue import ClaimLoop, RetryPolicy
+
+if TYPE_CHECKING:
+    from timhooks.metrics import ServerMetrics
 
 __all__ = ["OutboxDispatcher", "OutboxRow", "OutboxStore", "Route", "attempt_outcome", "shown_url"]
 
@@ -133,6 +135,7 @@ class OutboxDispatcher:
         self.routes = routes
         self.max_timeout = max_timeout
         self.clock = clock
+        self.metrics: ServerMetrics | None = None  # counts attempts (timhooks/metrics.py)
         self._loop: ClaimLoop[OutboxRow] = ClaimLoop(
             self._claim,
             self._deliver,
@@ -144,6 +147,11 @@ class OutboxDispatcher:
     def start(self) -> None:
         """Start delivering on the running event loop."""
         self._loop.start()
+
+    @property
+    def running(self) -> bool:
+        """True while it claims and delivers (``/readyz`` asks)."""
+        return self._loop.running
 
     def wake(self) -> None:
         """Claim now: rows were just committed."""
@@ -203,4 +211,6 @@ class OutboxDispatcher:
                 attempt_outcome(attempt, route.target.token),
                 "no attempts left" if delay is None else f"retry in {delay:g} s",
             )
+        if self.metrics is not None:
+            self.metrics.after_attempt(row.command, attempt, retry=retry_at is not None)
         await self.store.record(row.id, attempt, retry_at=retry_at)

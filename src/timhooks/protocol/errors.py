@@ -22,7 +22,8 @@
     ├── ConfigError                misuse by the caller (bad decision, bad URL, bad option)
     ├── RestError                  a REST call the Chat backend refuses; ``code`` is its ErrorCode
     ├── StorageError               the database failed; mapped from sqlite3 / psycopg
-    │   └── DatabaseNotFound       no database (or schema) where one must exist (storage/)
+    │   ├── DatabaseNotFound       no database (or schema) where one must exist (storage/)
+    │   └── SchemaMismatch         a schema older or newer than this timhooks (storage/)
     └── DeliveryError              a webhook could not be delivered
         ├── HttpError              the POST failed: connection, protocol or size (delivery/http.py)
         └── ForwardFailed          the app refused a webhook listen forwarded (devtools/forward.py)

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import parse_qsl
 
 from timhooks.protocol.commands import COMMANDS, CommandSpec, Phase, get_command, parse_event
@@ -62,6 +62,16 @@ DEFAULT_MAX_BODY = MAX_BODY
 _PRUNE_EVERY = 3600.0
 DEFAULT_RETRY = RetryPolicy()
 ANY = "*"
+
+
+class Meter(Protocol):
+    """What a receiver counts (``timhooks.metrics.ReceiverMetrics`` is one)."""
+
+    def accepted(self, command: str, phase: str) -> None:
+        """A webhook stored (after) or answered (before)."""
+
+    def handler_run(self, command: str, outcome: str) -> None:
+        """An after-handler's run from the inbox ended: done, retry or dead."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +236,8 @@ class Receiver:
         self._direct: set[asyncio.Task[None]] = set()
         self._background: set[asyncio.Task[Any]] = set()
         self._asgi: ReceiverApp | None = None
+        # Counts what it accepts and how handlers end (timhooks/metrics.py); None: not counted.
+        self.metrics: Meter | None = None
 
     # --- registration -----------------------------------------------------------------------
 
@@ -363,6 +375,8 @@ class Receiver:
                 answer=answer,
             )
             self._spawn(self._record(entry))
+        if self.metrics is not None:
+            self.metrics.accepted(spec.name, Phase.BEFORE.value)
         return WebhookResponse(200, answer)
 
     async def _decide(self, spec: CommandSpec, event: Event, meta: WebhookMeta) -> Decision:
@@ -445,6 +459,8 @@ class Receiver:
                 q=q,
                 peer=peer,
             )
+        if new and self.metrics is not None:
+            self.metrics.accepted(q.callback_command, entry.phase)
         if new and direct:
             self._hand_over(entry, entry_id)
             return WebhookResponse(200, ACK_BODY)
@@ -662,10 +678,14 @@ class Receiver:
         now = self.clock()
         try:
             if error is None:
+                if self.metrics is not None:
+                    self.metrics.handler_run(entry.command, "done")
                 await self.inbox.complete(entry.id, now=now)
                 return
             delay = None if dead else self.retry.delay_after(entry.attempts)
             retry_at = None if delay is None else now + delay
+            if self.metrics is not None:
+                self.metrics.handler_run(entry.command, "dead" if retry_at is None else "retry")
             if retry_at is None:
                 log.error(
                     "inbox entry %d (%r) is dead after %d attempts: %r",

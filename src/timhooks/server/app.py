@@ -12,9 +12,11 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
+from timhooks.console.web import console_enabled, new_console_token
 from timhooks.delivery.http import HttpTransport
+from timhooks.metrics import health_routes
 from timhooks.protocol.errors import ConfigError
 from timhooks.protocol.usersig import generate_usersig
 from timhooks.server.apps import App
@@ -55,8 +57,22 @@ class ChatServer:
             allow_private_targets=config.allow_private_targets,
         )
         self.rest = RestApi(self.service)
+        # Metrics, health and the console (timhooks/metrics.py, timhooks/console/).
+        self.metrics = self.worker.metrics
+        if self.metrics is not None:
+            self.rest.metrics = self.service.metrics = self.metrics
+        self.console_token: str | None = None
+        self.stopping = False
+        extra: list[BaseRoute] = list(health_routes(self.metrics, self.ready))
+        if console_enabled(config.console, config.host):
+            from timhooks.console.server import server_console
+
+            self.console_token = config.console_token or new_console_token()
+            console = server_console(self, token=self.console_token, stopping=lambda: self.stopping)
+            extra.append(console.mount())
         self.asgi = Starlette(
             routes=[
+                *extra,
                 # Every method: the endpoint answers anything but POST with 60002.
                 Route("/v4/{service}/{command}", self.rest.endpoint, methods=_ANY_METHOD),
                 # Any other path under /v4/ (an empty or extra segment) is a REST call naming
@@ -95,8 +111,14 @@ class ChatServer:
         (what ``timhooks worker`` runs, without the REST API: ``Worker``)."""
         await self.worker.start()
 
+    async def ready(self) -> str | None:
+        """None when the database answers and, where this process delivers, the dispatcher
+        runs; else what is wrong (``/readyz``)."""
+        return await self.worker.ready()
+
     async def stop(self, grace: float = 10.0) -> None:
         """Stop the dispatcher, close connections and the database."""
+        self.stopping = True
         await self.worker.stop(grace)
 
     @asynccontextmanager
@@ -110,7 +132,7 @@ class ChatServer:
     async def _configure_app(self) -> App:
         """The app of ``--app-id``/``--key``, else the only stored app, else a new one."""
         cfg = self.config
-        apps = self.apps.all()
+        apps = self.apps
         if cfg.app_id is not None:
             app = apps.get(cfg.app_id)
             key = cfg.key or (app.key if app else secrets.token_hex(32))

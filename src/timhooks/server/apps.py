@@ -10,7 +10,7 @@ after-webhooks go (``route``) and how long the slowest may take (``max_timeout``
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Protocol, TypeVar
 
@@ -83,8 +83,8 @@ class Database(Protocol):
         ...
 
 
-class AppRegistry:
-    """The apps of one database, as last loaded, by SDKAppID."""
+class AppRegistry(Mapping[int, App]):
+    """The apps of one database, as last loaded: a mapping of SDKAppID to App."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -94,13 +94,14 @@ class AppRegistry:
         """Read the apps again (settings other processes changed included)."""
         self._apps = await self._db.run(read_apps)
 
-    def get(self, app_id: int) -> App | None:
-        """The app, or None when the database has no such app."""
-        return self._apps.get(app_id)
+    def __getitem__(self, app_id: int) -> App:
+        return self._apps[app_id]
 
-    def all(self) -> Mapping[int, App]:
-        """Every app by SDKAppID."""
-        return self._apps
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._apps)
+
+    def __len__(self) -> int:
+        return len(self._apps)
 
     async def put(self, app: App, *, now: float) -> None:
         """Store an app, new or changed."""

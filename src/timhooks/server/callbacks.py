@@ -18,7 +18,7 @@ from timhooks.protocol.errors import ConfigError, RestError
 from timhooks.server.bodies import Body, Empty
 from timhooks.server.calls import Call
 from timhooks.server.command import CommandTable
-from timhooks.server.config import CallbackConfig, set_callback_schema, validate_callback_url
+from timhooks.server.config import set_callback_schema
 from timhooks.server.service import ChatService
 
 __all__ = ["SetCallback", "commands"]
@@ -63,12 +63,9 @@ SetCallback.__doc__ = "timhooks_config/set_callback: the settings given change, 
 async def set_callback(svc: ChatService, call: Call, body: SettingsBody) -> dict[str, Any]:
     """Change the app's webhook settings: Url, Token, CallbackCommandList, timeouts, retry."""
     try:
-        cfg = CallbackConfig.from_wire(body.given(), call.callback)
-        if cfg.url is not None:
-            validate_callback_url(cfg.url, allow_private=svc.allow_private_targets)
+        cfg = await svc.configure_callback(call.app_id, body.given())
     except ConfigError as exc:
         raise RestError(commands.bad_param, str(exc)) from exc
-    await svc.apps.set_callback(call.app_id, cfg)
     return {"Callback": cfg.to_wire()}
 
 

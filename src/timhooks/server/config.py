@@ -324,6 +324,10 @@ class ServerConfig:
     retention_days: float = 7.0  # prune finished deliveries older than this; 0 keeps all
     reload_interval: float = 2.0  # seconds between reloads of app settings other processes set
     max_connections: int = 1024  # open HTTP connections (timhooks/hosting.py)
+    console: str = "auto"  # the web console: on, off, or auto (on when host is loopback)
+    console_token: str | None = None  # None: a new one each start, printed
+    metrics: bool = True  # count and serve /metrics (timhooks/metrics.py)
+    metrics_port: int | None = None  # a second port for /metrics, /healthz, /readyz
     callback_given: frozenset[str] | None = None
     """The CallbackConfig attributes given at start-up (``load_config`` knows them)."""
 

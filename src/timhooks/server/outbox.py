@@ -333,7 +333,7 @@ class Outbox:
         oldest_first: bool = False,
     ) -> list[Delivery]:
         """Outbox rows, newest first (or the oldest), with their logged attempts counted."""
-        conditions, params = (where or LogFilter()).where("created_at")
+        conditions, params = (where or LogFilter()).where("created_at", self._db.dialect.name)
         for column, value in (("status", status), ("command", command), ("sdk_app_id", app_id)):
             if value is not None:
                 conditions.append(f"{column} = ?")
@@ -348,7 +348,7 @@ class Outbox:
             ).fetchall()
             return [_delivery(r, logged=True) for r in rows]
 
-        return await self._db.run(op)
+        return await self._db.read(op)
 
     async def delivery(self, delivery_id: int) -> tuple[Delivery, list[dict[str, Any]]] | None:
         """One outbox row with its attempts, oldest first."""
@@ -370,15 +370,22 @@ class Outbox:
             delivery = _delivery(row)
             return replace(delivery, logged_attempts=len(attempts)), attempts
 
-        return await self._db.run(op)
+        return await self._db.read(op)
 
     async def pending_count(self) -> int:
         """How many after-webhooks wait for delivery."""
-        return await self._db.run(
-            lambda conn: int(
-                conn.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetchone()[0]
-            )
-        )
+        return (await self.backlog())[0]
+
+    async def backlog(self) -> tuple[int, float | None]:
+        """How many after-webhooks wait for delivery, and when the oldest was created."""
+
+        def op(conn: Connection) -> tuple[int, float | None]:
+            count, oldest = conn.execute(
+                "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE status = 'pending'"
+            ).fetchone()
+            return int(count), None if oldest is None else float(oldest)
+
+        return await self._db.read(op)
 
     async def replay(self, delivery_id: int, *, now: float) -> bool:
         """Make an after-webhook pending again with a fresh attempt count."""
@@ -394,16 +401,16 @@ class Outbox:
 
     async def replay_count(self, where: LogFilter) -> tuple[int, int]:
         """How many rows ``replay_many`` would take, and the newest one's id (0: none)."""
-        conditions, params = where.where("created_at")
+        conditions, params = where.where("created_at", self._db.dialect.name)
         clause = " AND ".join([*conditions, _REPLAYABLE])
-        return await self._db.run(lambda conn: count_replayable(conn, "outbox", clause, params))
+        return await self._db.read(lambda conn: count_replayable(conn, "outbox", clause, params))
 
     async def replay_many(
         self, where: LogFilter, *, through_id: int, limit: int, now: float
     ) -> list[int]:
         """Make up to ``limit`` finished after-webhooks matching ``where`` pending again, oldest
         first, none newer than ``through_id``; return their ids (one statement)."""
-        conditions, params = where.where("created_at")
+        conditions, params = where.where("created_at", self._db.dialect.name)
         clause = " AND ".join([*conditions, _REPLAYABLE])
         return await self._db.run(
             lambda conn: replay_rows(

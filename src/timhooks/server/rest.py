@@ -14,7 +14,7 @@ import itertools
 import logging
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from starlette.requests import Request
@@ -32,6 +32,9 @@ from timhooks.server.bodies import read_body
 from timhooks.server.command import CLIENT_SERVICE, RestCommand
 from timhooks.server.registry import COMMANDS
 from timhooks.server.service import ChatService
+
+if TYPE_CHECKING:
+    from timhooks.metrics import ServerMetrics
 
 __all__ = ["BODY_DEADLINE", "MAX_BODY", "RestApi"]
 
@@ -53,6 +56,7 @@ class RestApi:
         self.body_deadline = body_deadline
         self._prefix = f"Id-{os.urandom(8).hex()}-O-Seq-"
         self._seq = itertools.count(1)
+        self.metrics: ServerMetrics | None = None  # counts calls (timhooks/metrics.py)
 
     def _envelope(self, code: int, info: str, fields: dict[str, Any] | None = None) -> Response:
         body: dict[str, Any] = {
@@ -67,19 +71,30 @@ class RestApi:
 
     async def endpoint(self, request: Request) -> Response:
         """Serve one REST call; failures are envelopes, never HTTP errors."""
+        code, info, fields = await self._outcome(request)
+        if self.metrics is not None:
+            self.metrics.rest_call(self._command_label(request), code)
+        return self._envelope(code, info, fields)
+
+    def _command_label(self, request: Request) -> str:
+        """``service/command`` of a known command, else ``other`` (a metric label)."""
+        key = (request.path_params.get("service", ""), request.path_params.get("command", ""))
+        return "/".join(key) if key in self.commands else "other"
+
+    async def _outcome(self, request: Request) -> tuple[int, str, dict[str, Any] | None]:
         try:
             fields = await self._serve(request)
         except RestError as exc:
-            return self._envelope(exc.code, exc.info)
+            return exc.code, exc.info, None
         except StorageError as exc:
             # The database is locked, read-only or full: say so in the envelope (never a 500);
             # the change was rolled back, so the caller may simply try again.
             log.error("REST %s failed on storage: %s", request.url.path, exc)
-            return self._envelope(RestCode.INTERNAL, f"storage unavailable, try again: {exc}")
+            return RestCode.INTERNAL, f"storage unavailable, try again: {exc}", None
         except Exception:  # a bug of ours: logged with its traceback, answered as Tencent would
             log.exception("REST %s failed", request.url.path)
-            return self._envelope(RestCode.INTERNAL, "internal error")
-        return self._envelope(0, "", fields)
+            return RestCode.INTERNAL, "internal error", None
+        return 0, "", fields
 
     async def unknown_path(self, request: Request) -> Response:
         """A path under /v4/ that is not ``/v4/{service}/{command}``: 60009 in the envelope."""

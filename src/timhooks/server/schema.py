@@ -9,8 +9,6 @@ or column is a new migration at the end.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from timhooks.server.outbox import OUTBOX_V1, OUTBOX_V2, OUTBOX_V3
 from timhooks.storage.migrations import Migration
 
@@ -101,18 +99,14 @@ _TABLES_V1 = (
 )
 
 
-def _migration(version: int, description: str, statements: Sequence[str]) -> Migration:
-    return Migration(version, description, ";\n".join(statements))
-
-
 SERVER_MIGRATIONS = (
-    _migration(
+    Migration(
         1,
         "apps, accounts, Official Accounts, groups, outbox, attempts",
         (*_TABLES_V1, *OUTBOX_V1),
     ),
-    _migration(2, "indexes for pruning finished deliveries and listing by command", OUTBOX_V2),
-    _migration(
+    Migration(2, "indexes for pruning finished deliveries and listing by command", OUTBOX_V2),
+    Migration(
         3,
         "failed before-webhook records become 'fallback' (the failure policy answered them)",
         OUTBOX_V3,

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Hashable
-from typing import Any, TypeVar
+from collections.abc import Callable, Hashable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from timhooks.delivery.dispatcher import attempt_outcome, shown_url
 from timhooks.delivery.sender import WebhookSender, WebhookTarget
@@ -25,9 +25,12 @@ from timhooks.protocol.errors import RestError
 from timhooks.protocol.query import Platform
 from timhooks.server.apps import App, AppRegistry
 from timhooks.server.calls import Call, new_event
-from timhooks.server.config import FailurePolicy
+from timhooks.server.config import CallbackConfig, FailurePolicy, validate_callback_url
 from timhooks.server.store import ServerStore
 from timhooks.storage.engine import Connection
+
+if TYPE_CHECKING:
+    from timhooks.metrics import ServerMetrics
 
 __all__ = ["ChatService"]
 
@@ -57,10 +60,11 @@ class ChatService:
         self.allow_private_targets = allow_private_targets
         # Users known to exist, as after their first client action (``accounts.ensure_user``).
         self.users: set[tuple[int, str]] = set()
+        self.metrics: ServerMetrics | None = None  # counts before-webhooks (timhooks/metrics.py)
 
     async def read(self, op: Callable[[Connection], T]) -> T:
-        """Run ``op``, which checks or reads and queues no webhook."""
-        return await self.store.run(op)
+        """Run ``op``, which only checks or reads, beside the writer."""
+        return await self.store.read(op)
 
     async def change(self, op: Callable[[Connection], T], key: Hashable | None = None) -> T:
         """Run ``op`` in a committed transaction with the after-webhooks it queued, then wake
@@ -97,6 +101,8 @@ class ChatService:
             platform=call.platform,
             attempt=attempt,
         )
+        if self.metrics is not None:
+            self.metrics.before_webhook(spec.name, attempt, cfg.failure_policy)
         if attempt.ok and attempt.decision is not None:
             log.info(
                 "%s for app %d to %s: HTTP %s in %.0f ms, ErrorCode %d",
@@ -123,6 +129,15 @@ class ChatService:
                 f"the app backend's webhook failed: {attempt.error}",
             )
         return ALLOW
+
+    async def configure_callback(self, app_id: int, data: Mapping[str, Any]) -> CallbackConfig:
+        """Apply ``set_callback``'s fields to an app's webhook settings, check and store them
+        (``set_callback`` and the console's settings page); ConfigError naming a bad field."""
+        cfg = CallbackConfig.from_wire(data, self.apps[app_id].callback)
+        if cfg.url is not None:
+            validate_callback_url(cfg.url, allow_private=self.allow_private_targets)
+        await self.apps.set_callback(app_id, cfg)
+        return cfg
 
     def call(
         self, app: App, operator: str, client_ip: str, platform: Platform | str, *, rest: bool

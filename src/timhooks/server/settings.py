@@ -95,6 +95,14 @@ def _policy(value: Any) -> str:
     raise ValueError
 
 
+def _choice(value: Any, choices: tuple[str, ...]) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, str) and value.strip().lower() in choices:
+        return value.strip().lower()
+    raise ValueError
+
+
 def _wire_text(value: Any) -> str | None:
     if value is None or value == "":
         return None
@@ -151,6 +159,11 @@ NUMBER = Kind("a number", _number, _wire_number, float, json_type="number")
 SWITCH = Kind("true or false", _switch, json_type="boolean")
 NAMES = Kind("names, comma-separated (a list in TOML)", _names, json_type="array")
 COMMAND_NAMES = Kind(NAMES.what, _names, _wire_commands, json_type="array")
+CONSOLE = Kind(
+    "on, off or auto",
+    lambda value: _choice(value, ("on", "off", "auto")),
+    choices=("on", "off", "auto"),
+)
 POLICY = Kind(
     f"a failure policy: {' or '.join(FailurePolicy.ALL)}",
     _policy,
@@ -244,7 +257,7 @@ _STORED = "the stored one, else"
 SETTINGS: Mapping[str, Setting] = {
     s.name: s
     for s in (
-        _server("host", TEXT, "address to listen on"),
+        _server("host", TEXT, "address to listen on", worker=True),
         # Its range is checked where it is bound, for listen too (timhooks/hosting.py).
         _server("port", INTEGER, "port to listen on"),
         _server(
@@ -336,6 +349,39 @@ SETTINGS: Mapping[str, Setting] = {
             "seconds between reloads of the app settings other processes change",
             metavar="SECONDS",
             above=0,
+            worker=True,
+        ),
+        _server(
+            "console",
+            CONSOLE,
+            "the web console at /console/ (timhooks/console/): on, off, or auto, on only when"
+            " --host is loopback",
+        ),
+        _server(
+            "console_token",
+            TEXT,
+            "the console's sign-in token (an admin UserSig of the app signs in too)",
+            default="a new one each start, printed",
+            metavar="TOKEN",
+        ),
+        _server(
+            "metrics",
+            SWITCH,
+            "count nothing and serve no /metrics (/healthz and /readyz stay)",
+            default="Prometheus metrics at /metrics",
+            switch="--no-metrics",
+            switch_value=False,
+            worker=True,
+        ),
+        _server(
+            "metrics_port",
+            INTEGER,
+            "also serve /metrics, /healthz and /readyz on this port of --host (a worker"
+            " serves them nowhere else)",
+            default="none",
+            metavar="PORT",
+            minimum=0,
+            maximum=65535,
             worker=True,
         ),
         _callback(

@@ -58,6 +58,11 @@ class ServerStore(Outbox):
         PostgreSQL it may share a transaction with other operations of the same key."""
         return await self._db.run(op, key=key)
 
+    async def read(self, op: Callable[[Connection], T]) -> T:
+        """Run ``op``, which only reads, in a read-only transaction beside the writer (it sees
+        every change committed before the call)."""
+        return await self._db.read(op)
+
     async def close(self) -> None:
         """Finish queued writes and close the database."""
         await asyncio.to_thread(self._db.close)

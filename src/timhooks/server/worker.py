@@ -17,6 +17,7 @@ from collections.abc import Callable
 from timhooks.delivery.dispatcher import OutboxDispatcher
 from timhooks.delivery.http import HttpTransport
 from timhooks.delivery.sender import WebhookSender
+from timhooks.metrics import ServerMetrics
 from timhooks.protocol.errors import StorageError
 from timhooks.server.apps import AppRegistry
 from timhooks.server.config import ServerConfig
@@ -56,6 +57,12 @@ class Worker:
             max_timeout=self.apps.max_timeout,
             clock=clock,
         )
+        # The dispatcher's metrics and the outbox gauges (timhooks/metrics.py); ChatServer adds
+        # the REST API's to the same registry.
+        self.metrics = ServerMetrics() if config.metrics else None
+        if self.metrics is not None:
+            self.dispatcher.metrics = self.metrics
+            self.metrics.on_scrape(self._count_backlog)
         self._maintenance: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -67,6 +74,20 @@ class Worker:
         self._maintenance = asyncio.get_running_loop().create_task(
             self._maintain(), name="timhooks-maintenance"
         )
+
+    async def ready(self) -> str | None:
+        """None when the database answers and, where this process delivers, the dispatcher
+        runs; else what is wrong (``/readyz``)."""
+        await self.store.backlog()
+        if self.config.dispatch and not self.dispatcher.running:
+            return "the dispatcher is not running"
+        return None
+
+    async def _count_backlog(self) -> None:
+        """Set the outbox gauges (before each scrape of /metrics)."""
+        if self.metrics is not None:
+            pending, oldest = await self.store.backlog()
+            self.metrics.outbox(pending, oldest, self.clock())
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop the upkeep and the dispatcher (deliveries in flight get ``grace`` seconds), close

@@ -1,16 +1,16 @@
 """Storage: one interface, two backends chosen by URL.
 
 ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or a plain path give SQLite (the embedded
-default); ``postgresql://user@host/db`` (or ``postgres://``) gives PostgreSQL.
+default); ``postgresql://user@host/db`` (or ``postgres://``) gives PostgreSQL. Operations are
+functions of a ``Connection``, run by a ``BatchWriter`` in transactions (``run``) or read-only
+ones (``read``); the connection's ``Dialect`` owns what differs between the backends.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from timhooks.protocol.errors import ConfigError
 from timhooks.storage.base import (
     InboxEntry,
     InboxStatus,
@@ -18,59 +18,35 @@ from timhooks.storage.base import (
     NewInboxEntry,
     webhook_digest,
 )
+from timhooks.storage.connection import Connection, Cursor, Row, for_update, skip_locked
+from timhooks.storage.dialect import Dialect
 from timhooks.storage.engine import BatchWriter
-from timhooks.storage.migrations import DatabaseNotFound, Migration, migrate
+from timhooks.storage.errors import DatabaseNotFound, SchemaMismatch
+from timhooks.storage.migrations import Migration, migrate
+from timhooks.storage.urls import describe_url, is_postgres, sqlite_path
 
 __all__ = [
     "BatchWriter",
+    "Connection",
+    "Cursor",
     "DatabaseNotFound",
+    "Dialect",
     "InboxEntry",
     "InboxStatus",
     "InboxStore",
+    "Migration",
     "NewInboxEntry",
+    "Row",
+    "SchemaMismatch",
     "describe_url",
+    "for_update",
     "is_postgres",
     "open_inbox",
     "open_writer",
+    "skip_locked",
     "sqlite_path",
     "webhook_digest",
 ]
-
-_PG_SCHEMES = ("postgresql://", "postgres://")
-
-
-def is_postgres(url: str | Path) -> bool:
-    """True for a PostgreSQL URL."""
-    return str(url).startswith(_PG_SCHEMES)
-
-
-def describe_url(url: str | Path) -> str:
-    """The database URL without its password, for output and logs."""
-    text = str(url)
-    if "://" not in text or "@" not in text:
-        return text
-    scheme, rest = text.split("://", 1)
-    credentials, _, location = rest.rpartition("@")
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}@{location}" if user else f"{scheme}://{location}"
-
-
-def sqlite_path(url: str | Path) -> str:
-    """The file behind ``sqlite:///relative.db``, ``sqlite:////abs.db`` or a plain path."""
-    text = str(url)
-    if text.startswith("sqlite://"):
-        rest = text[len("sqlite://") :]
-        if not rest.startswith("/"):
-            raise ConfigError(f"SQLite URL must be sqlite:///path, got {text!r}")
-        rest = rest[1:]
-        return rest or ":memory:"
-    if "://" in text:
-        scheme = text.split("://", 1)[0]
-        raise ConfigError(
-            f"unsupported database URL scheme {scheme!r}; use sqlite:///path.db or"
-            " postgresql://user@host/db"
-        )
-    return text
 
 
 def open_writer(
@@ -92,7 +68,7 @@ def open_writer(
     """
     where = describe_url(url)
 
-    def setup(conn: Any) -> None:
+    def setup(conn: Connection) -> None:
         versions = migrate(conn, component, migrations, allowed=upgrade, create=create, where=where)
         if applied is not None:
             applied.extend(versions)

@@ -15,7 +15,9 @@ __all__ = ["LogFilter"]
 @dataclass(frozen=True, slots=True)
 class LogFilter:
     """Rows by status, CallbackCommand, SDKAppID and time (``since <= t < until``, epoch
-    seconds); ``after_id`` keeps rows newer than one already seen (following a log)."""
+    seconds); ``after_id`` keeps rows newer than one already seen (following a log),
+    ``before_id`` rows older than one (the next page of a listing, newest first);
+    ``body_contains`` rows whose body holds that text (the console's search)."""
 
     status: str | None = None
     command: str | None = None
@@ -23,18 +25,28 @@ class LogFilter:
     since: float | None = None
     until: float | None = None
     after_id: int | None = None
+    before_id: int | None = None
+    body_contains: str | None = None
 
     @property
     def narrows(self) -> bool:
         """True if it leaves some rows out (a bulk replay needs at least one condition)."""
         return any(
             value is not None
-            for value in (self.status, self.command, self.app_id, self.since, self.until)
+            for value in (
+                self.status,
+                self.command,
+                self.app_id,
+                self.since,
+                self.until,
+                self.body_contains,
+            )
         )
 
-    def where(self, time_column: str) -> tuple[list[str], list[Any]]:
+    def where(self, time_column: str, dialect: str = "sqlite") -> tuple[list[str], list[Any]]:
         """SQL conditions (``?`` placeholders) and their parameters; ``time_column`` is the
-        table's arrival time (the inbox's ``received_at``, the outbox's ``created_at``)."""
+        table's arrival time (the inbox's ``received_at``, the outbox's ``created_at``);
+        ``dialect`` the connection's (``conn.dialect``), for the body search."""
         conditions: list[str] = []
         params: list[Any] = []
         for condition, value in (
@@ -44,8 +56,17 @@ class LogFilter:
             (f"{time_column} >= ?", self.since),
             (f"{time_column} < ?", self.until),
             ("id > ?", self.after_id),
+            ("id < ?", self.before_id),
         ):
             if value is not None:
                 conditions.append(condition)
                 params.append(value)
+        if self.body_contains:
+            # The body's bytes hold the text's UTF-8, case and all: instr() on SQLite,
+            # position() on PostgreSQL (both search a BLOB or bytea byte for byte).
+            if dialect == "postgresql":
+                conditions.append("position(? in body) > 0")
+            else:
+                conditions.append("instr(body, ?) > 0")
+            params.append(self.body_contains.encode())
         return conditions, params

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from typing import Any
 
 from timhooks.protocol.errors import ConfigError
@@ -15,10 +14,9 @@ from timhooks.workqueue.claims import claim_due
 
 __all__ = ["INBOX_MIGRATIONS", "SqlInbox"]
 
-_INBOX_V1 = """
-CREATE TABLE IF NOT EXISTS inbox (
+_INBOX_COLUMNS_DDL = """(
     id INTEGER PRIMARY KEY,
-    digest BLOB NOT NULL UNIQUE,
+    digest BLOB NOT NULL{unique},
     sdk_app_id INTEGER NOT NULL,
     command TEXT NOT NULL,
     phase TEXT NOT NULL,
@@ -32,14 +30,19 @@ CREATE TABLE IF NOT EXISTS inbox (
     last_error TEXT,
     answer BLOB,
     updated_at REAL
-);
-CREATE INDEX IF NOT EXISTS inbox_due ON inbox (next_attempt_at) WHERE status = 'pending';
-CREATE INDEX IF NOT EXISTS inbox_command ON inbox (command, id);
-"""
+)"""
 
+_DUE_INDEX = "inbox_due ON inbox (next_attempt_at) WHERE status = 'pending'"
+_COMMAND_INDEX = "inbox_command ON inbox (command, id)"
 _HANDLED_INDEX = (
     "CREATE INDEX IF NOT EXISTS inbox_handled ON inbox (received_at)"
     " WHERE status IN ('done', 'answered')"
+)
+
+_INBOX_V1 = (
+    "CREATE TABLE IF NOT EXISTS inbox " + _INBOX_COLUMNS_DDL.format(unique=" UNIQUE"),
+    f"CREATE INDEX IF NOT EXISTS {_DUE_INDEX}",
+    f"CREATE INDEX IF NOT EXISTS {_COMMAND_INDEX}",
 )
 
 # Version 3: the dedup key is (digest, sdk_app_id), no longer the digest alone, so that one app's
@@ -47,60 +50,31 @@ _HANDLED_INDEX = (
 # row keeps its id and its key stays valid: a repeat of a webhook stored before the upgrade is
 # still found. SQLite cannot drop a column's UNIQUE constraint, so it copies the table (ids
 # included) into one without it; PostgreSQL drops the constraint in place.
-_INBOX_V3_SQLITE = f"""
-CREATE TABLE inbox_v3 (
-    id INTEGER PRIMARY KEY,
-    digest BLOB NOT NULL,
-    sdk_app_id INTEGER NOT NULL,
-    command TEXT NOT NULL,
-    phase TEXT NOT NULL,
-    status TEXT NOT NULL,
-    body BLOB NOT NULL,
-    client_ip TEXT NOT NULL DEFAULT '',
-    opt_platform TEXT NOT NULL DEFAULT '',
-    received_at REAL NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at REAL,
-    last_error TEXT,
-    answer BLOB,
-    updated_at REAL
-);
-INSERT INTO inbox_v3 SELECT id, digest, sdk_app_id, command, phase, status, body, client_ip,
-    opt_platform, received_at, attempts, next_attempt_at, last_error, answer, updated_at
-    FROM inbox;
-DROP TABLE inbox;
-ALTER TABLE inbox_v3 RENAME TO inbox;
-CREATE UNIQUE INDEX inbox_key ON inbox (digest, sdk_app_id);
-CREATE INDEX inbox_due ON inbox (next_attempt_at) WHERE status = 'pending';
-CREATE INDEX inbox_command ON inbox (command, id);
-{_HANDLED_INDEX}
-"""
-_INBOX_V3_POSTGRES = """
-ALTER TABLE inbox DROP CONSTRAINT inbox_digest_key;
-CREATE UNIQUE INDEX inbox_key ON inbox (digest, sdk_app_id)
-"""
-
-
-@dataclass(frozen=True, slots=True)
-class _DialectMigration(Migration):
-    """A migration written twice: in SQLite's dialect (``sql``) and in PostgreSQL's."""
-
-    postgres_sql: str = ""
-
-    def statements(self, dialect: str) -> list[str]:
-        """The migration's statements in ``dialect``."""
-        text = self.postgres_sql if dialect == "postgresql" else self.sql
-        return [s.strip() for s in text.split(";") if s.strip()]
-
+_INBOX_V3_SQLITE = (
+    "CREATE TABLE inbox_v3 " + _INBOX_COLUMNS_DDL.format(unique=""),
+    "INSERT INTO inbox_v3 SELECT id, digest, sdk_app_id, command, phase, status, body,"
+    " client_ip, opt_platform, received_at, attempts, next_attempt_at, last_error, answer,"
+    " updated_at FROM inbox",
+    "DROP TABLE inbox",
+    "ALTER TABLE inbox_v3 RENAME TO inbox",
+    "CREATE UNIQUE INDEX inbox_key ON inbox (digest, sdk_app_id)",
+    f"CREATE INDEX {_DUE_INDEX}",
+    f"CREATE INDEX {_COMMAND_INDEX}",
+    _HANDLED_INDEX,
+)
+_INBOX_V3_POSTGRES = (
+    "ALTER TABLE inbox DROP CONSTRAINT inbox_digest_key",
+    "CREATE UNIQUE INDEX inbox_key ON inbox (digest, sdk_app_id)",
+)
 
 INBOX_MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the inbox", _INBOX_V1),
-    Migration(2, "an index for pruning handled entries", _HANDLED_INDEX),
-    _DialectMigration(
+    Migration(2, "an index for pruning handled entries", (_HANDLED_INDEX,)),
+    Migration(
         3,
         "the dedup key includes the SdkAppid",
         _INBOX_V3_SQLITE,
-        postgres_sql=_INBOX_V3_POSTGRES,
+        by_dialect={"postgresql": _INBOX_V3_POSTGRES},
     ),
 )
 
@@ -269,11 +243,22 @@ class SqlInbox:
             ).fetchone()
             return None if row is None else _inbox_entry(row)
 
+        return await self._db.read(op)
+
+    async def status_counts(self) -> dict[InboxStatus, int]:
+        """How many entries are in each status (for metrics and the console)."""
+
+        def op(conn: Any) -> dict[InboxStatus, int]:
+            rows = conn.execute("SELECT status, COUNT(*) FROM inbox GROUP BY status").fetchall()
+            counts = dict.fromkeys(InboxStatus, 0)
+            counts.update({InboxStatus(status): int(n) for status, n in rows})
+            return counts
+
         return await self._db.run(op)
 
     async def replay_count(self, where: LogFilter) -> tuple[int, int]:
         """How many entries ``replay_many`` would take, and the newest one's id (0: none)."""
-        conditions, params = where.where("received_at")
+        conditions, params = where.where("received_at", self._db.dialect.name)
         clause = " AND ".join([*conditions, _REPLAYABLE])
 
         def op(conn: Any) -> tuple[int, int]:
@@ -282,14 +267,14 @@ class SqlInbox:
             ).fetchone()
             return int(count), int(newest or 0)
 
-        return await self._db.run(op)
+        return await self._db.read(op)
 
     async def replay_many(
         self, where: LogFilter, *, through_id: int, limit: int, now: float
     ) -> list[int]:
         """Make up to ``limit`` handled after-webhook entries matching ``where`` pending again,
         oldest first, none newer than ``through_id``; return their ids (one statement)."""
-        conditions, params = where.where("received_at")
+        conditions, params = where.where("received_at", self._db.dialect.name)
         clause = " AND ".join([*conditions, _REPLAYABLE, "id <= ?"])
 
         def op(conn: Any) -> list[int]:
@@ -314,7 +299,7 @@ class SqlInbox:
         oldest_first: bool = False,
     ) -> list[InboxEntry]:
         """The newest entries first (or the oldest), filtered by command, status and ``where``."""
-        conditions, params = (where or LogFilter()).where("received_at")
+        conditions, params = (where or LogFilter()).where("received_at", self._db.dialect.name)
         if command is not None:
             conditions.append("command = ?")
             params.append(command)
@@ -331,7 +316,7 @@ class SqlInbox:
             ).fetchall()
             return [_inbox_entry(r) for r in rows]
 
-        return await self._db.run(op)
+        return await self._db.read(op)
 
     async def replay(self, entry_id: int, *, now: float) -> bool:
         """Make an entry pending again with a fresh attempt count."""

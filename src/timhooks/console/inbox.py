@@ -1,0 +1,192 @@
+"""The console of ``timhooks listen``: the inbox (status, handler attempts and errors, dead
+entries, replay one or many) and the requests the receiver refused, with their reasons.
+
+Reads go through the inbox's listing methods (the same as ``timhooks events list``); replays
+through its ``replay`` and ``replay_many`` (the same as ``timhooks events replay``), and the
+running receiver's worker picks the entries up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from timhooks.console.rejections import LABELS, RejectionLog
+from timhooks.console.web import PAGE_SIZE, Console, Filters, Form
+from timhooks.protocol.errors import ConfigError, StorageError
+from timhooks.receiver.core import Receiver
+from timhooks.receiver.observe import Cause
+from timhooks.storage import InboxEntry, InboxStatus
+from timhooks.text import printable
+
+__all__ = ["inbox_console"]
+
+_STATUSES = tuple(s.value for s in InboxStatus)
+_REPLAY_BATCH = 500
+
+
+def _summary(entry: InboxEntry) -> str:
+    from timhooks.protocol.summary import summarize
+
+    try:
+        return printable(summarize(entry.payload))
+    except ValueError:
+        return ""
+
+
+def inbox_console(
+    receiver: Receiver,
+    *,
+    token: str,
+    rejections: RejectionLog,
+    stopping: Callable[[], bool] = lambda: False,
+) -> Console:
+    """The listen console over ``receiver``'s inbox; ``rejections`` must observe the receiver."""
+    console = Console(
+        title="timhooks listen",
+        nav=[("/console/inbox", "Inbox"), ("/console/rejected", "Rejected")],
+        token=token,
+        stopping=stopping,
+    )
+    inbox = receiver.inbox
+
+    async def rows(filters: Filters) -> list[dict[str, Any]]:
+        entries = await inbox.list(where=filters.log, limit=PAGE_SIZE)
+        return [{"entry": e, "summary": _summary(e)} for e in entries]
+
+    async def counts() -> dict[str, int]:
+        found = getattr(inbox, "status_counts", None)
+        if found is None:
+            return {}
+        return {status.value: n for status, n in (await found()).items()}
+
+    async def home(request: Request) -> Response:
+        return RedirectResponse("/console/inbox", status_code=303)
+
+    async def listing(request: Request) -> Response:
+        filters = Filters.read(request.query_params, _STATUSES)
+        try:
+            found = await rows(filters)
+            problem = None
+        except StorageError as exc:
+            found, problem = [], f"The inbox could not be read: {exc}"
+        live = filters.log.before_id is None
+        return console.render(
+            request,
+            "inbox.html",
+            filters=filters,
+            statuses=_STATUSES,
+            rows=found,
+            counts=await counts() if problem is None else {},
+            problem=problem,
+            older=filters.query(before=found[-1]["entry"].id) if len(found) == PAGE_SIZE else None,
+            newest=filters.query(before=None) if not live else None,
+            stream=f"/console/inbox/stream?{filters.query()}" if live else None,
+        )
+
+    async def stream(request: Request) -> Response:
+        filters = Filters.read(request.query_params, _STATUSES)
+
+        async def render() -> str:
+            return console.fragment("inbox_rows.html", rows=await rows(filters))
+
+        return console.stream(request, render)
+
+    async def entry_page(request: Request) -> Response:
+        entry = await _entry(request)
+        if entry is None:
+            return console.render(
+                request, "error.html", status=404, reason="No inbox entry has that id."
+            )
+        return console.render(
+            request, "inbox_entry.html", entry=entry, summary=_summary(entry), labels=LABELS
+        )
+
+    async def replay_one(request: Request, form: Form) -> Response:
+        entry_id = _id(request)
+        try:
+            found = entry_id is not None and await inbox.replay(entry_id, now=receiver.clock())
+        except ConfigError as exc:
+            console.flash(request, str(exc))
+            return RedirectResponse(f"/console/inbox/{entry_id}", status_code=303)
+        if not found:
+            return console.render(
+                request, "error.html", status=404, reason="No inbox entry has that id."
+            )
+        console.flash(
+            request,
+            f"Inbox entry {entry_id} is pending again; the receiver runs its handler shortly.",
+        )
+        return RedirectResponse(f"/console/inbox/{entry_id}", status_code=303)
+
+    async def replay_many(request: Request, form: Form) -> Response:
+        filters = Filters.read(form.fields, _STATUSES)
+        back = f"/console/inbox?{filters.query()}"
+        if filters.errors or not filters.log.narrows:
+            console.flash(
+                request,
+                "Replaying every entry needs a filter: choose a status, command, app, time or"
+                " text first."
+                if not filters.errors
+                else "Fix the filters first: " + "; ".join(filters.errors.values()),
+            )
+            return RedirectResponse(back, status_code=303)
+        count, newest = await inbox.replay_count(filters.log)
+        if form.get("confirm") != "yes":
+            return console.render(
+                request,
+                "replay_confirm.html",
+                filters=filters,
+                count=count,
+                through=newest,
+                action="/console/inbox/replay",
+                what="inbox entries (after-webhooks whose handling ended: done or dead)",
+                back=back,
+            )
+        through = int(form.get("through") or 0)
+        replayed = 0
+        while through:
+            ids = await inbox.replay_many(
+                filters.log, through_id=through, limit=_REPLAY_BATCH, now=receiver.clock()
+            )
+            replayed += len(ids)
+            if len(ids) < _REPLAY_BATCH:
+                break
+        console.flash(
+            request,
+            f"{replayed} inbox entries are pending again; the receiver runs their handlers.",
+        )
+        return RedirectResponse(back, status_code=303)
+
+    async def rejected(request: Request) -> Response:
+        return console.render(
+            request,
+            "rejected.html",
+            shown=list(rejections.latest),
+            by_cause=sorted(rejections.by_cause.items(), key=lambda kv: -kv[1]),
+            repeats=rejections.repeats,
+            last_repeat=rejections.last_repeat,
+            labels=LABELS,
+            causes=Cause,
+        )
+
+    async def _entry(request: Request) -> InboxEntry | None:
+        entry_id = _id(request)
+        return None if entry_id is None else await inbox.get(entry_id)
+
+    console.page("/", home)
+    console.page("/inbox", listing)
+    console.page("/inbox/stream", stream)
+    console.page("/inbox/{id}", entry_page)
+    console.post("/inbox/replay", replay_many)
+    console.post("/inbox/{id}/replay", replay_one)
+    console.page("/rejected", rejected)
+    return console
+
+
+def _id(request: Request) -> int | None:
+    text = str(request.path_params.get("id", ""))
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
