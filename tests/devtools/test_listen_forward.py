@@ -95,7 +95,7 @@ def test_forwarded_webhooks_keep_tencents_shape_re_signed_for_the_app(
 ) -> None:
     """The app gets Tencent's query (same SdkAppid, command, ClientIP, OptPlatform) signed with
     --forward-token and a fresh RequestTime, and an after-webhook's body byte for byte; listen
-    prints the app's status, answer and latency with the event."""
+    prints and keeps the app's status, answer and latency with the event."""
     app = RecordingEndpoint()
     app_url = serve_app(app).url + "/app/im"
     with listening(tmp_path, app_url, "--forward-token", "app-token") as listener:
@@ -124,6 +124,11 @@ def test_forwarded_webhooks_keep_tencents_shape_re_signed_for_the_app(
     forward = line["forward"]
     assert (forward["status"], forward["answer"], forward["problem"]) == (200, ACK, None)
     assert forward["latency_ms"] > 0
+    # The app's answer is kept with the event, not only printed.
+    kept = wait_until(lambda: listener.entry(line["id"])["answer"])
+    assert (kept["status"], kept["answer"]) == (200, ACK)
+    assert kept["url"].startswith(f"{app_url}?SdkAppid={APP}&")
+    assert "Sign=(hidden)" in kept["url"]
 
 
 def test_the_apps_decision_is_what_the_sender_gets(

@@ -14,6 +14,7 @@ from timhooks.cli.output import not_found, print_json, printable, printable_json
 from timhooks.cli.parser import add_command, show_help
 from timhooks.console.rejections import LABELS, likely_fix
 from timhooks.protocol.decisions import Decision
+from timhooks.protocol.encoding import encode_json
 from timhooks.protocol.errors import ConfigError
 from timhooks.protocol.events import Event
 from timhooks.protocol.summary import summarize
@@ -173,6 +174,10 @@ def run_listen(args: argparse.Namespace) -> int:
     async def show(event: Event, meta: WebhookMeta) -> Decision | None:
         payload = event.to_wire()
         forwarded = await forwarder.forward(event, meta) if forwarder is not None else None
+        if forwarded is not None and meta.inbox_id is not None:
+            # An after-webhook keeps what the app answered (status, answer, latency) with it,
+            # for `events show`; a before-webhook's record keeps the answer listen gave.
+            await receiver.inbox.record_answer(meta.inbox_id, encode_json(forwarded.to_dict()))
         if args.json:
             print_json(
                 {

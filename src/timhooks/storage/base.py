@@ -113,6 +113,11 @@ class InboxStore(Protocol):
         """Record a failed attempt: pending again at ``retry_at``, or dead when it is None."""
         ...
 
+    async def record_answer(self, entry_id: int, answer: bytes) -> None:
+        """Keep a JSON ``answer`` with an entry: what its handler's last run got back (for a
+        webhook ``listen --forward-to`` passed on, the app's status, answer and latency)."""
+        ...
+
     async def get(self, entry_id: int) -> InboxEntry | None:
         """One entry by id."""
         ...

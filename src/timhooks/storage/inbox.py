@@ -234,6 +234,15 @@ class SqlInbox:
             )
         )
 
+    async def record_answer(self, entry_id: int, answer: bytes) -> None:
+        """Keep a JSON ``answer`` with an entry (the last run's outcome)."""
+        await self._db.run(
+            lambda conn: conn.execute(
+                "UPDATE inbox SET answer = ? WHERE id = ?", (answer[:4000], entry_id)
+            ),
+            single=True,
+        )
+
     async def get(self, entry_id: int) -> InboxEntry | None:
         """One entry by id."""
 
