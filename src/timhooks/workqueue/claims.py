@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from timhooks.storage.engine import Connection, skip_locked
+from timhooks.workqueue.connection import QueueConnection
 
 __all__ = ["claim_due"]
 
 
 def claim_due(
-    conn: Connection,
+    conn: QueueConnection,
     table: str,
     columns: str,
     *,
@@ -37,7 +37,7 @@ def claim_due(
     rows: list[Any] = conn.execute(
         f"UPDATE {table} SET next_attempt_at = ?, attempts = attempts + 1{stamped}"
         f" WHERE id IN (SELECT id FROM {table} WHERE status = 'pending'"
-        f" AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?{skip_locked(conn)})"
+        f" AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?{conn.dialect.skip_locked})"
         f" AND status = 'pending' AND next_attempt_at <= ? RETURNING {columns}",
         (now + lease, *([now] if stamp else []), now, limit, now),
     ).fetchall()

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from timhooks.protocol.errors import ConfigError
-from timhooks.storage.engine import Connection
+from timhooks.workqueue.connection import QueueConnection
 
 __all__ = ["count_replayable", "replay_row", "replay_rows"]
 
@@ -21,7 +21,7 @@ def _sets(reset: Mapping[str, Any]) -> str:
 
 
 def replay_row(
-    conn: Connection,
+    conn: QueueConnection,
     table: str,
     row_id: int,
     *,
@@ -45,7 +45,7 @@ def replay_row(
 
 
 def count_replayable(
-    conn: Connection, table: str, where: str, params: Sequence[Any]
+    conn: QueueConnection, table: str, where: str, params: Sequence[Any]
 ) -> tuple[int, int]:
     """How many rows of ``table`` match ``where``, and the newest one's id (0: none)."""
     count, newest = conn.execute(
@@ -55,7 +55,7 @@ def count_replayable(
 
 
 def replay_rows(
-    conn: Connection,
+    conn: QueueConnection,
     table: str,
     where: str,
     params: Sequence[Any],
