@@ -12,9 +12,9 @@ import pytest
 
 from timhooks.delivery.dispatcher import OutboxDispatcher, Route, attempt_outcome, shown_url
 from timhooks.delivery.http import HttpError
-from timhooks.delivery.retry import NO_RETRY, RetryPolicy
 from timhooks.delivery.sender import Attempt, WebhookSender, WebhookTarget
 from timhooks.protocol import compute_sign
+from timhooks.workqueue import NO_RETRY, RetryPolicy
 
 APP = 1400000001
 TOKEN = "the-app-token"

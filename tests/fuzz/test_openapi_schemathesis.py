@@ -126,7 +126,7 @@ def test_rest_api_conforms_to_its_openapi_document(tmp_path: Path) -> None:
             assert r.json()["ErrorCode"] == 0
         schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
         operations = [result.ok() for result in schema.get_all_operations()]
-        commands = {f"/v4/{service}/{name}" for service, name in server.service.commands}
+        commands = {f"/v4/{service}/{name}" for service, name in server.rest.commands}
         assert {op.path for op in operations} == commands
 
         for operation in operations:

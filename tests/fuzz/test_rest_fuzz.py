@@ -16,14 +16,16 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import msgspec
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from fakes import AckTransport
 from timhooks.protocol import COMMANDS, Platform, generate_usersig
 from timhooks.server.app import ChatServer
+from timhooks.server.bodies import Shapes
 from timhooks.server.config import ServerConfig
-from timhooks.server.openapi import BODIES
+from timhooks.server.registry import COMMANDS as REST_COMMANDS
 
 APP = 1400000099
 KEY = "fuzz-key"
@@ -31,8 +33,19 @@ ADMIN = "administrator"
 EXAMPLES = 1000
 
 
-KNOWN = sorted(BODIES)
-FIELDS = sorted({name for body in BODIES.values() for name in body.get("properties", {})})
+KNOWN = sorted(REST_COMMANDS)
+# Each command's body fields, by wire name (of each shape, where it has several).
+OWN = {
+    key: sorted(
+        {
+            field.encode_name
+            for struct in (c.body.structs if isinstance(c.body, Shapes) else (c.body,))
+            for field in msgspec.structs.fields(struct)
+        }
+    )
+    for key, c in REST_COMMANDS.items()
+}
+FIELDS = sorted({name for names in OWN.values() for name in names})
 
 json_values = st.recursive(
     st.none()
@@ -104,8 +117,7 @@ def rest_requests(draw: st.DrawFn) -> tuple[str, str, dict[str, str] | str, byte
             query["platform"] = draw(st.sampled_from([p.value for p in Platform]) | names)
     shape = draw(st.sampled_from(["fields"] * 5 + ["json", "bytes", "empty", "deep", "utf8"]))
     if shape == "fields":
-        schema = BODIES.get((service, command), {})
-        own = sorted(schema.get("properties", {})) or FIELDS
+        own = OWN.get((service, command)) or FIELDS
         chosen = draw(st.lists(st.sampled_from(own), max_size=len(own), unique=True))
         extra = draw(st.lists(st.sampled_from(FIELDS), max_size=2))
         body = json.dumps({name: draw(field_values) for name in [*chosen, *extra]}).encode()

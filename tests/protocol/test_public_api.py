@@ -10,16 +10,19 @@ import pytest
 import timhooks
 import timhooks.protocol
 import timhooks.receiver
+import timhooks.workqueue
 
 
-@pytest.mark.parametrize("module", [timhooks, timhooks.protocol, timhooks.receiver])
+@pytest.mark.parametrize(
+    "module", [timhooks, timhooks.protocol, timhooks.receiver, timhooks.workqueue]
+)
 def test_every_exported_name_resolves(module: ModuleType) -> None:
     """Each name in __all__ can be imported from the package."""
     for name in module.__all__:
         assert getattr(module, name) is not None, name
 
 
-@pytest.mark.parametrize("module", [timhooks.protocol, timhooks.receiver])
+@pytest.mark.parametrize("module", [timhooks.protocol, timhooks.receiver, timhooks.workqueue])
 def test_every_exported_class_and_function_has_a_docstring(module: ModuleType) -> None:
     """Public classes and functions carry a one-line docstring."""
     for name in module.__all__:

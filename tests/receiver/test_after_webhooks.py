@@ -25,11 +25,11 @@ from receiver_support import (
     settled,
 )
 
-from timhooks.delivery.retry import RetryPolicy
 from timhooks.protocol import ConfigError, Decision, StorageError
 from timhooks.protocol.events import AfterGroupFull, Event
 from timhooks.receiver import Receiver, WebhookMeta
 from timhooks.storage import InboxEntry, InboxStatus, InboxStore, NewInboxEntry, open_inbox
+from timhooks.workqueue import RetryPolicy
 
 FAST_RETRY = RetryPolicy(attempts=3, base=0.01, factor=2.0)
 

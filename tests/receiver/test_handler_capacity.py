@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from receiver_support import APP, GROUP_FULL, OA_CREATE, body, eventually, query, settled
 
-from timhooks.delivery.retry import RetryPolicy
 from timhooks.protocol import Decision
 from timhooks.protocol.events import AfterGroupFull, Event
 from timhooks.receiver import Receiver, WebhookMeta
 from timhooks.storage import InboxStatus, NewInboxEntry
+from timhooks.workqueue import RetryPolicy
 
 # asyncio's default executor (asyncio.to_thread) has this many threads.
 DEFAULT_EXECUTOR_THREADS = min(32, (os.cpu_count() or 1) + 4)

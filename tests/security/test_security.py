@@ -330,7 +330,7 @@ async def test_every_command_verifies_the_usersig(tmp_path: Path) -> None:
                 result: int = data["ErrorCode"]
                 return result
 
-            for (service, name), command in server.service.commands.items():
+            for (service, name), command in server.rest.commands.items():
                 path = f"/v4/{service}/{name}"
                 user = ADMIN if command.admin else "penn"
                 good = params(user)
@@ -357,7 +357,7 @@ async def test_one_app_never_reads_or_changes_another_apps_data(tmp_path: Path) 
             App(sdk_app_id=OTHER, key=OTHER_KEY, admins=(ADMIN,), callback=CallbackConfig()),
             now=time.time(),
         )
-        await server.service.load()
+        await server.apps.load()
         transport = httpx.ASGITransport(app=server.asgi)
         async with httpx.AsyncClient(transport=transport, base_url="http://s") as http:
 

@@ -508,7 +508,7 @@ class Stack:
             callback=callback or CallbackConfig(),
         )
         await self.server.store.put_app(app, now=time.time())
-        await self.server.service.load()
+        await self.server.apps.load()
         return app
 
 

@@ -523,7 +523,7 @@ async def test_delivery_refuses_a_target_that_became_private(tmp_path: Path) -> 
     """With allow_private_targets off, a stored webhook URL that points at a private address is
     refused when a webhook is sent: nothing reaches it and the attempt says why."""
     async with stack(tmp_path, connect=False, server_options=PRIVATE) as st:
-        app = st.server.service.apps[st.rest.app_id]
+        app = st.server.apps.get(st.rest.app_id)
         await st.add_app(app.sdk_app_id, app.key, callback=CallbackConfig(url=st.callback_url))
         await create_group(st)
         row = await settled(st, CREATED)

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from timhooks.delivery.retry import RetryPolicy
 from timhooks.protocol import COMMANDS
 from timhooks.protocol.errors import ConfigError
 from timhooks.server.config import SETTINGS, CallbackConfig, ServerConfig, load_config
-from timhooks.server.openapi import BODIES
+from timhooks.server.openapi import build_openapi
+from timhooks.server.registry import COMMANDS as REST_COMMANDS
+from timhooks.workqueue import RetryPolicy
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -251,7 +252,7 @@ def test_empty_text_settings_are_not_given() -> None:
 def test_openapi_describes_every_set_callback_field() -> None:
     """/openapi.json's set_callback body names each field set_callback takes, with the ranges
     it enforces (a timeout over 0 and at most 60000 ms, at least one attempt)."""
-    schema = BODIES[("timhooks_config", "set_callback")]["properties"]
+    schema = build_openapi(REST_COMMANDS)["components"]["schemas"]["SetCallback"]["properties"]
     assert set(schema) == set(WIRE_CHANGE) | {"IsTokenEnable"}
     assert set(schema["AfterRetry"]["properties"]) == set(WIRE_CHANGE["AfterRetry"])
     timeout = schema["BeforeTimeoutMs"]

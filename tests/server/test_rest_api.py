@@ -134,7 +134,7 @@ def test_the_command_tables_match_the_service(api: BackgroundStack) -> None:
     """The lists above are exactly the backend's commands, admin and client."""
 
     async def table(st: Stack) -> dict[tuple[str, str], bool]:
-        return {k: c.admin for k, c in st.server.service.commands.items()}
+        return {k: c.admin for k, c in st.server.rest.commands.items()}
 
     served = api.run(table)
     assert {k for k, admin in served.items() if admin} == set(ADMIN_COMMANDS)

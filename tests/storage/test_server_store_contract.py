@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 import pytest
 
 from timhooks.delivery.sender import Attempt
 from timhooks.protocol.errors import StorageError
+from timhooks.server.accounts import import_accounts_tx
+from timhooks.server.calls import Call
 from timhooks.server.config import CallbackConfig
-from timhooks.server.domain import Call
+from timhooks.server.official_accounts import CreateOfficialAccount, create_oa_tx
 from timhooks.server.schema import SERVER_MIGRATIONS
 from timhooks.server.store import App, DeliveryStatus, ServerStore
+from timhooks.server.subscribers import subscribe_tx
 from timhooks.storage import open_writer
 
 APP = 1400000000
@@ -149,22 +153,20 @@ async def test_old_schema_is_upgraded_without_loss(db_url: str) -> None:
 
 async def test_concurrent_subscriptions_respect_the_limit(db_url: str) -> None:
     """Subscriptions racing on separate connections never pass MaxSubscriberNum."""
-    from timhooks.server import domain as dm
-
     stores = [ServerStore(db_url) for _ in range(2)]
     try:
         users = [f"u{i}" for i in range(60)]
         await stores[0].run(
-            lambda c: dm.import_accounts_tx(c, call(), [(u, "", "") for u in [*users, "owner"]])
+            lambda c: import_accounts_tx(c, call(), [(u, "", "") for u in [*users, "owner"]])
         )
-        req = dm.NewOfficialAccount(
+        req = CreateOfficialAccount(
             owner="owner", name="n", oa_id="@TOA#_race", max_subscriber_num=25
         )
-        await stores[0].run(lambda c: dm.create_oa_tx(c, call(), req))
+        await stores[0].run(lambda c: create_oa_tx(c, call(), req))
 
         async def subscribe(store: ServerStore, chunk: list[str]) -> dict[str, int]:
             return await store.run(
-                lambda c: dm.subscribe_tx(c, call(), "@TOA#_race", chunk, frozenset())
+                lambda c: subscribe_tx(c, call(), "@TOA#_race", chunk, frozenset())
             )
 
         chunks = [users[i : i + 6] for i in range(0, 60, 6)]
@@ -189,3 +191,22 @@ async def test_concurrent_subscriptions_respect_the_limit(db_url: str) -> None:
     finally:
         for store in stores:
             await store.close()
+
+
+async def test_a_before_webhook_record_that_fails_is_logged(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A before-webhook record the database refuses is said in the log, never dropped silently."""
+    store = ServerStore(db_url)
+    await store.run(lambda c: c.execute("DROP TABLE attempts"))
+    with caplog.at_level(logging.ERROR, logger="timhooks.server"):
+        store.record_before(
+            sdk_app_id=APP,
+            command="Group.CallbackBeforeCreateGroup",
+            body=b"{}",
+            client_ip="127.0.0.1",
+            platform="RESTAPI",
+            attempt=attempt(True),
+        )
+        await store.close()  # finishes the queued write
+    assert "could not be kept" in caplog.text

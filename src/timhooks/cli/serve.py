@@ -454,19 +454,19 @@ def run_usersig(args: argparse.Namespace) -> int:
 
 def run_worker(args: argparse.Namespace) -> int:
     """Deliver after-webhooks from the shared database until interrupted."""
-    from timhooks.server.app import ChatServer
+    from timhooks.server.worker import Worker
 
     # TIMHOOKS_DISPATCH=false (in an environment shared with serve) is serve's: a worker delivers.
     config = load_config(file=args.config, flags={**_flags(args), "dispatch": True})
 
     async def main() -> None:
-        server = ChatServer(config)
+        worker = Worker(config)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await server.start_worker()
-        health = _health_server(config.host, config.metrics_port, server)
+        await worker.start()
+        health = _health_server(config.host, config.metrics_port, worker)
         print(f"timhooks worker delivering from {describe_url(config.db)}", file=sys.stderr)
         if health is not None:
             print(f"  metrics and health on {health.url}", file=sys.stderr)
@@ -476,7 +476,7 @@ def run_worker(args: argparse.Namespace) -> int:
         finally:
             if health is not None:
                 await health.close()
-            await server.stop()
+            await worker.stop()
 
     run_async(main())
     return 0

@@ -9,7 +9,7 @@ and settings through ``ChatService.configure_callback``, the code behind ``set_c
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.requests import Request
@@ -455,7 +455,7 @@ def _attempt_view(d: Delivery, attempt: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _before_view(row: dict[str, Any], apps: dict[int, Any]) -> dict[str, Any]:
+def _before_view(row: dict[str, Any], apps: Mapping[int, Any]) -> dict[str, Any]:
     """A before-webhook call with the decision its answer gave, or the fallback."""
     decision = "fallback"
     detail = row["error"] or ""

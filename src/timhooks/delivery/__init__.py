@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from timhooks.delivery.retry import NO_RETRY, RetryPolicy
+from timhooks.workqueue.retry import NO_RETRY, RetryPolicy
 
 __all__ = ["NO_RETRY", "RetryPolicy"]

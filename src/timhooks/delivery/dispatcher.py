@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
-from timhooks.delivery.loop import ClaimLoop
-from timhooks.delivery.retry import RetryPolicy
 from timhooks.delivery.sender import Attempt, WebhookSender, WebhookTarget
 from timhooks.text import printable
+from timhooks.workqueue import ClaimLoop, RetryPolicy
 
 if TYPE_CHECKING:
     from timhooks.metrics import ServerMetrics

@@ -20,6 +20,7 @@
     │       ├── UserSigIdentifierMismatch 70013
     │       └── UserSigAppMismatch        70014
     ├── ConfigError                misuse by the caller (bad decision, bad URL, bad option)
+    ├── RestError                  a REST call the Chat backend refuses; ``code`` is its ErrorCode
     ├── StorageError               the database failed; mapped from sqlite3 / psycopg
     │   ├── DatabaseNotFound       no database (or schema) where one must exist (storage/)
     │   └── SchemaMismatch         a schema older or newer than this timhooks (storage/)
@@ -44,6 +45,7 @@ __all__ = [
     "MalformedResponse",
     "MissingSignature",
     "ProtocolError",
+    "RestError",
     "SignatureMismatch",
     "StaleRequest",
     "StorageError",
@@ -132,6 +134,16 @@ class UserSigAppMismatch(UserSigError):
 
 class ConfigError(TimhooksError):
     """timhooks was called or configured in a way it cannot honour."""
+
+
+class RestError(TimhooksError):
+    """A REST call the Chat backend refuses: ``code`` and ``info`` are its answer's ErrorCode and
+    ErrorInfo (Tencent's "Error Codes", https://trtc.io/document/34348)."""
+
+    def __init__(self, code: int, info: str) -> None:
+        super().__init__(f"{code}: {info}")
+        self.code = int(code)
+        self.info = info
 
 
 class StorageError(TimhooksError):

@@ -20,8 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import parse_qsl
 
-from timhooks.delivery.loop import ClaimLoop
-from timhooks.delivery.retry import RetryPolicy
 from timhooks.protocol.commands import COMMANDS, CommandSpec, Phase, get_command, parse_event
 from timhooks.protocol.decisions import ACK_BODY, ALLOW, Decision
 from timhooks.protocol.errors import (
@@ -44,6 +42,7 @@ from timhooks.receiver.sync import SyncReceiver
 from timhooks.receiver.threads import HandlerThreads
 from timhooks.request_body import MAX_BODY, BodyTooLarge
 from timhooks.storage import InboxEntry, InboxStatus, InboxStore, NewInboxEntry, open_inbox
+from timhooks.workqueue import ClaimLoop, RetryPolicy
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

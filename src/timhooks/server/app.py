@@ -1,9 +1,8 @@
-"""Assembly of the Chat backend: store, sender, service, dispatcher and the ASGI app."""
+"""The Chat backend: a ``Worker`` (store, apps, sender, dispatcher, upkeep) with the REST API
+over it, as one ASGI app."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import secrets
 import time
@@ -16,23 +15,21 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from timhooks.console.web import console_enabled, new_console_token
-from timhooks.delivery.dispatcher import OutboxDispatcher
 from timhooks.delivery.http import HttpTransport
-from timhooks.delivery.sender import WebhookSender
-from timhooks.metrics import ServerMetrics, health_routes
-from timhooks.protocol.errors import ConfigError, StorageError
+from timhooks.metrics import health_routes
+from timhooks.protocol.errors import ConfigError
 from timhooks.protocol.usersig import generate_usersig
+from timhooks.server.apps import App
 from timhooks.server.config import CallbackConfig, ServerConfig, validate_callback_url
 from timhooks.server.openapi import openapi_endpoint
 from timhooks.server.rest import RestApi
 from timhooks.server.service import ChatService
-from timhooks.server.store import App, ServerStore
+from timhooks.server.worker import Worker
 
 __all__ = ["ChatServer"]
 
 log = logging.getLogger("timhooks.server")
 
-_PRUNE_EVERY = 3600.0
 _ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
@@ -46,35 +43,24 @@ class ChatServer:
         transport: HttpTransport | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.config = config
-        self.clock = clock
-        self.store = ServerStore(config.db, upgrade=config.upgrade)
-        # The URL check at configuration time cannot see what a host name resolves to when a
-        # webhook is sent: with private targets refused, the sender checks each time too.
-        self.sender = WebhookSender(
-            transport=transport, clock=clock, refuse_private=not config.allow_private_targets
-        )
+        self.worker = Worker(config, transport=transport, clock=clock)
+        self.config, self.clock = config, clock
+        # The worker's parts, by the names the CLI and tests use.
+        self.store, self.apps = self.worker.store, self.worker.apps
+        self.sender, self.dispatcher = self.worker.sender, self.worker.dispatcher
         self.service = ChatService(
             self.store,
             self.sender,
+            self.apps,
+            wake=self.dispatcher.wake,
             clock=clock,
             allow_private_targets=config.allow_private_targets,
         )
-        self.dispatcher = OutboxDispatcher(
-            self.store,
-            self.sender,
-            self.service.route,
-            concurrency=config.concurrency,
-            max_timeout=self.service.max_timeout,
-            clock=clock,
-        )
-        self.service.wake = self.dispatcher.wake
         self.rest = RestApi(self.service)
         # Metrics, health and the console (timhooks/metrics.py, timhooks/console/).
-        self.metrics = ServerMetrics() if config.metrics else None
+        self.metrics = self.worker.metrics
         if self.metrics is not None:
-            self.rest.metrics = self.service.metrics = self.dispatcher.metrics = self.metrics
-            self.metrics.on_scrape(self._count_backlog)
+            self.rest.metrics = self.service.metrics = self.metrics
         self.console_token: str | None = None
         self.stopping = False
         extra: list[BaseRoute] = list(health_routes(self.metrics, self.ready))
@@ -93,13 +79,12 @@ class ChatServer:
                 # no command: an envelope with 60009, as for unknown names.
                 Route("/v4/{path:path}", self.rest.unknown_path, methods=_ANY_METHOD),
                 Route("/", self._about, methods=["GET"]),
-                Route("/openapi.json", openapi_endpoint(self.service), methods=["GET"]),
+                Route("/openapi.json", openapi_endpoint(self.rest.commands), methods=["GET"]),
             ],
             exception_handlers={404: _http_error, 405: _http_error},
             lifespan=self._lifespan,
         )
         self.default_app: App | None = None
-        self._maintenance: asyncio.Task[None] | None = None
 
     async def _about(self, request: Request) -> JSONResponse:
         # Unauthenticated: it names the software only, never an app (SDKAppIDs are the first
@@ -115,64 +100,26 @@ class ChatServer:
     async def start(self) -> App:
         """Load the apps, create or update the configured one, start the dispatcher and
         maintenance; return the configured app."""
-        await self.service.load()
+        await self.apps.load()
         app = await self._configure_app()
-        await self.start_worker()
+        await self.worker.start()
         self.default_app = app
         return app
 
     async def start_worker(self) -> None:
         """Load the apps as stored and start the dispatcher and maintenance, changing no app
-        (``timhooks worker``)."""
-        await self.service.load()
-        if self.config.dispatch:
-            self.dispatcher.start()
-        self._maintenance = asyncio.get_running_loop().create_task(
-            self._maintain(), name="timhooks-maintenance"
-        )
-
-    async def _count_backlog(self) -> None:
-        """Set the outbox gauges (before each scrape of /metrics)."""
-        if self.metrics is not None:
-            pending, oldest = await self.store.backlog()
-            self.metrics.outbox(pending, oldest, self.clock())
+        (what ``timhooks worker`` runs, without the REST API: ``Worker``)."""
+        await self.worker.start()
 
     async def ready(self) -> str | None:
         """None when the database answers and, where this process delivers, the dispatcher
         runs; else what is wrong (``/readyz``)."""
-        await self.store.backlog()
-        if self.config.dispatch and not self.dispatcher.running:
-            return "the dispatcher is not running"
-        return None
+        return await self.worker.ready()
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop the dispatcher, close connections and the database."""
         self.stopping = True
-        if self._maintenance is not None:
-            self._maintenance.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._maintenance
-            self._maintenance = None
-        await self.dispatcher.stop(grace)
-        await self.sender.aclose()
-        await self.store.close()
-
-    async def _maintain(self) -> None:
-        """Reload app settings other processes changed; prune old deliveries hourly."""
-        cfg = self.config
-        last_prune = 0.0
-        while True:
-            await asyncio.sleep(cfg.reload_interval)
-            try:
-                await self.service.load()
-                now = self.clock()
-                if cfg.retention_days > 0 and now - last_prune >= _PRUNE_EVERY:
-                    last_prune = now
-                    pruned = await self.store.prune(before=now - cfg.retention_days * 86400)
-                    if pruned:
-                        log.info("pruned %d finished deliveries", pruned)
-            except StorageError as exc:
-                log.error("maintenance failed: %s", exc)
+        await self.worker.stop(grace)
 
     @asynccontextmanager
     async def _lifespan(self, app: object) -> AsyncIterator[None]:
@@ -185,7 +132,7 @@ class ChatServer:
     async def _configure_app(self) -> App:
         """The app of ``--app-id``/``--key``, else the only stored app, else a new one."""
         cfg = self.config
-        apps = self.service.apps
+        apps = self.apps
         if cfg.app_id is not None:
             app = apps.get(cfg.app_id)
             key = cfg.key or (app.key if app else secrets.token_hex(32))
@@ -215,7 +162,7 @@ class ChatServer:
         admins = cfg.admins if cfg.admins else (app.admins if app else ("administrator",))
         new = App(sdk_app_id=app_id, key=key, admins=tuple(admins), callback=callback)
         if new != app:
-            await self.store.put_app(new, now=self.clock())
+            await self.apps.put(new, now=self.clock())
         return new
 
     def admin_usersig(self, app: App) -> str:

@@ -1,10 +1,11 @@
 """Tencent's REST API over HTTP: ``POST /v4/{service}/{command}?sdkappid=&identifier=&usersig=``.
 
 Every answer is HTTP 200 with ``{"ActionStatus", "ErrorInfo", "ErrorCode", "RequestId"}`` and the
-command's fields (reference 6). The UserSig is checked on every call (70001, 70003, 70009, 70013,
-70014); admin commands need an admin identifier (60010). The ``timhooks_client`` service is the
-client API: the same URL shape with a user's own UserSig and a ``platform`` query parameter
-(timhooks extension; the webhook's OptPlatform).
+command's fields (Tencent's REST API conventions, https://trtc.io/document/34620). The UserSig is
+checked on every call (70001, 70003, 70009, 70013, 70014); admin commands need an admin
+identifier (60010). The ``timhooks_client`` service is the client API: the same URL shape with a
+user's own UserSig and a ``platform`` query parameter (timhooks extension; the webhook's
+OptPlatform). The commands are ``timhooks.server.registry``'s.
 """
 
 from __future__ import annotations
@@ -12,19 +13,24 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from timhooks import request_body
 from timhooks.protocol.codes import RestCode
-from timhooks.protocol.errors import StorageError, UserSigError
+from timhooks.protocol.encoding import encode_json
+from timhooks.protocol.errors import RestError, StorageError, UserSigError
 from timhooks.protocol.query import Platform
 from timhooks.protocol.usersig import verify_usersig
-from timhooks.request_body import BODY_DEADLINE, MAX_BODY, BodyError, read_body
-from timhooks.server.domain import ApiError
-from timhooks.server.fields import Fields
+from timhooks.request_body import BODY_DEADLINE, MAX_BODY
+from timhooks.server.accounts import ensure_user
+from timhooks.server.bodies import read_body
+from timhooks.server.command import CLIENT_SERVICE, RestCommand
+from timhooks.server.registry import COMMANDS
 from timhooks.server.service import ChatService
 
 if TYPE_CHECKING:
@@ -34,15 +40,19 @@ __all__ = ["BODY_DEADLINE", "MAX_BODY", "RestApi"]
 
 log = logging.getLogger("timhooks.server")
 
-_encoder = msgspec.json.Encoder()
-_CLIENT = "timhooks_client"
-
 
 class RestApi:
     """The ``/v4/...`` endpoint over a ChatService."""
 
-    def __init__(self, service: ChatService, *, body_deadline: float = BODY_DEADLINE) -> None:
+    def __init__(
+        self,
+        service: ChatService,
+        commands: Mapping[tuple[str, str], RestCommand] = COMMANDS,
+        *,
+        body_deadline: float = BODY_DEADLINE,
+    ) -> None:
         self.service = service
+        self.commands = commands
         self.body_deadline = body_deadline
         self._prefix = f"Id-{os.urandom(8).hex()}-O-Seq-"
         self._seq = itertools.count(1)
@@ -57,7 +67,7 @@ class RestApi:
         if fields:
             body.update(fields)
         body["RequestId"] = f"{self._prefix}{next(self._seq)}"
-        return Response(_encoder.encode(body), media_type="application/json")
+        return Response(encode_json(body), media_type="application/json")
 
     async def endpoint(self, request: Request) -> Response:
         """Serve one REST call; failures are envelopes, never HTTP errors."""
@@ -69,12 +79,12 @@ class RestApi:
     def _command_label(self, request: Request) -> str:
         """``service/command`` of a known command, else ``other`` (a metric label)."""
         key = (request.path_params.get("service", ""), request.path_params.get("command", ""))
-        return "/".join(key) if key in self.service.commands else "other"
+        return "/".join(key) if key in self.commands else "other"
 
     async def _outcome(self, request: Request) -> tuple[int, str, dict[str, Any] | None]:
         try:
             fields = await self._serve(request)
-        except ApiError as exc:
+        except RestError as exc:
             return exc.code, exc.info, None
         except StorageError as exc:
             # The database is locked, read-only or full: say so in the envelope (never a 500);
@@ -94,24 +104,24 @@ class RestApi:
 
     async def _serve(self, request: Request) -> dict[str, Any]:
         if request.method != "POST":
-            raise ApiError(RestCode.HTTP_PARSE_ERROR, "REST calls are POST requests")
+            raise RestError(RestCode.HTTP_PARSE_ERROR, "REST calls are POST requests")
         service = request.path_params["service"]
         name = request.path_params["command"]
-        command = self.service.commands.get((service, name))
+        command = self.commands.get((service, name))
         if command is None:
-            raise ApiError(RestCode.BAD_RESOURCE_URL, f"unknown command v4/{service}/{name}")
+            raise RestError(RestCode.BAD_RESOURCE_URL, f"unknown command v4/{service}/{name}")
         q = request.query_params
         raw_app = q.get("sdkappid")
         if not raw_app:
-            raise ApiError(RestCode.MISSING_SDKAPPID, "the query has no sdkappid")
+            raise RestError(RestCode.MISSING_SDKAPPID, "the query has no sdkappid")
         if not (raw_app.isascii() and raw_app.isdigit()) or len(raw_app) > 18:
-            raise ApiError(RestCode.SDKAPPID_INVALID, "sdkappid must be a number")
+            raise RestError(RestCode.SDKAPPID_INVALID, "sdkappid must be a number")
         app = self.service.apps.get(int(raw_app))
         if app is None:
-            raise ApiError(RestCode.SDKAPPID_NOT_FOUND, f"SDKAppID {raw_app} does not exist")
+            raise RestError(RestCode.SDKAPPID_NOT_FOUND, f"SDKAppID {raw_app} does not exist")
         identifier = q.get("identifier")
         if not identifier:
-            raise ApiError(RestCode.URL_ACCOUNT_ERROR, "the query has no identifier")
+            raise RestError(RestCode.URL_ACCOUNT_ERROR, "the query has no identifier")
         try:
             verify_usersig(
                 q.get("usersig", ""),
@@ -121,12 +131,12 @@ class RestApi:
                 now=int(self.service.clock()),
             )
         except UserSigError as exc:
-            raise ApiError(exc.code, str(exc)) from None
+            raise RestError(exc.code, str(exc)) from exc
         if command.admin and identifier not in app.admins:
-            raise ApiError(RestCode.NEEDS_ADMIN, f"{identifier!r} is not an App admin")
+            raise RestError(RestCode.NEEDS_ADMIN, f"{identifier!r} is not an App admin")
         data = await self._body(request)
         client_ip = request.client.host if request.client else ""
-        rest = service != _CLIENT
+        rest = service != CLIENT_SERVICE
         if rest:
             platform = Platform.RESTAPI
         else:
@@ -134,32 +144,35 @@ class RestApi:
             platform = Platform.parse(q.get("platform", "Unknown"))
             if platform is Platform.RESTAPI:
                 platform = Platform.UNKNOWN
-            await self.service.ensure_user(app, identifier)
+            await ensure_user(self.service, app, identifier)
         call = self.service.call(app, identifier, client_ip, platform, rest=rest)
-        return await command.handler(call, Fields(data, command.bad_param))
+        body = read_body(command.body, data, command.bad_param)
+        return await command.handler(self.service, call, body)
 
     async def _body(self, request: Request) -> dict[str, Any]:
         """The body's JSON object. Past the size limit or the deadline (timhooks/request_body.py)
         it is 60002, what Tencent answers for an HTTP request it cannot parse."""
         try:
-            raw = await read_body(
+            raw = await request_body.read_body(
                 request.scope.get("headers", ()),
                 request.receive,
                 limit=MAX_BODY,
                 deadline=self.body_deadline,
             )
-        except BodyError as exc:
-            raise ApiError(RestCode.HTTP_PARSE_ERROR, str(exc)) from exc
+        except request_body.BodyError as exc:
+            raise RestError(RestCode.HTTP_PARSE_ERROR, str(exc)) from exc
         if raw is None:
-            raise ApiError(RestCode.HTTP_PARSE_ERROR, "the client left before sending its body")
+            raise RestError(RestCode.HTTP_PARSE_ERROR, "the client left before sending its body")
         if not raw.strip():
-            raise ApiError(RestCode.JSON_PARSE_ERROR, "the body is empty; send {} for no fields")
+            raise RestError(RestCode.JSON_PARSE_ERROR, "the body is empty; send {} for no fields")
         try:
             data = msgspec.json.decode(raw)
         except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
             # msgspec reports invalid UTF-8 inside a string as UnicodeDecodeError, not as a
             # DecodeError: without it such a body was a 500.
-            raise ApiError(RestCode.JSON_PARSE_ERROR, f"the body is not valid JSON: {exc}") from exc
+            raise RestError(
+                RestCode.JSON_PARSE_ERROR, f"the body is not valid JSON: {exc}"
+            ) from exc
         if not isinstance(data, dict):
-            raise ApiError(RestCode.JSON_PARSE_ERROR, "the body must be a JSON object")
+            raise RestError(RestCode.JSON_PARSE_ERROR, "the body must be a JSON object")
         return data

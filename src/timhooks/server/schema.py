@@ -1,30 +1,36 @@
-"""The Chat backend's tables, as versioned migrations (SQLite-flavoured portable DDL)."""
+"""The Chat backend's tables, as versioned migrations (SQLite-flavoured portable DDL: see
+``timhooks.storage.migrations``).
+
+A migration is a list of statements. The outbox's own (``outbox``, ``attempts``) come from
+``timhooks.server.outbox``, their owner; the others are the apps and the state of the Chat
+backend (accounts, Official Accounts, groups). A released migration never changes: a new table
+or column is a new migration at the end.
+"""
 
 from __future__ import annotations
 
+from timhooks.server.outbox import OUTBOX_V1, OUTBOX_V2, OUTBOX_V3
 from timhooks.storage.migrations import Migration
 
 __all__ = ["SERVER_MIGRATIONS"]
 
-_V1 = """
-CREATE TABLE IF NOT EXISTS apps (
+_TABLES_V1 = (
+    """CREATE TABLE IF NOT EXISTS apps (
     sdk_app_id INTEGER PRIMARY KEY,
     secret_key TEXT NOT NULL,
     admins TEXT NOT NULL,
     callback TEXT NOT NULL DEFAULT '{}',
     created_at REAL NOT NULL
-);
-
-CREATE TABLE IF NOT EXISTS accounts (
+)""",
+    """CREATE TABLE IF NOT EXISTS accounts (
     sdk_app_id INTEGER NOT NULL,
     user_id TEXT NOT NULL,
     nick TEXT NOT NULL DEFAULT '',
     face_url TEXT NOT NULL DEFAULT '',
     created_at REAL NOT NULL,
     PRIMARY KEY (sdk_app_id, user_id)
-);
-
-CREATE TABLE IF NOT EXISTS official_accounts (
+)""",
+    """CREATE TABLE IF NOT EXISTS official_accounts (
     sdk_app_id INTEGER NOT NULL,
     oa_id TEXT NOT NULL,
     owner TEXT NOT NULL,
@@ -39,18 +45,16 @@ CREATE TABLE IF NOT EXISTS official_accounts (
     create_time INTEGER NOT NULL,
     last_msg_time INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (sdk_app_id, oa_id)
-);
-
-CREATE TABLE IF NOT EXISTS subscribers (
+)""",
+    """CREATE TABLE IF NOT EXISTS subscribers (
     id INTEGER PRIMARY KEY,
     sdk_app_id INTEGER NOT NULL,
     oa_id TEXT NOT NULL,
     user_id TEXT NOT NULL,
     subscribe_time INTEGER NOT NULL,
     UNIQUE (sdk_app_id, oa_id, user_id)
-);
-
-CREATE TABLE IF NOT EXISTS oa_messages (
+)""",
+    """CREATE TABLE IF NOT EXISTS oa_messages (
     sdk_app_id INTEGER NOT NULL,
     oa_id TEXT NOT NULL,
     msg_key TEXT NOT NULL,
@@ -61,9 +65,8 @@ CREATE TABLE IF NOT EXISTS oa_messages (
     online_only INTEGER NOT NULL DEFAULT 0,
     recalled_at REAL,
     PRIMARY KEY (sdk_app_id, oa_id, msg_key)
-);
-
-CREATE TABLE IF NOT EXISTS groups (
+)""",
+    """CREATE TABLE IF NOT EXISTS groups (
     sdk_app_id INTEGER NOT NULL,
     group_id TEXT NOT NULL,
     type TEXT NOT NULL,
@@ -77,70 +80,35 @@ CREATE TABLE IF NOT EXISTS groups (
     apply_join_option TEXT NOT NULL,
     create_time INTEGER NOT NULL,
     PRIMARY KEY (sdk_app_id, group_id)
-);
-
-CREATE TABLE IF NOT EXISTS group_members (
+)""",
+    """CREATE TABLE IF NOT EXISTS group_members (
     sdk_app_id INTEGER NOT NULL,
     group_id TEXT NOT NULL,
     user_id TEXT NOT NULL,
     role TEXT NOT NULL DEFAULT 'Member',
     join_time INTEGER NOT NULL,
     PRIMARY KEY (sdk_app_id, group_id, user_id)
-);
-
-CREATE TABLE IF NOT EXISTS group_applications (
+)""",
+    """CREATE TABLE IF NOT EXISTS group_applications (
     sdk_app_id INTEGER NOT NULL,
     group_id TEXT NOT NULL,
     user_id TEXT NOT NULL,
     applied_at REAL NOT NULL,
     PRIMARY KEY (sdk_app_id, group_id, user_id)
-);
+)""",
+)
 
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY,
-    sdk_app_id INTEGER NOT NULL,
-    command TEXT NOT NULL,
-    phase TEXT NOT NULL DEFAULT 'after',
-    body BLOB NOT NULL,
-    client_ip TEXT NOT NULL DEFAULT '',
-    opt_platform TEXT NOT NULL DEFAULT '',
-    status TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at REAL,
-    created_at REAL NOT NULL,
-    finished_at REAL,
-    last_status INTEGER,
-    last_error TEXT
-);
-CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_attempt_at) WHERE status = 'pending';
-
-CREATE TABLE IF NOT EXISTS attempts (
-    id INTEGER PRIMARY KEY,
-    outbox_id INTEGER NOT NULL REFERENCES outbox (id) ON DELETE CASCADE,
-    at REAL NOT NULL,
-    url TEXT NOT NULL,
-    status_code INTEGER,
-    latency_ms REAL NOT NULL,
-    error TEXT,
-    response TEXT
-);
-CREATE INDEX IF NOT EXISTS attempts_outbox ON attempts (outbox_id);
-"""
 
 SERVER_MIGRATIONS = (
-    Migration(1, "apps, accounts, Official Accounts, groups, outbox, attempts", _V1),
     Migration(
-        2,
-        "indexes for pruning finished deliveries and listing by command",
-        """
-        CREATE INDEX IF NOT EXISTS outbox_finished ON outbox (finished_at)
-            WHERE status <> 'pending';
-        CREATE INDEX IF NOT EXISTS outbox_command ON outbox (command, id);
-        """,
+        1,
+        "apps, accounts, Official Accounts, groups, outbox, attempts",
+        (*_TABLES_V1, *OUTBOX_V1),
     ),
+    Migration(2, "indexes for pruning finished deliveries and listing by command", OUTBOX_V2),
     Migration(
         3,
         "failed before-webhook records become 'fallback' (the failure policy answered them)",
-        "UPDATE outbox SET status = 'fallback' WHERE phase = 'before' AND status = 'failed'",
+        OUTBOX_V3,
     ),
 )

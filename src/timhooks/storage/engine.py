@@ -13,7 +13,7 @@ between the backends is their ``Dialect``. How operations are committed depends 
   would be taken in request order and could form a cycle (two batches locking two groups in
   opposite orders). The one exception is operations given the same ``key``: the caller
   vouches that such an operation locks only the rows of its key (one Official Account or
-  group, and the rows under it: see ``timhooks.server.domain``). Those run one transaction at
+  group, and the rows under it: see ``timhooks.server.sql``). Those run one transaction at
   a time per key in this writer, and the ones waiting meanwhile share the next transaction,
   each in its own SAVEPOINT: they would queue on the same row lock anyway, and one commit
   then covers them all. A transaction that locks under one key only cannot be part of a lock

@@ -7,9 +7,10 @@ from typing import Any
 
 from timhooks.protocol.errors import ConfigError
 from timhooks.storage.base import InboxEntry, InboxStatus, NewInboxEntry, webhook_digest
-from timhooks.storage.engine import BatchWriter, Coalescer, skip_locked
+from timhooks.storage.engine import BatchWriter, Coalescer
 from timhooks.storage.filters import LogFilter
 from timhooks.storage.migrations import Migration
+from timhooks.workqueue.claims import claim_due
 
 __all__ = ["INBOX_MIGRATIONS", "SqlInbox"]
 
@@ -197,18 +198,10 @@ class SqlInbox:
         """Take up to ``limit`` due pending entries for ``lease`` seconds."""
 
         def op(conn: Any) -> list[InboxEntry]:
-            # The outer condition repeats the inner one: on PostgreSQL a row another claimer
-            # took between the two is skipped when its lock is released (and SKIP LOCKED skips
-            # rows locked right now), so no entry is claimed twice.
-            rows = conn.execute(
-                f"UPDATE inbox SET next_attempt_at = ?, attempts = attempts + 1, updated_at = ?"
-                f" WHERE id IN (SELECT id FROM inbox WHERE status = 'pending'"
-                f" AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?"
-                f"{skip_locked(conn)}) AND status = 'pending' AND next_attempt_at <= ?"
-                f" RETURNING {_INBOX_COLUMNS}",
-                (now + lease, now, now, limit, now),
-            ).fetchall()
-            return sorted((_inbox_entry(r) for r in rows), key=lambda e: e.id)
+            rows = claim_due(
+                conn, "inbox", _INBOX_COLUMNS, now=now, limit=limit, lease=lease, stamp="updated_at"
+            )
+            return [_inbox_entry(r) for r in rows]
 
         return await self._db.run(op, single=True)
 

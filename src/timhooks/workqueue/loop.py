@@ -1,8 +1,9 @@
 """A claim loop: take due work from storage, run it with bounded concurrency, repeat.
 
 The receiver's inbox worker and the server's outbox dispatcher are both this loop around their
-own ``claim`` and ``process``. Work is claimed only when a slot is free, so a stop never leaves
-claimed-but-unstarted work behind; ``wake`` skips the poll wait when new work was just stored.
+own ``claim`` (``timhooks.workqueue.claims``) and ``process``. Work is claimed only when a slot
+is free, so a stop never leaves claimed-but-unstarted work behind; ``wake`` skips the poll wait
+when new work was just stored.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ __all__ = ["ClaimLoop"]
 
 T = TypeVar("T")
 
-log = logging.getLogger("timhooks.delivery")
+log = logging.getLogger("timhooks.workqueue")
 
 
 class ClaimLoop(Generic[T]):

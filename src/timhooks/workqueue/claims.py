@@ -1,0 +1,44 @@
+"""Claiming due work with a lease: the one statement the inbox and the outbox share.
+
+A queue table has ``id``, ``status`` (``'pending'`` while work is due or waits for a retry),
+``next_attempt_at`` and ``attempts``. A claim moves ``next_attempt_at`` past the lease and counts
+an attempt, so a claimed row is not due again until its lease ends: if its claimer dies, the row
+is taken again then, and nothing committed is lost.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from timhooks.workqueue.connection import QueueConnection
+
+__all__ = ["claim_due"]
+
+
+def claim_due(
+    conn: QueueConnection,
+    table: str,
+    columns: str,
+    *,
+    now: float,
+    limit: int,
+    lease: float,
+    stamp: str | None = None,
+) -> list[Any]:
+    """Take up to ``limit`` due pending rows of ``table`` for ``lease`` seconds and count an
+    attempt on each; return their ``columns`` (which include ``id``), in id order.
+
+    ``stamp`` names a column set to ``now`` as well (the inbox's ``updated_at``).
+    """
+    # The outer condition repeats the inner one: on PostgreSQL a row another claimer took
+    # between the two is skipped once its lock is released (and SKIP LOCKED skips rows locked
+    # right now), so however many processes share the database, no row is claimed twice.
+    stamped = f", {stamp} = ?" if stamp else ""
+    rows: list[Any] = conn.execute(
+        f"UPDATE {table} SET next_attempt_at = ?, attempts = attempts + 1{stamped}"
+        f" WHERE id IN (SELECT id FROM {table} WHERE status = 'pending'"
+        f" AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?{conn.dialect.skip_locked})"
+        f" AND status = 'pending' AND next_attempt_at <= ? RETURNING {columns}",
+        (now + lease, *([now] if stamp else []), now, limit, now),
+    ).fetchall()
+    return sorted(rows, key=lambda row: int(row["id"]))
