@@ -26,7 +26,7 @@ from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from timhooks.delivery.addresses import is_public_address
-from timhooks.delivery.retry import NO_RETRY, RetryPolicy
+from timhooks.workqueue.retry import NO_RETRY, RetryPolicy
 from timhooks.protocol.commands import COMMANDS
 from timhooks.protocol.errors import ConfigError
 from timhooks.server.settings import (

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from timhooks.protocol.errors import ConfigError
 from timhooks.storage.base import InboxEntry, InboxStatus, NewInboxEntry, webhook_digest
 from timhooks.storage.engine import BatchWriter, Coalescer
 from timhooks.storage.filters import LogFilter
 from timhooks.storage.migrations import Migration
 from timhooks.workqueue.claims import claim_due
+from timhooks.workqueue.replays import count_replayable, replay_row, replay_rows
 
 __all__ = ["INBOX_MIGRATIONS", "SqlInbox"]
 
@@ -270,13 +270,7 @@ class SqlInbox:
         conditions, params = where.where("received_at", self._db.dialect.name)
         clause = " AND ".join([*conditions, _REPLAYABLE])
 
-        def op(conn: Any) -> tuple[int, int]:
-            count, newest = conn.execute(
-                f"SELECT COUNT(*), MAX(id) FROM inbox WHERE {clause}", params
-            ).fetchone()
-            return int(count), int(newest or 0)
-
-        return await self._db.read(op)
+        return await self._db.read(lambda conn: count_replayable(conn, "inbox", clause, params))
 
     async def replay_many(
         self, where: LogFilter, *, through_id: int, limit: int, now: float
@@ -284,19 +278,21 @@ class SqlInbox:
         """Make up to ``limit`` handled after-webhook entries matching ``where`` pending again,
         oldest first, none newer than ``through_id``; return their ids (one statement)."""
         conditions, params = where.where("received_at", self._db.dialect.name)
-        clause = " AND ".join([*conditions, _REPLAYABLE, "id <= ?"])
-
-        def op(conn: Any) -> list[int]:
-            rows = conn.execute(
-                "UPDATE inbox SET status = 'pending', attempts = 0, next_attempt_at = ?,"
-                " last_error = NULL, updated_at = ?"
-                f" WHERE id IN (SELECT id FROM inbox WHERE {clause} ORDER BY id LIMIT ?)"
-                " RETURNING id",
-                (now, now, *params, through_id, limit),
-            ).fetchall()
-            return sorted(int(r[0]) for r in rows)
-
-        return await self._db.run(op, single=True)
+        clause = " AND ".join([*conditions, _REPLAYABLE])
+        reset = {"last_error": None, "updated_at": now}
+        return await self._db.run(
+            lambda conn: replay_rows(
+                conn,
+                "inbox",
+                clause,
+                params,
+                through_id=through_id,
+                limit=limit,
+                now=now,
+                reset=reset,
+            ),
+            single=True,
+        )
 
     async def list(
         self,
@@ -330,23 +326,14 @@ class SqlInbox:
     async def replay(self, entry_id: int, *, now: float) -> bool:
         """Make an entry pending again with a fresh attempt count."""
 
-        def op(conn: Any) -> bool:
-            row = conn.execute("SELECT phase FROM inbox WHERE id = ?", (entry_id,)).fetchone()
-            if row is None:
-                return False
-            if row[0] == "before":
-                raise ConfigError(
-                    f"inbox entry {entry_id} is a before-webhook: it was answered inline and"
-                    " cannot be replayed"
-                )
-            cur = conn.execute(
-                "UPDATE inbox SET status = 'pending', attempts = 0, next_attempt_at = ?,"
-                " last_error = NULL, updated_at = ? WHERE id = ?",
-                (now, now, entry_id),
-            )
-            return bool(cur.rowcount > 0)
-
-        return await self._db.run(op)
+        refusal = (
+            f"inbox entry {entry_id} is a before-webhook: it was answered inline and cannot be"
+            " replayed"
+        )
+        reset = {"last_error": None, "updated_at": now}
+        return await self._db.run(
+            lambda conn: replay_row(conn, "inbox", entry_id, now=now, reset=reset, refusal=refusal)
+        )
 
     async def prune(self, *, before: float) -> int:
         """Delete handled entries (done, answered) received before ``before``; dead ones stay."""
