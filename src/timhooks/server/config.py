@@ -26,7 +26,6 @@ from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from timhooks.delivery.addresses import is_public_address
-from timhooks.workqueue.retry import NO_RETRY, RetryPolicy
 from timhooks.protocol.commands import COMMANDS
 from timhooks.protocol.errors import ConfigError
 from timhooks.server.settings import (
@@ -37,6 +36,7 @@ from timhooks.server.settings import (
     FailurePolicy,
     Setting,
 )
+from timhooks.workqueue.retry import NO_RETRY, RetryPolicy
 
 __all__ = [
     "ENV_PREFIX",
