@@ -499,6 +499,15 @@ class Stack:
         rows = await self.server.store.deliveries(command=command, limit=1000)
         return [r for r in rows if r.phase == phase]
 
+    async def before_records(self, command: str, count: int = 1) -> list[Any]:
+        """The delivery log's records of a before-webhook, once ``count`` are written: the call's
+        answer does not wait for its record (``OutboxStore.record_before``)."""
+        deadline = time.monotonic() + 5
+        while len(rows := await self.outbox(command, phase="before")) < count:
+            assert time.monotonic() < deadline, f"{len(rows)} of {count} {command} records"
+            await asyncio.sleep(0.01)
+        return rows
+
     async def add_app(self, app_id: int, key: str, *, callback: CallbackConfig | None = None):
         """A second app served by the same Chat backend."""
         app = App(

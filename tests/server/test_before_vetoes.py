@@ -289,7 +289,7 @@ async def test_timeout_follows_the_failure_policy(name: str, policy: str, tmp_pa
             assert result["ErrorCode"] == scenario.deny_code, result
             assert not await scenario.happened(st, ctx)
             await nothing_after(st, scenario, baseline)
-        [record] = await st.outbox(scenario.command, phase="before")
+        [record] = await st.before_records(scenario.command)
         assert record.status == "fallback"  # the failure policy answered it
         assert "timed out" in (record.last_error or "")
 
