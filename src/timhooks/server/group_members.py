@@ -41,7 +41,7 @@ from timhooks.server.service import ChatService
 from timhooks.server.sql import Row, lock_row, placeholders
 from timhooks.storage.engine import Connection
 
-__all__ = ["commands", "join_tx", "leave_tx"]
+__all__ = ["commands", "join_tx", "leave_tx", "muted_until"]
 
 commands = CommandTable(bad_param=RestCode.BAD_PARAM)
 
@@ -267,6 +267,20 @@ def member_page(
         for r in rows
     ]
     return items, int(row["member_num"])
+
+
+def muted_until(conn: Connection, app_id: int, group_id: str, user: str) -> int:
+    """When the member's mute ends (Unix seconds; 0 or a past time: not muted).
+
+    ``forbid_send_msg`` sets it; a muted member's group messages fail
+    (Group.CallbackSendMsgException).
+    """
+    row = conn.execute(
+        "SELECT shut_up_until FROM group_members"
+        " WHERE sdk_app_id = ? AND group_id = ? AND user_id = ?",
+        (app_id, group_id, user),
+    ).fetchone()
+    return 0 if row is None else int(row[0])
 
 
 def require_role(conn: Connection, call: Call, group_id: str, roles: tuple[str, ...]) -> str:

@@ -111,4 +111,9 @@ SERVER_MIGRATIONS = (
         "failed before-webhook records become 'fallback' (the failure policy answered them)",
         OUTBOX_V3,
     ),
+    Migration(
+        4,
+        "group members may be muted until a time (forbid_send_msg)",
+        ("ALTER TABLE group_members ADD COLUMN shut_up_until INTEGER NOT NULL DEFAULT 0",),
+    ),
 )
