@@ -132,8 +132,8 @@ def test_bulk_replay_of_170_failures_is_one_command(
 
 
 def _open(group: str, db: str) -> Any:
+    from timhooks.cli.deliveries import OUTBOX_LOG
     from timhooks.cli.events import INBOX_LOG
-    from timhooks.cli.serve import OUTBOX_LOG
 
     log = INBOX_LOG if group == "events" else OUTBOX_LOG
     store = log.open(db)

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from timhooks.cli import check, completion, events, serve, trigger
+from timhooks.cli import check, completion, db, deliveries, events, serve, trigger, usersig
 from timhooks.cli.parser import Parser, add_global_flags, show_help
 from timhooks.protocol.errors import TimhooksError
 
@@ -38,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve.add_commands(commands)
     events.add_commands(commands)
-    serve.add_tool_commands(commands)
+    deliveries.add_commands(commands)
+    db.add_commands(commands)
+    usersig.add_commands(commands)
     trigger.add_commands(commands)
     check.add_commands(commands)
     completion.add_commands(commands, root=parser)
