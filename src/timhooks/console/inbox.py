@@ -14,8 +14,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from timhooks.console.forms import Filters, Form, path_id
 from timhooks.console.rejections import LABELS, RejectionLog
-from timhooks.console.web import PAGE_SIZE, Console, Filters, Form
+from timhooks.console.web import PAGE_SIZE, Console
 from timhooks.protocol.errors import ConfigError, StorageError
 from timhooks.receiver.core import Receiver
 from timhooks.receiver.observe import Cause
@@ -25,7 +26,6 @@ from timhooks.text import printable
 __all__ = ["inbox_console"]
 
 _STATUSES = tuple(s.value for s in InboxStatus)
-_REPLAY_BATCH = 500
 
 
 def _summary(entry: InboxEntry) -> str:
@@ -106,7 +106,7 @@ def inbox_console(
         )
 
     async def replay_one(request: Request, form: Form) -> Response:
-        entry_id = _id(request)
+        entry_id = path_id(request)
         try:
             found = entry_id is not None and await inbox.replay(entry_id, now=receiver.clock())
         except ConfigError as exc:
@@ -123,43 +123,17 @@ def inbox_console(
         return RedirectResponse(f"/console/inbox/{entry_id}", status_code=303)
 
     async def replay_many(request: Request, form: Form) -> Response:
-        filters = Filters.read(form.fields, _STATUSES)
-        back = f"/console/inbox?{filters.query()}"
-        if filters.errors or not filters.log.narrows:
-            console.flash(
-                request,
-                "Replaying every entry needs a filter: choose a status, command, app, time or"
-                " text first."
-                if not filters.errors
-                else "Fix the filters first: " + "; ".join(filters.errors.values()),
-            )
-            return RedirectResponse(back, status_code=303)
-        count, newest = await inbox.replay_count(filters.log)
-        if form.get("confirm") != "yes":
-            return console.render(
-                request,
-                "replay_confirm.html",
-                filters=filters,
-                count=count,
-                through=newest,
-                action="/console/inbox/replay",
-                what="inbox entries (after-webhooks whose handling ended: done or dead)",
-                back=back,
-            )
-        through = int(form.get("through") or 0)
-        replayed = 0
-        while through:
-            ids = await inbox.replay_many(
-                filters.log, through_id=through, limit=_REPLAY_BATCH, now=receiver.clock()
-            )
-            replayed += len(ids)
-            if len(ids) < _REPLAY_BATCH:
-                break
-        console.flash(
+        return await console.bulk_replay(
             request,
-            f"{replayed} inbox entries are pending again; the receiver runs their handlers.",
+            form,
+            inbox,
+            listing="/console/inbox",
+            statuses=_STATUSES,
+            noun="entry",
+            what="inbox entries (after-webhooks whose handling ended: done or dead)",
+            now=receiver.clock,
+            done=lambda n: f"{n} inbox entries are pending again; the receiver runs them.",
         )
-        return RedirectResponse(back, status_code=303)
 
     async def rejected(request: Request) -> Response:
         return console.render(
@@ -174,7 +148,7 @@ def inbox_console(
         )
 
     async def _entry(request: Request) -> InboxEntry | None:
-        entry_id = _id(request)
+        entry_id = path_id(request)
         return None if entry_id is None else await inbox.get(entry_id)
 
     console.page("/", home)
@@ -185,8 +159,3 @@ def inbox_console(
     console.post("/inbox/{id}/replay", replay_one)
     console.page("/rejected", rejected)
     return console
-
-
-def _id(request: Request) -> int | None:
-    text = str(request.path_params.get("id", ""))
-    return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from timhooks.console.web import Filters
+from timhooks.console.forms import Filters
 
 __all__ = ["before_calls", "group", "official_account", "overview"]
 

@@ -16,7 +16,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from timhooks.console import objects
-from timhooks.console.web import PAGE_SIZE, Console, Filters, Form
+from timhooks.console.forms import Filters, Form, path_id
+from timhooks.console.web import PAGE_SIZE, Console
 from timhooks.delivery.dispatcher import shown_url
 from timhooks.metrics import decision_label
 from timhooks.protocol.commands import COMMANDS
@@ -47,7 +48,6 @@ class ChatServerParts(Protocol):
 __all__ = ["server_console"]
 
 _STATUSES = tuple(s.value for s in DeliveryStatus)
-_REPLAY_BATCH = 500
 # The query Tencent's webhooks carry, as the console shows it: Sign and RequestTime are left
 # out (a Sign authenticates the sender; docs/protocol.md).
 _SHOWN_QUERY = ("SdkAppid", "CallbackCommand", "contenttype", "ClientIP", "OptPlatform")
@@ -60,11 +60,6 @@ def _summary(body: bytes) -> str:
         return printable(summarize(msgspec.json.decode(body)))
     except (ValueError, msgspec.DecodeError):
         return ""
-
-
-def _id(request: Request) -> int | None:
-    text = str(request.path_params.get("id", ""))
-    return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
 
 
 def server_console(
@@ -155,7 +150,7 @@ def server_console(
         return console.stream(request, render)
 
     async def delivery(request: Request) -> Response:
-        delivery_id = _id(request)
+        delivery_id = path_id(request)
         found = None if delivery_id is None else await store.delivery(delivery_id)
         if found is None:
             return console.render(
@@ -179,7 +174,7 @@ def server_console(
         )
 
     async def replay_one(request: Request, form: Form) -> Response:
-        delivery_id = _id(request)
+        delivery_id = path_id(request)
         try:
             found = delivery_id is not None and await store.replay(delivery_id, now=server.clock())
         except ConfigError as exc:
@@ -194,41 +189,21 @@ def server_console(
         return RedirectResponse(f"/console/deliveries/{delivery_id}", status_code=303)
 
     async def replay_many(request: Request, form: Form) -> Response:
-        filters = Filters.read(form.fields, _STATUSES)
-        back = f"/console/deliveries?{filters.query()}"
-        if filters.errors or not filters.log.narrows:
-            console.flash(
-                request,
-                "Fix the filters first: " + "; ".join(filters.errors.values())
-                if filters.errors
-                else "Replaying every webhook needs a filter: choose a status, command, app,"
-                " time or text first.",
-            )
-            return RedirectResponse(back, status_code=303)
-        count, newest = await store.replay_count(filters.log)
-        if form.get("confirm") != "yes":
-            return console.render(
-                request,
-                "replay_confirm.html",
-                filters=filters,
-                count=count,
-                through=newest,
-                action="/console/deliveries/replay",
-                what="webhooks (after-webhooks whose delivery ended: delivered or failed)",
-                back=back,
-            )
-        through = int(form.get("through") or 0)
-        replayed = 0
-        while through:
-            ids = await store.replay_many(
-                filters.log, through_id=through, limit=_REPLAY_BATCH, now=server.clock()
-            )
-            replayed += len(ids)
-            if len(ids) < _REPLAY_BATCH:
-                break
-        server.dispatcher.wake()
-        console.flash(request, f"{replayed} webhooks are queued again and being sent.")
-        return RedirectResponse(back, status_code=303)
+        def done(count: int) -> str:
+            server.dispatcher.wake()
+            return f"{count} webhooks are queued again and being sent."
+
+        return await console.bulk_replay(
+            request,
+            form,
+            store,
+            listing="/console/deliveries",
+            statuses=_STATUSES,
+            noun="webhook",
+            what="webhooks (after-webhooks whose delivery ended: delivered or failed)",
+            now=server.clock,
+            done=done,
+        )
 
     # --- before-webhooks ------------------------------------------------------------------
 

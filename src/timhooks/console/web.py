@@ -25,8 +25,7 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -41,15 +40,12 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from timhooks.protocol.errors import ConfigError
+from timhooks.console.forms import Filters, Form, Replayable
 from timhooks.request_body import BodyError, read_body
-from timhooks.storage.filters import LogFilter
 
 __all__ = [
     "PAGE_SIZE",
     "Console",
-    "Filters",
-    "Form",
     "Page",
     "SignIn",
     "console_enabled",
@@ -57,6 +53,7 @@ __all__ = [
 ]
 
 PAGE_SIZE = 50
+_REPLAY_BATCH = 500  # rows made pending again per statement by a bulk replay
 _FORM_LIMIT = 64 * 1024  # a console form is a few fields
 _SESSION_AGE = 12 * 3600
 _STREAM_FOR = 30.0  # seconds one live stream lasts; the browser reconnects (EventSource)
@@ -130,105 +127,6 @@ def _environment() -> jinja2.Environment:
     env.filters["when"] = _when
     env.filters["pretty"] = _pretty
     return env
-
-
-@dataclass(frozen=True, slots=True)
-class Form:
-    """A posted form's fields (the first value of each) and every pair as sent."""
-
-    fields: Mapping[str, str]
-    pairs: Sequence[tuple[str, str]] = ()
-
-    def get(self, name: str, default: str = "") -> str:
-        """A field's value, or ``default``."""
-        return self.fields.get(name, default)
-
-    def all(self, name: str) -> list[str]:
-        """Every value of a field that repeats (checkboxes)."""
-        return [value for key, value in self.pairs if key == name]
-
-
-def _time(text: str, name: str) -> float | None:
-    """A time from a filter field: epoch seconds or ``YYYY-MM-DDTHH:MM[:SS]`` in UTC."""
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(
-            f"{name}: {text!r} is not a time; write 2024-05-01T09:30 (UTC) or epoch seconds"
-        ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
-
-
-def _positive(text: str, name: str) -> int | None:
-    text = text.strip()
-    if not text:
-        return None
-    if not (text.isascii() and text.isdigit()) or len(text) > 18:
-        raise ConfigError(f"{name}: {text!r} is not a number; write digits only")
-    return int(text)
-
-
-@dataclass(frozen=True, slots=True)
-class Filters:
-    """The filters of a listing, read from its query (or a bulk replay's form), with an error
-    per field that did not read."""
-
-    values: dict[str, str]
-    log: LogFilter
-    errors: dict[str, str] = field(default_factory=dict)
-
-    FIELDS = ("status", "command", "app", "since", "until", "q")
-
-    @classmethod
-    def read(cls, params: Mapping[str, str], statuses: Sequence[str]) -> Filters:
-        """The filters in ``params``; a bad field is left out and its error kept."""
-        values = {name: params.get(name, "").strip() for name in (*cls.FIELDS, "before")}
-        errors: dict[str, str] = {}
-        found: dict[str, Any] = {}
-        if values["status"]:
-            if values["status"] in statuses:
-                found["status"] = values["status"]
-            else:
-                errors["status"] = f"status must be one of {', '.join(statuses)}"
-        if values["command"]:
-            found["command"] = values["command"]
-        if values["q"]:
-            found["body_contains"] = values["q"]
-        for name, key, read in (
-            ("app", "app_id", _positive),
-            ("before", "before_id", _positive),
-            ("since", "since", _time),
-            ("until", "until", _time),
-        ):
-            try:
-                found[key] = read(values[name], name)
-            except ConfigError as exc:
-                errors[name] = str(exc)
-        return cls(values=values, log=LogFilter(**found), errors=errors)
-
-    def query(self, **changes: str | int | None) -> str:
-        """This listing's query string, with ``changes`` (None drops a field)."""
-        merged: dict[str, Any] = {k: v for k, v in self.values.items() if v}
-        for key, value in changes.items():
-            if value is None or value == "":
-                merged.pop(key, None)
-            else:
-                merged[key] = value
-        return urlencode(merged)
-
-    @property
-    def hidden(self) -> list[tuple[str, str]]:
-        """The filter fields to carry in a form (not the page)."""
-        return [(k, self.values[k]) for k in self.FIELDS if self.values.get(k)]
 
 
 class Console:
@@ -321,6 +219,57 @@ class Console:
     def fragment(self, template: str, **context: Any) -> str:
         """A piece of HTML from ``template`` (live updates send these)."""
         return self.templates.get_template(template).render(**context)
+
+    async def bulk_replay(
+        self,
+        request: Request,
+        form: Form,
+        log: Replayable,
+        *,
+        listing: str,
+        statuses: Sequence[str],
+        noun: str,
+        what: str,
+        now: Callable[[], float],
+        done: Callable[[int], str],
+    ) -> Response:
+        """Replay every finished row of ``log`` the form's filters take: a filter is required,
+        the count is confirmed first, and rows newer than the confirmed one are left alone.
+        ``noun`` names one row, ``what`` the rows on the confirmation page, ``done`` the flash."""
+        filters = Filters.read(form.fields, statuses)
+        back = f"{listing}?{filters.query()}"
+        if filters.errors or not filters.log.narrows:
+            self.flash(
+                request,
+                "Fix the filters first: " + "; ".join(filters.errors.values())
+                if filters.errors
+                else f"Replaying every {noun} needs a filter: choose a status, command, app,"
+                " time or text first.",
+            )
+            return RedirectResponse(back, status_code=303)
+        count, newest = await log.replay_count(filters.log)
+        if form.get("confirm") != "yes":
+            return self.render(
+                request,
+                "replay_confirm.html",
+                filters=filters,
+                count=count,
+                through=newest,
+                action=f"{listing}/replay",
+                what=what,
+                back=back,
+            )
+        through = int(form.get("through") or 0)
+        replayed = 0
+        while through:
+            ids = await log.replay_many(
+                filters.log, through_id=through, limit=_REPLAY_BATCH, now=now()
+            )
+            replayed += len(ids)
+            if len(ids) < _REPLAY_BATCH:
+                break
+        self.flash(request, done(replayed))
+        return RedirectResponse(back, status_code=303)
 
     @staticmethod
     def flash(request: Request, message: str) -> None:
