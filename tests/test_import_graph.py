@@ -96,3 +96,20 @@ def test_no_import_cycles_in_src() -> None:
     for source, target in KNOWN_EDGES:
         graph[source].discard(target)
     assert cycles(graph) == []
+
+
+def test_src_sends_without_httpx() -> None:
+    """The sender and every tool use timhooks' own HTTP pool (``timhooks.delivery.http``):
+    httpx is the tests' and benchmarks' client only (pyproject's test extra)."""
+    users = []
+    for path in sorted(SRC.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            users += [str(path) for n in names if n.split(".")[0] == "httpx"]
+    assert users == []

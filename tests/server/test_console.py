@@ -215,3 +215,89 @@ async def test_the_console_is_not_served_when_off(tmp_path: Path) -> None:
         assert (await http.get("/console/")).status_code == 404
         assert (await http.get("/healthz")).status_code == 200
         assert (await http.get("/metrics")).status_code == 200
+
+
+async def test_deliveries_filter_by_command_app_and_time_and_replay_in_bulk(
+    tmp_path: Path,
+) -> None:
+    """The deliveries page filters by command, app and time range, names a filter that does
+    not read, and replays what a filter takes in bulk after a confirmation, nothing else."""
+    created_oa = "OfficialAccount.CallbackAfterCreateOfficialAccount"
+    created_group = "Group.CallbackAfterCreateGroup"
+    async with stack(
+        tmp_path,
+        token=TOKEN,
+        callback={"url": "http://127.0.0.1:9/nowhere"},
+        server_options=OPTIONS,
+    ) as s:
+        http = s.rest.http
+        await s.rest.import_users("penn")
+        await s.rest.create_oa("penn")
+        await s.rest.create_oa("penn", name="Sports")
+        await s.rest.create_group("penn")
+
+        async def failed() -> list[Any]:
+            rows = await s.server.store.deliveries(status=DeliveryStatus.FAILED)
+            after = [d for d in rows if d.phase == "after"]
+            return after if len(after) == 3 else []
+
+        rows = await eventually(failed)
+        assert (await sign_in(http)).status_code == 303
+
+        def listed(html: str) -> list[str]:
+            return re.findall(r"<td>((?:OfficialAccount|Group)\.Callback\w+)</td>", html)
+
+        by_command = (await http.get(f"/console/deliveries?command={created_oa}")).text
+        assert listed(by_command) == [created_oa, created_oa]
+        assert (
+            listed((await http.get(f"/console/deliveries?app={APP}")).text).count(created_group)
+            == 1
+        )
+        other_app = (await http.get("/console/deliveries?app=1400099999")).text
+        assert listed(other_app) == []
+        assert "No webhook matches." in other_app
+        first = min(d.created_at for d in rows)
+        future = (await http.get(f"/console/deliveries?since={first + 3600:.0f}")).text
+        assert listed(future) == []
+        past = (await http.get(f"/console/deliveries?until={first + 3600:.0f}")).text
+        assert len(listed(past)) >= 3
+        bad = (await http.get("/console/deliveries?since=yesterday")).text
+        assert 'data-field="since">since: &#39;yesterday&#39; is not a time' in bad
+
+        page = (await http.get("/console/deliveries")).text
+        csrf = csrf_of(page)
+        unfiltered = await http.post("/console/deliveries/replay", data={"csrf": csrf})
+        assert "needs a filter" in (await http.get(unfiltered.headers["location"])).text
+        ask = await http.post(
+            "/console/deliveries/replay",
+            data={"csrf": csrf, "status": "failed", "command": created_oa},
+        )
+        assert ask.status_code == 200
+        assert "Replay 2 webhooks" in ask.text
+        through = re.search(r'name="through" value="(\d+)"', ask.text)
+        assert through
+        await s.rest.ok("timhooks_config", "set_callback", {"Url": s.callback_url, "Token": TOKEN})
+        done = await http.post(
+            "/console/deliveries/replay",
+            data={
+                "csrf": csrf,
+                "status": "failed",
+                "command": created_oa,
+                "confirm": "yes",
+                "through": through.group(1),
+            },
+        )
+        assert done.status_code == 303
+        assert "2 webhooks are queued again" in (await http.get(done.headers["location"])).text
+        await s.recorder.wait_for(created_oa, 2)
+
+        async def settled() -> dict[str, set[DeliveryStatus]]:
+            found = await s.server.store.deliveries()
+            states: dict[str, set[DeliveryStatus]] = {}
+            for d in found:
+                if d.phase == "after":
+                    states.setdefault(d.command, set()).add(d.status)
+            return states if states[created_oa] == {DeliveryStatus.DELIVERED} else {}
+
+        states = await eventually(settled)
+        assert states[created_group] == {DeliveryStatus.FAILED}  # not taken by the filter
