@@ -45,6 +45,21 @@ FAILED = ev.GroupSendMsgException.command
 RECALL = ev.AfterRecallMsg.command
 
 
+# Which end-to-end test drives each group message webhook serve sends.
+COVERAGE = {
+    BEFORE: "test_send_group_msg_sends_before_and_after_signed",
+    AFTER: "test_client_send_comes_from_the_member",
+    FAILED: "test_non_member_send_fails_with_exception_webhook",
+    RECALL: "test_group_msg_recall_sends_after_recall_msg",
+}
+
+
+def test_every_group_message_webhook_serve_sends_is_driven_end_to_end() -> None:
+    """Send (before, after, failed) and recall each have an end-to-end test."""
+    assert all(COMMANDS[c].name == c for c in COVERAGE)
+    assert set(COVERAGE.values()) <= set(globals())
+
+
 async def with_group(st: Stack, type_: str = "Public") -> str:
     """amy (owner) and bob (member) in a group; cid imported but outside it."""
     await st.rest.import_users("amy", "bob", "cid")

@@ -95,6 +95,24 @@ WITHDRAW = ev.C2CAfterMsgWithDraw.command
 REPORT = ev.C2CAfterMsgReport.command
 
 
+# Which end-to-end test drives each C2C webhook serve sends (query and exact body at a receiver).
+COVERAGE = {
+    BEFORE: "test_sendmsg_sends_before_and_after_signed",
+    AFTER: "test_client_sendmsg_comes_from_the_user_and_platform",
+    WITHDRAW: "test_admin_msgwithdraw_sends_after_msg_withdraw",
+    REPORT: "test_admin_set_msg_read_sends_after_msg_report",
+}
+
+
+def test_every_c2c_webhook_serve_sends_is_driven_end_to_end() -> None:
+    """The four C2C webhooks of sendmsg, recall and read reports each have an end-to-end test;
+    the others (extensions, edits) are not sent by serve."""
+    assert set(COVERAGE) == {
+        c for c in COMMANDS if c.startswith("C2C.") and "Extension" not in c and "Modify" not in c
+    }
+    assert set(COVERAGE.values()) <= set(globals())
+
+
 async def send(st: Stack, to: str = "bob", **fields: Any) -> dict[str, Any]:
     body = {"From_Account": "amy", "To_Account": to, "MsgRandom": 1287657, "MsgBody": TEXT}
     return await st.rest.call(OPENIM, "sendmsg", {**body, **fields})
