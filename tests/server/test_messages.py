@@ -392,11 +392,11 @@ async def test_rewrite_replaces_body_and_custom_data(tmp_path: Path) -> None:
 
 
 async def test_accounts_must_be_imported(tmp_path: Path) -> None:
-    """A recipient that is not imported is 90003, a From_Account that is not 90008; no webhook
+    """A recipient that is not imported is 90012, a From_Account that is not 90008; no webhook
     is sent."""
     async with stack(tmp_path) as st:
         await st.rest.import_users("amy")
-        assert (await send(st, to="ghost"))["ErrorCode"] == 90003
+        assert (await send(st, to="ghost"))["ErrorCode"] == 90012
         assert (await send(st, From_Account="ghost", to="amy"))["ErrorCode"] == 90008
         await st.drained()
         assert st.recorder.commands() == []
@@ -527,8 +527,8 @@ async def test_admin_msgwithdraw_sends_after_msg_withdraw(tmp_path: Path) -> Non
 
 
 async def test_recall_errors(tmp_path: Path) -> None:
-    """A second recall is 20023, an unknown key 20022, a malformed one 90054; no webhook for
-    them."""
+    """A second recall is 20023, an unknown key 20022, a malformed one 90054, an unknown
+    recipient 90003 and sender 90008; no webhook for them."""
     async with stack(tmp_path) as st:
         await st.rest.import_users("amy", "bob")
         key = (await send(st))["MsgKey"]
@@ -540,6 +540,10 @@ async def test_recall_errors(tmp_path: Path) -> None:
         assert unknown["ErrorCode"] == 20022
         bad = await st.rest.call(OPENIM, "admin_msgwithdraw", {**body, "MsgKey": "nope"})
         assert bad["ErrorCode"] == 90054
+        ghost = {"From_Account": "amy", "To_Account": "ghost", "MsgKey": key}
+        assert (await st.rest.call(OPENIM, "admin_msgwithdraw", ghost))["ErrorCode"] == 90003
+        ghost = {"From_Account": "ghost", "To_Account": "bob", "MsgKey": key}
+        assert (await st.rest.call(OPENIM, "admin_msgwithdraw", ghost))["ErrorCode"] == 90008
         await st.drained()
         assert len(st.recorder.of(WITHDRAW)) == 1
 
@@ -636,13 +640,13 @@ async def test_client_reports_a_conversation_read(tmp_path: Path) -> None:
 
 
 async def test_set_msg_read_needs_imported_accounts(tmp_path: Path) -> None:
-    """A reader or peer that is not imported is 70107; nothing is sent."""
+    """A reader or peer that is not imported is 90048; nothing is sent."""
     async with stack(tmp_path) as st:
         await st.rest.import_users("bob")
         result = await st.rest.call(
             OPENIM, "admin_set_msg_read", {"Report_Account": "bob", "Peer_Account": "ghost"}
         )
-        assert result["ErrorCode"] == 70107, result
+        assert result["ErrorCode"] == 90048, result
         assert "ghost" in result["ErrorInfo"]
         await st.drained()
         assert st.recorder.of(REPORT) == []

@@ -51,10 +51,12 @@ class RestCode(IntEnum):
     C2C_MSG_NOT_FOUND = 20022
     C2C_MSG_ALREADY_RECALLED = 20023
     MSG_BAD_PARAM = 90001
-    TO_ACCOUNT_NOT_FOUND = 90003
+    TO_ACCOUNT_NOT_FOUND = 90003  # admin_msgwithdraw: To_Account missing or not imported
     FROM_ACCOUNT_NOT_FOUND = 90008
     TOO_MANY_RECIPIENTS = 90011
+    TO_ACCOUNT_NOT_REGISTERED = 90012  # sendmsg: To_Account not imported
     MSG_LIFETIME_INVALID = 90026
+    MSG_ACCOUNT_NOT_FOUND = 90048  # "the requested account does not exist"
     MSG_KEY_INVALID = 90054
     # REST envelope (60000-69999)
     HTTP_PARSE_ERROR = 60002

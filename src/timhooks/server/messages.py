@@ -180,14 +180,21 @@ def next_seq(conn: Connection, app_id: int, sender: str, recipient: str) -> int:
     return (int(row[0] or 0) + 1) & 0xFFFFFFFF
 
 
-def check_accounts(conn: Connection, app_id: int, sender: str | None, recipient: str) -> None:
-    """The sender (None: the admin itself) and the recipient must be imported: 90008, 90003."""
+def check_accounts(
+    conn: Connection,
+    app_id: int,
+    sender: str | None,
+    recipient: str,
+    missing_recipient: int = RestCode.TO_ACCOUNT_NOT_REGISTERED,
+) -> None:
+    """The sender (None: the admin itself) and the recipient must be imported: 90008, and
+    ``missing_recipient`` (90012 for a send, 90003 for a recall)."""
     people = [recipient] if sender is None else [sender, recipient]
     known = imported(conn, app_id, people)
     if sender is not None and sender not in known:
         raise RestError(RestCode.FROM_ACCOUNT_NOT_FOUND, f"From_Account {sender!r} is not imported")
     if recipient not in known:
-        raise RestError(RestCode.TO_ACCOUNT_NOT_FOUND, f"To_Account {recipient!r} is not imported")
+        raise RestError(missing_recipient, f"To_Account {recipient!r} is not imported")
 
 
 def send_tx(conn: Connection, call: Call, msg: C2CMessage, recipients: Sequence[str]) -> None:
@@ -460,7 +467,11 @@ async def admin_msgwithdraw(svc: ChatService, call: Call, body: MsgWithdraw) -> 
     if call.rest and not body.from_account:
         raise RestError(commands.bad_param, "From_Account is required")
     sender = _sender(call, body.from_account) or call.operator
-    await svc.read(lambda c: check_accounts(c, call.app_id, sender, body.to_account))
+    await svc.read(
+        lambda c: check_accounts(
+            c, call.app_id, sender, body.to_account, RestCode.TO_ACCOUNT_NOT_FOUND
+        )
+    )
     window = None if call.rest else CLIENT_RECALL_WINDOW
     await svc.change(
         lambda c: withdraw_tx(c, call, sender, body.to_account, body.msg_key, window=window)
@@ -483,7 +494,7 @@ async def admin_set_msg_read(svc: ChatService, call: Call, body: SetMsgRead) -> 
         missing = sorted({reader, peer} - imported(c, call.app_id, [reader, peer]))
         if missing:
             raise RestError(
-                RestCode.ACCOUNT_NOT_IMPORTED, f"accounts not imported: {', '.join(missing)}"
+                RestCode.MSG_ACCOUNT_NOT_FOUND, f"accounts not imported: {', '.join(missing)}"
             )
 
     await svc.read(check)
