@@ -24,7 +24,7 @@ from benchlib import method, tables  # noqa: E402
 from benchlib.profiles import markdown, summarize  # noqa: E402
 from benchlib.scenarios import SCENARIOS  # noqa: E402
 
-KEYS = "abcdefgm"
+KEYS = "abcdefgms"
 PG_URL = os.environ.get("TEST_POSTGRES_URL")
 
 

@@ -55,6 +55,14 @@ ADMIN_COMMANDS = [
     (GROUP, "get_group_member_info"),
     (CONFIG, "set_callback"),
     (CONFIG, "get_callback"),
+    ("openim", "sendmsg"),
+    ("openim", "batchsendmsg"),
+    ("openim", "admin_msgwithdraw"),
+    ("openim", "admin_set_msg_read"),
+    ("openim", "admin_getroammsg"),
+    (GROUP, "send_group_msg"),
+    (GROUP, "group_msg_recall"),
+    (GROUP, "group_msg_get_simple"),
 ]
 CLIENT_COMMANDS = [
     (CLIENT, name)
@@ -68,6 +76,11 @@ CLIENT_COMMANDS = [
         "invite_group_member",
         "kick_group_member",
         "quit_group",
+        "sendmsg",
+        "msgwithdraw",
+        "set_msg_read",
+        "send_group_msg",
+        "group_msg_recall",
     )
 ]
 

@@ -23,6 +23,7 @@ from benchlib.scenarios.receiver import (
     receiver_throughput,
 )
 from benchlib.scenarios.rest import profile_rest, rest_scaling
+from benchlib.scenarios.sendmsg import sendmsg_throughput
 
 SCENARIOS: dict[str, Callable[[Bench], Section]] = {
     "a": receiver_throughput,
@@ -33,6 +34,7 @@ SCENARIOS: dict[str, Callable[[Bench], Section]] = {
     "f": memory,
     "g": mixed_contention,
     "m": metrics_cost,
+    "s": sendmsg_throughput,
 }
 
 PROFILES: tuple[Callable[[Bench], ProfileRun], ...] = (

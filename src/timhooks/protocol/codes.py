@@ -37,12 +37,27 @@ class RestCode(IntEnum):
     GROUP_FULL = 10014
     GROUP_ID_INVALID = 10015
     REFUSED_BY_CALLBACK = 10016
+    SENDER_MUTED = 10017  # a muted member's group message
     ACCOUNT_NOT_FOUND = 10019
     GROUP_ID_IN_USE = 10021
     MSG_TO_RECALL_NOT_FOUND = 10030
+    RECALL_TOO_LATE = 10031  # a client recalls a group message older than 2 minutes
     CREATE_REFUSED_BY_CALLBACK = 20006
     # The same code: a one-to-one message refused by C2C.CallbackBeforeSendMsg.
     MSG_REFUSED_BY_CALLBACK = 20006
+    # One-to-one messages ("Sending One-to-One Messages to One User", https://trtc.io/document/34919;
+    # "Recalling One-to-One Messages", https://trtc.io/document/35015)
+    C2C_RECALL_TOO_LATE = 20016  # a client recalls a message older than 2 minutes
+    C2C_MSG_NOT_FOUND = 20022
+    C2C_MSG_ALREADY_RECALLED = 20023
+    MSG_BAD_PARAM = 90001
+    TO_ACCOUNT_NOT_FOUND = 90003  # admin_msgwithdraw: To_Account missing or not imported
+    FROM_ACCOUNT_NOT_FOUND = 90008
+    TOO_MANY_RECIPIENTS = 90011
+    TO_ACCOUNT_NOT_REGISTERED = 90012  # sendmsg: To_Account not imported
+    MSG_LIFETIME_INVALID = 90026
+    MSG_ACCOUNT_NOT_FOUND = 90048  # "the requested account does not exist"
+    MSG_KEY_INVALID = 90054
     # REST envelope (60000-69999)
     HTTP_PARSE_ERROR = 60002
     URL_ACCOUNT_ERROR = 60004

@@ -19,11 +19,11 @@ from msgspec import UNSET, UnsetType
 
 from timhooks.protocol import events as ev
 from timhooks.protocol.codes import RestCode
-from timhooks.protocol.decisions import DecisionKind
 from timhooks.protocol.encoding import encode_json
-from timhooks.server.bodies import Body, NonEmpty, object_with
+from timhooks.server.bodies import Body, NonEmpty
 from timhooks.server.calls import Call
 from timhooks.server.command import CommandTable
+from timhooks.server.messaging import Forbid, MsgBody, Outgoing, decided
 from timhooks.server.official_accounts import OA_SERVICE, oa_key, require_oa_owner
 from timhooks.server.outbox import emit
 from timhooks.server.service import ChatService
@@ -33,8 +33,6 @@ __all__ = ["OAMessage", "commands", "recall_tx", "send_msg_tx"]
 
 commands = CommandTable(bad_param=RestCode.OA_BAD_PARAM)
 
-MessageElement = Annotated[dict[str, Any], object_with("MsgType", MsgContent={"type": "object"})]
-
 
 class SendOfficialAccountMsg(Body, frozen=True, kw_only=True):
     """official_account_open_http_svc/send_official_account_msg."""
@@ -43,20 +41,12 @@ class SendOfficialAccountMsg(Body, frozen=True, kw_only=True):
     random: Annotated[int, msgspec.Meta(ge=0, le=2**32 - 1)] | UnsetType = msgspec.field(
         name="Random", default=UNSET
     )
-    msg_body: Annotated[list[MessageElement], msgspec.Meta(min_length=1)] = msgspec.field(
-        name="MsgBody"
-    )
+    msg_body: MsgBody = msgspec.field(name="MsgBody")
     cloud_custom_data: str = msgspec.field(name="CloudCustomData", default="")
     online_only: Annotated[int, msgspec.Meta(ge=0, le=1)] = msgspec.field(
         name="OnlineOnlyFlag", default=0
     )
-    forbid: Annotated[
-        list[NonEmpty],
-        msgspec.Meta(
-            description="ForbidBeforeSendMsgCallback and/or ForbidAfterSendMsgCallback;"
-            " other values are ignored"
-        ),
-    ] = msgspec.field(name="ForbidCallbackControl", default_factory=list)
+    forbid: Forbid = msgspec.field(name="ForbidCallbackControl", default_factory=list)
 
 
 class RecallOfficialAccountMsg(Body, frozen=True, kw_only=True):
@@ -174,15 +164,12 @@ async def send_official_account_msg(
             msg_body=msg.msg_body,
             cloud_custom_data=msg.cloud_custom_data,
         )
-        if decision.kind is DecisionKind.DISCARD:
+        content = decided(Outgoing(msg.msg_body, msg.cloud_custom_data), decision)
+        if content is None:
             # Discarded silently: the sender sees success (https://trtc.io/document/60803).
             return {"MsgTime": call.seconds, "MsgKey": f"0_{msg.random}_{call.seconds}"}
         msg = dataclasses.replace(
-            msg,
-            msg_body=decision.msg_body if decision.msg_body is not None else msg.msg_body,
-            cloud_custom_data=decision.cloud_custom_data
-            if decision.cloud_custom_data is not None
-            else msg.cloud_custom_data,
+            msg, msg_body=content.msg_body, cloud_custom_data=content.cloud_custom_data
         )
     msg = dataclasses.replace(msg, after_callback="ForbidAfterSendMsgCallback" not in forbid)
     key, when = await svc.change(lambda c: send_msg_tx(c, call, msg), oa_key(call.app_id, oa_id))

@@ -13,7 +13,9 @@ from timhooks.server import (
     accounts,
     callbacks,
     group_members,
+    group_messages,
     groups,
+    messages,
     oa_messages,
     official_accounts,
     subscribers,
@@ -29,6 +31,8 @@ _MODULES = (
     oa_messages,
     groups,
     group_members,
+    messages,
+    group_messages,
     callbacks,
 )
 

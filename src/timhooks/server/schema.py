@@ -99,6 +99,47 @@ _TABLES_V1 = (
 )
 
 
+# One-to-one messages, by sender and recipient; group messages, by group and MsgSeq. A message
+# sent online only (MsgLifeTime 0, OnlineOnlyFlag 1) is kept for recall but left out of history
+# reads and unread counts; sender_sync 0 (SyncOtherMachine 2) leaves it out of the sender's.
+_MESSAGES_V5 = (
+    """CREATE TABLE IF NOT EXISTS c2c_messages (
+    id INTEGER PRIMARY KEY,
+    sdk_app_id INTEGER NOT NULL,
+    from_account TEXT NOT NULL,
+    to_account TEXT NOT NULL,
+    msg_seq INTEGER NOT NULL,
+    msg_random INTEGER NOT NULL,
+    msg_time INTEGER NOT NULL,
+    msg_key TEXT NOT NULL,
+    body TEXT NOT NULL,
+    cloud_custom_data TEXT NOT NULL DEFAULT '',
+    online_only INTEGER NOT NULL DEFAULT 0,
+    sender_sync INTEGER NOT NULL DEFAULT 1,
+    is_read INTEGER NOT NULL DEFAULT 0,
+    recalled_at REAL
+)""",
+    "CREATE INDEX IF NOT EXISTS c2c_messages_conversation"
+    " ON c2c_messages (sdk_app_id, from_account, to_account, msg_time)",
+    "CREATE INDEX IF NOT EXISTS c2c_messages_unread"
+    " ON c2c_messages (sdk_app_id, to_account, is_read)",
+    """CREATE TABLE IF NOT EXISTS group_messages (
+    sdk_app_id INTEGER NOT NULL,
+    group_id TEXT NOT NULL,
+    msg_seq INTEGER NOT NULL,
+    from_account TEXT NOT NULL,
+    random INTEGER NOT NULL,
+    msg_time INTEGER NOT NULL,
+    priority TEXT NOT NULL DEFAULT 'Normal',
+    body TEXT NOT NULL,
+    cloud_custom_data TEXT NOT NULL DEFAULT '',
+    online_only INTEGER NOT NULL DEFAULT 0,
+    recalled_at REAL,
+    PRIMARY KEY (sdk_app_id, group_id, msg_seq)
+)""",
+)
+
+
 SERVER_MIGRATIONS = (
     Migration(
         1,
@@ -116,4 +157,5 @@ SERVER_MIGRATIONS = (
         "group members may be muted until a time (forbid_send_msg)",
         ("ALTER TABLE group_members ADD COLUMN shut_up_until INTEGER NOT NULL DEFAULT 0",),
     ),
+    Migration(5, "one-to-one and group messages", _MESSAGES_V5),
 )
