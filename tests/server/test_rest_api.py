@@ -53,6 +53,20 @@ ADMIN_COMMANDS = [
     (GROUP, "destroy_group"),
     (GROUP, "get_group_info"),
     (GROUP, "get_group_member_info"),
+    (GROUP, "modify_group_base_info"),
+    (GROUP, "change_group_owner"),
+    (GROUP, "modify_group_member_info"),
+    (GROUP, "forbid_send_msg"),
+    (GROUP, "get_group_muted_account"),
+    ("group_open_attr_http_svc", "get_group_attr"),
+    (GROUP, "modify_group_attr"),
+    (GROUP, "set_group_attr"),
+    (GROUP, "delete_group_attr"),
+    (GROUP, "clear_group_attr"),
+    ("million_group_open_http_svc", "create_topic"),
+    ("million_group_open_http_svc", "destroy_topic"),
+    ("million_group_open_http_svc", "modify_topic"),
+    ("million_group_open_http_svc", "get_topic"),
     (CONFIG, "set_callback"),
     (CONFIG, "get_callback"),
 ]
@@ -68,6 +82,14 @@ CLIENT_COMMANDS = [
         "invite_group_member",
         "kick_group_member",
         "quit_group",
+        "destroy_group",
+        "modify_group_base_info",
+        "change_group_owner",
+        "modify_group_member_info",
+        "set_group_attr",
+        "modify_group_attr",
+        "delete_group_attr",
+        "create_topic",
     )
 ]
 
@@ -193,7 +215,7 @@ def test_admin_commands_refuse_other_users(api: BackgroundStack, service: str, c
     [
         (OA, "no_such_command"),
         ("no_such_svc", "create_group"),
-        (CLIENT, "destroy_group"),
+        (CLIENT, "create_group"),
         (CONFIG, "account_import"),
     ],
 )

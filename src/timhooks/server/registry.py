@@ -12,11 +12,15 @@ from collections.abc import Mapping
 from timhooks.server import (
     accounts,
     callbacks,
+    group_attrs,
+    group_life,
     group_members,
     groups,
+    member_fields,
     oa_messages,
     official_accounts,
     subscribers,
+    topics,
 )
 from timhooks.server.command import CommandTable, RestCommand
 
@@ -29,6 +33,10 @@ _MODULES = (
     oa_messages,
     groups,
     group_members,
+    group_life,
+    member_fields,
+    group_attrs,
+    topics,
     callbacks,
 )
 
