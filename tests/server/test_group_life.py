@@ -260,7 +260,8 @@ async def test_rest_change_group_owner(tmp_path: Path) -> None:
         stranger = await st.rest.call(
             GROUP, "change_group_owner", {"GroupId": group, "NewOwner_Account": "dave"}
         )
-        assert stranger["ErrorCode"] == 10004 and "NewOwner_Account" in stranger["ErrorInfo"]
+        assert stranger["ErrorCode"] == 10004
+        assert "NewOwner_Account" in stranger["ErrorInfo"]
         room = await st.rest.create_group("owner", "AVChatRoom")
         refused = await st.rest.call(
             GROUP, "change_group_owner", {"GroupId": room, "NewOwner_Account": "owner"}
