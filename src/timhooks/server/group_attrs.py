@@ -178,21 +178,27 @@ async def get_group_attr(svc: ChatService, call: Call, body: GroupRef) -> dict[s
     return {"GroupAttrAry": items}
 
 
+@commands.client("modify_group_attr", SetGroupAttr)
 @commands.admin(GROUP_SERVICE, "modify_group_attr", SetGroupAttr)
 async def modify_group_attr(svc: ChatService, call: Call, body: SetGroupAttr) -> dict[str, Any]:
-    """Set the attributes given, keeping the others (OptionType modify)."""
+    """Set the attributes given, keeping the others (OptionType modify; the SDKs'
+    setGroupAttributes). From the client: a member."""
     return await _change(svc, call, body.group_id, "modify", [(a.key, a.value) for a in body.attrs])
 
 
+@commands.client("set_group_attr", SetGroupAttr)
 @commands.admin(GROUP_SERVICE, "set_group_attr", SetGroupAttr)
 async def set_group_attr(svc: ChatService, call: Call, body: SetGroupAttr) -> dict[str, Any]:
-    """Replace every attribute with those given (OptionType set)."""
+    """Replace every attribute with those given (OptionType set; the SDKs'
+    initGroupAttributes). From the client: a member."""
     return await _change(svc, call, body.group_id, "set", [(a.key, a.value) for a in body.attrs])
 
 
+@commands.client("delete_group_attr", DeleteGroupAttr)
 @commands.admin(GROUP_SERVICE, "delete_group_attr", DeleteGroupAttr)
 async def delete_group_attr(svc: ChatService, call: Call, body: DeleteGroupAttr) -> dict[str, Any]:
-    """Remove the keys given (OptionType delete)."""
+    """Remove the keys given (OptionType delete; the SDKs' deleteGroupAttributes). From the
+    client: a member."""
     return await _change(svc, call, body.group_id, "delete", [(k.key, "") for k in body.keys])
 
 
@@ -200,25 +206,3 @@ async def delete_group_attr(svc: ChatService, call: Call, body: DeleteGroupAttr)
 async def clear_group_attr(svc: ChatService, call: Call, body: GroupRef) -> dict[str, Any]:
     """Remove every attribute (OptionType clear; not for a Community: 10007)."""
     return await _change(svc, call, body.group_id, "clear")
-
-
-@commands.client("set_group_attr", SetGroupAttr)
-async def client_set_group_attr(svc: ChatService, call: Call, body: SetGroupAttr) -> dict[str, Any]:
-    """A member replaces the group's attributes (the SDKs' initGroupAttributes)."""
-    return await _change(svc, call, body.group_id, "set", [(a.key, a.value) for a in body.attrs])
-
-
-@commands.client("modify_group_attr", SetGroupAttr)
-async def client_modify_group_attr(
-    svc: ChatService, call: Call, body: SetGroupAttr
-) -> dict[str, Any]:
-    """A member sets some of the group's attributes (the SDKs' setGroupAttributes)."""
-    return await _change(svc, call, body.group_id, "modify", [(a.key, a.value) for a in body.attrs])
-
-
-@commands.client("delete_group_attr", DeleteGroupAttr)
-async def client_delete_group_attr(
-    svc: ChatService, call: Call, body: DeleteGroupAttr
-) -> dict[str, Any]:
-    """A member removes some of the group's attributes (the SDKs' deleteGroupAttributes)."""
-    return await _change(svc, call, body.group_id, "delete", [(k.key, "") for k in body.keys])

@@ -258,7 +258,14 @@ def destroy_group_tx(conn: Connection, call: Call, group_id: str) -> None:
 # --- commands ----------------------------------------------------------------------------------
 
 
-async def _modify(svc: ChatService, call: Call, body: ModifyGroupBaseInfo) -> dict[str, Any]:
+@commands.client("modify_group_base_info", ModifyGroupBaseInfo)
+@commands.admin(GROUP_SERVICE, "modify_group_base_info", ModifyGroupBaseInfo)
+async def modify_group_base_info(
+    svc: ChatService, call: Call, body: ModifyGroupBaseInfo
+) -> dict[str, Any]:
+    """Change a group's profile; AfterGroupInfoChanged reports a changed name, introduction,
+    notification, face or custom field. From the client: the owner or an admin (any member of
+    a Private group), and MaxMemberNum only through the REST API."""
     _check_one_of("ApplyJoinOption", body.apply_join_option, APPLY_OPTIONS)
     _check_one_of("ShutUpAllMember", body.shut_up_all_member, _ON_OFF)
     await svc.change(
@@ -267,25 +274,13 @@ async def _modify(svc: ChatService, call: Call, body: ModifyGroupBaseInfo) -> di
     return {}
 
 
-@commands.admin(GROUP_SERVICE, "modify_group_base_info", ModifyGroupBaseInfo)
-async def modify_group_base_info(
-    svc: ChatService, call: Call, body: ModifyGroupBaseInfo
+@commands.client("change_group_owner", ChangeGroupOwner)
+@commands.admin(GROUP_SERVICE, "change_group_owner", ChangeGroupOwner)
+async def change_group_owner(
+    svc: ChatService, call: Call, body: ChangeGroupOwner
 ) -> dict[str, Any]:
-    """Change a group's profile; AfterGroupInfoChanged reports a changed name, introduction,
-    notification, face or custom field."""
-    return await _modify(svc, call, body)
-
-
-@commands.client("modify_group_base_info", ModifyGroupBaseInfo)
-async def client_modify_group_base_info(
-    svc: ChatService, call: Call, body: ModifyGroupBaseInfo
-) -> dict[str, Any]:
-    """The owner or an admin (any member of a Private group) changes the group's profile;
-    MaxMemberNum only through the REST API."""
-    return await _modify(svc, call, body)
-
-
-async def _change_owner(svc: ChatService, call: Call, body: ChangeGroupOwner) -> dict[str, Any]:
+    """Transfer a group to one of its members (not an AVChatRoom: 10007); from the client, the
+    owner only."""
     await svc.change(
         lambda c: change_owner_tx(c, call, body.group_id, body.new_owner),
         group_key(call.app_id, body.group_id),
@@ -293,36 +288,12 @@ async def _change_owner(svc: ChatService, call: Call, body: ChangeGroupOwner) ->
     return {}
 
 
-@commands.admin(GROUP_SERVICE, "change_group_owner", ChangeGroupOwner)
-async def change_group_owner(
-    svc: ChatService, call: Call, body: ChangeGroupOwner
-) -> dict[str, Any]:
-    """Transfer a group to one of its members (not an AVChatRoom: 10007)."""
-    return await _change_owner(svc, call, body)
-
-
-@commands.client("change_group_owner", ChangeGroupOwner)
-async def client_change_group_owner(
-    svc: ChatService, call: Call, body: ChangeGroupOwner
-) -> dict[str, Any]:
-    """The owner hands the group to another member."""
-    return await _change_owner(svc, call, body)
-
-
-async def _destroy(svc: ChatService, call: Call, group_id: str) -> dict[str, Any]:
+@commands.client("destroy_group", GroupRef)
+@commands.admin(GROUP_SERVICE, "destroy_group", GroupRef)
+async def destroy_group(svc: ChatService, call: Call, body: GroupRef) -> dict[str, Any]:
+    """Dismiss a group (a Community's topics with it); from the client, the owner only."""
+    group_id = body.group_id
     await svc.change(
         lambda c: destroy_group_tx(c, call, group_id), group_key(call.app_id, group_id)
     )
     return {}
-
-
-@commands.admin(GROUP_SERVICE, "destroy_group", GroupRef)
-async def destroy_group(svc: ChatService, call: Call, body: GroupRef) -> dict[str, Any]:
-    """Dismiss a group (a Community's topics with it)."""
-    return await _destroy(svc, call, body.group_id)
-
-
-@commands.client("destroy_group", GroupRef)
-async def client_destroy_group(svc: ChatService, call: Call, body: GroupRef) -> dict[str, Any]:
-    """The owner dismisses the group."""
-    return await _destroy(svc, call, body.group_id)

@@ -202,7 +202,14 @@ def muted_list(conn: Connection, call: Call, group_id: str) -> list[dict[str, An
 # --- commands ----------------------------------------------------------------------------------
 
 
-async def _modify(svc: ChatService, call: Call, body: ModifyGroupMemberInfo) -> dict[str, Any]:
+@commands.client("modify_group_member_info", ModifyGroupMemberInfo)
+@commands.admin(GROUP_SERVICE, "modify_group_member_info", ModifyGroupMemberInfo)
+async def modify_group_member_info(
+    svc: ChatService, call: Call, body: ModifyGroupMemberInfo
+) -> dict[str, Any]:
+    """Change a member's role, name card, message flag, custom fields or mute. From the client:
+    a member their own name card, flag or fields; the owner or an admin another's name card,
+    fields or mute; the owner a role."""
     for name, value, allowed in (
         ("Role", body.role, _ROLES),
         ("MsgFlag", body.msg_flag, _MSG_FLAGS),
@@ -215,23 +222,6 @@ async def _modify(svc: ChatService, call: Call, body: ModifyGroupMemberInfo) -> 
         lambda c: modify_member_tx(c, call, body), group_key(call.app_id, body.group_id)
     )
     return {}
-
-
-@commands.admin(GROUP_SERVICE, "modify_group_member_info", ModifyGroupMemberInfo)
-async def modify_group_member_info(
-    svc: ChatService, call: Call, body: ModifyGroupMemberInfo
-) -> dict[str, Any]:
-    """Change a member's role, name card, message flag, custom fields or mute."""
-    return await _modify(svc, call, body)
-
-
-@commands.client("modify_group_member_info", ModifyGroupMemberInfo)
-async def client_modify_group_member_info(
-    svc: ChatService, call: Call, body: ModifyGroupMemberInfo
-) -> dict[str, Any]:
-    """A member changes their own name card, flag or fields; the owner or an admin another's
-    name card, fields or mute; the owner a role."""
-    return await _modify(svc, call, body)
 
 
 @commands.admin(GROUP_SERVICE, "forbid_send_msg", ForbidSendMsg)

@@ -309,7 +309,11 @@ def topic_infos(conn: Connection, call: Call, body: GetTopic) -> list[dict[str, 
 # --- commands ----------------------------------------------------------------------------------
 
 
-async def _create(svc: ChatService, call: Call, body: CreateTopic) -> dict[str, Any]:
+@commands.client("create_topic", CreateTopic)
+@commands.admin(TOPIC_SERVICE, "create_topic", CreateTopic)
+async def create_topic(svc: ChatService, call: Call, body: CreateTopic) -> dict[str, Any]:
+    """Create a topic in a Community with topics (from the client: its owner or an admin);
+    BeforeCreateTopic may veto it."""
     call = topic_call(call)
     await svc.read(lambda c: check_create_topic(c, call, body))
     # The documented body names no GroupId (https://trtc.io/document/49463).
@@ -320,18 +324,6 @@ async def _create(svc: ChatService, call: Call, body: CreateTopic) -> dict[str, 
         lambda c: create_topic_tx(c, call, body), group_key(call.app_id, body.group_id)
     )
     return {"TopicId": topic_id}
-
-
-@commands.admin(TOPIC_SERVICE, "create_topic", CreateTopic)
-async def create_topic(svc: ChatService, call: Call, body: CreateTopic) -> dict[str, Any]:
-    """Create a topic in a Community with topics; BeforeCreateTopic may veto it."""
-    return await _create(svc, call, body)
-
-
-@commands.client("create_topic", CreateTopic)
-async def client_create_topic(svc: ChatService, call: Call, body: CreateTopic) -> dict[str, Any]:
-    """The Community's owner or an admin creates a topic."""
-    return await _create(svc, call, body)
 
 
 @commands.admin(TOPIC_SERVICE, "destroy_topic", DestroyTopic)
