@@ -64,18 +64,19 @@ async def test_create_topic_sends_before_and_after(tmp_path: Path) -> None:
         assert isinstance(event, ev.AfterCreateTopic)
         assert event.topic_id == topic
         info = await st.rest.ok(TOPIC, "get_topic", {"GroupId": group})
-        [item] = info["TopicInfo"]
-        assert (item["TopicId"], item["TopicName"], item["Introduction"], item["ErrorCode"]) == (
+        [item] = info["TopicAndSelfInfo"]
+        assert (item["ErrorCode"], item["ErrorInfo"]) == (0, "")
+        shown = item["TopicInfo"]
+        assert (shown["TopicId"], shown["TopicName"], shown["Introduction"]) == (
             topic,
             "Trails",
             "i",
-            0,
         )
 
 
 async def test_custom_topic_ids_and_refusals(tmp_path: Path) -> None:
     """A custom TopicId must be the group's ID, @TOPIC#_ and a name (10004 otherwise) and unused
-    (10021); groups without topics refuse (10007), unknown ones too (10010)."""
+    (10021); groups without topics refuse (11000), unknown ones are 10010."""
     async with stack(tmp_path) as st:
         group = await community(st)
         plain = await st.rest.create_group("owner", "Community")
@@ -91,8 +92,8 @@ async def test_custom_topic_ids_and_refusals(tmp_path: Path) -> None:
             ({"GroupId": group, "TopicName": "T", "TopicId": group + "@TOPIC#_"}, 10004),
             ({"GroupId": group, "TopicName": ""}, 10004),
             ({"GroupId": group, "TopicName": "T", "From_Account": "ghost"}, 10019),
-            ({"GroupId": plain, "TopicName": "T"}, 10007),
-            ({"GroupId": public, "TopicName": "T"}, 10007),
+            ({"GroupId": plain, "TopicName": "T"}, 11000),
+            ({"GroupId": public, "TopicName": "T"}, 11000),
             ({"GroupId": "nope", "TopicName": "T"}, 10010),
         ]
         for body, code in cases:
@@ -133,10 +134,10 @@ async def test_modify_topic_reports_changed_profile_fields(tmp_path: Path) -> No
         )
         [event] = await st.received(command)
         assert isinstance(event, ev.AfterTopicInfoChanged)
-        [item] = (await st.rest.ok(TOPIC, "get_topic", {"GroupId": group, "TopicIdList": [topic]}))[
-            "TopicInfo"
-        ]
-        assert (item["TopicName"], item["CustomString"], item["MuteAllMember"]) == ("B", "c", "On")
+        body = {"GroupId": group, "TopicIdList": [topic]}
+        [item] = (await st.rest.ok(TOPIC, "get_topic", body))["TopicAndSelfInfo"]
+        shown = item["TopicInfo"]
+        assert (shown["TopicName"], shown["CustomString"], shown["ShutUpAllFlag"]) == ("B", "c", 1)
         missing = await st.rest.call(
             TOPIC,
             "modify_topic",
@@ -146,7 +147,7 @@ async def test_modify_topic_reports_changed_profile_fields(tmp_path: Path) -> No
 
 
 async def test_destroy_topic_reports_each_and_sends_the_deleted(tmp_path: Path) -> None:
-    """destroy_topic answers a DestroyResultItem per TopicId (10010 for an unknown one) and
+    """destroy_topic answers a DestroyResultItem per TopicId (110003 for an unknown one) and
     sends AfterTopicDestroyed with the topics deleted; get_topic then has a per-item 10010."""
     async with stack(tmp_path) as st:
         group = await community(st)
@@ -163,7 +164,7 @@ async def test_destroy_topic_reports_each_and_sends_the_deleted(tmp_path: Path) 
             )
         assert [(i["TopicId"], i["ErrorCode"]) for i in result["DestroyResultItem"]] == [
             (first, 0),
-            (ghost, 10010),
+            (ghost, 110003),
             (second, 0),
         ]
         command = ev.AfterTopicDestroyed.command
@@ -172,10 +173,9 @@ async def test_destroy_topic_reports_each_and_sends_the_deleted(tmp_path: Path) 
         )
         [event] = await st.received(command)
         assert isinstance(event, ev.AfterTopicDestroyed)
-        items = (await st.rest.ok(TOPIC, "get_topic", {"GroupId": group, "TopicIdList": [first]}))[
-            "TopicInfo"
-        ]
-        assert items[0]["ErrorCode"] == 10010
+        body = {"GroupId": group, "TopicIdList": [first]}
+        [item] = (await st.rest.ok(TOPIC, "get_topic", body))["TopicAndSelfInfo"]
+        assert (item["TopicId"], item["ErrorCode"]) == (first, 10010)
 
 
 async def test_destroying_the_community_ends_its_topics(tmp_path: Path) -> None:
@@ -190,7 +190,7 @@ async def test_destroying_the_community_ends_its_topics(tmp_path: Path) -> None:
         again = await st.rest.create_group(
             "owner", "Community", GroupId="@TGS#_hikers", SupportTopic=1
         )
-        assert (await st.rest.ok(TOPIC, "get_topic", {"GroupId": again}))["TopicInfo"] == []
+        assert (await st.rest.ok(TOPIC, "get_topic", {"GroupId": again}))["TopicAndSelfInfo"] == []
 
 
 async def test_client_create_topic_by_owner_or_admin(tmp_path: Path) -> None:

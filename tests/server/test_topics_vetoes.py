@@ -32,7 +32,7 @@ async def create(st: Stack, group: str) -> dict[str, Any]:
 
 
 async def topic_count(st: Stack, group: str) -> int:
-    return len((await st.rest.ok(TOPIC, "get_topic", {"GroupId": group}))["TopicInfo"])
+    return len((await st.rest.ok(TOPIC, "get_topic", {"GroupId": group}))["TopicAndSelfInfo"])
 
 
 async def nothing_after(st: Stack, group: str) -> None:

@@ -41,6 +41,10 @@ __all__ = ["TOPIC_SERVICE", "commands", "drop_topics", "topic_call"]
 
 TOPIC_SERVICE = "million_group_open_http_svc"
 TOPIC_MARK = "@TOPIC#_"
+# Codes of "Deleting Topic" (https://trtc.io/document/49470): the group has no topic feature;
+# the topic is already deleted.
+NO_TOPICS = 11000
+TOPIC_GONE = 110003
 
 commands = CommandTable(bad_param=RestCode.BAD_PARAM)
 
@@ -96,6 +100,8 @@ class GetTopic(Body, frozen=True, kw_only=True):
 
     group_id: NonEmpty = msgspec.field(name="GroupId")
     topic_ids: list[NonEmpty] = msgspec.field(name="TopicIdList", default_factory=list)
+    # The member whose SelfInfo the page would add: read, not used (no SelfInfo is sent).
+    from_account: str = msgspec.field(name="From_Account", default="")
 
 
 def topic_call(call: Call) -> Call:
@@ -111,11 +117,11 @@ def topic_call(call: Call) -> Call:
 
 
 def topic_group(conn: Connection, call: Call, group_id: str, *, lock: bool = False) -> Row:
-    """The group, which must be a Community with topics (10007 otherwise)."""
+    """The group, which must be a Community with topics (11000 otherwise)."""
     row = group_row(conn, call.app_id, group_id, lock=lock)
     if row["type"] != "Community" or not row["support_topic"]:
         raise RestError(
-            RestCode.NO_PERMISSION,
+            NO_TOPICS,
             f"group {group_id!r} has no topics: create a Community with SupportTopic 1",
         )
     if not call.rest and role_of(conn, call.app_id, group_id, call.operator) not in (
@@ -127,7 +133,7 @@ def topic_group(conn: Connection, call: Call, group_id: str, *, lock: bool = Fal
 
 
 def topic_row(conn: Connection, app_id: int, group_id: str, topic_id: str) -> Row:
-    """A topic of the group, or RestError 10010."""
+    """A topic of the group, or RestError 10010 (the pages name no code of their own)."""
     row: Row | None = conn.execute(
         "SELECT * FROM group_topics WHERE sdk_app_id = ? AND group_id = ? AND topic_id = ?",
         (app_id, group_id, topic_id),
@@ -237,8 +243,8 @@ def destroy_topics_tx(
         if t in gone
         else {
             "TopicId": t,
-            "ErrorCode": int(RestCode.GROUP_NOT_FOUND),
-            "ErrorInfo": f"topic {t!r} does not exist",
+            "ErrorCode": TOPIC_GONE,
+            "ErrorInfo": f"topic {t!r} does not exist or is already deleted",
         }
         for t in wanted
     ]
@@ -279,19 +285,22 @@ def modify_topic_tx(conn: Connection, call: Call, body: ModifyTopic) -> None:
 
 def _topic_info(row: Row) -> dict[str, Any]:
     return {
-        "TopicName": row["name"],
-        "Owner_Account": row["owner"],
-        "Introduction": row["introduction"],
-        "Notification": row["notification"],
-        "FaceUrl": row["face_url"],
-        "CustomString": row["custom_string"],
-        "CreateTime": row["create_time"],
-        "MuteAllMember": "On" if row["shut_up_all"] else "Off",
+        "TopicInfo": {
+            "TopicId": row["topic_id"],
+            "TopicName": row["name"],
+            "Introduction": row["introduction"],
+            "Notification": row["notification"],
+            "FaceUrl": row["face_url"],
+            "CustomString": row["custom_string"],
+            "CreateTime": row["create_time"],
+            "ShutUpAllFlag": int(row["shut_up_all"]),
+        }
     }
 
 
 def topic_infos(conn: Connection, call: Call, body: GetTopic) -> list[dict[str, Any]]:
-    """get_topic items: the topics named (a per-item 10010), or all of the group's."""
+    """get_topic items: ``{ErrorCode, ErrorInfo, TopicInfo}`` for each topic named (a per-item
+    10010 for an unknown one), or for each of the group's."""
     topic_group(conn, call, body.group_id)
     ids = body.topic_ids or [
         r[0]
@@ -301,9 +310,13 @@ def topic_infos(conn: Connection, call: Call, body: GetTopic) -> list[dict[str, 
             (call.app_id, body.group_id),
         ).fetchall()
     ]
-    return per_item(
+    items = per_item(
         ids, "TopicId", lambda t: topic_row(conn, call.app_id, body.group_id, t), _topic_info
     )
+    for item in items:  # the ID is inside TopicInfo, or beside the error
+        if "TopicInfo" in item:
+            del item["TopicId"]
+    return items
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -351,6 +364,6 @@ async def modify_topic(svc: ChatService, call: Call, body: ModifyTopic) -> dict[
 
 @commands.admin(TOPIC_SERVICE, "get_topic", GetTopic)
 async def get_topic(svc: ChatService, call: Call, body: GetTopic) -> dict[str, Any]:
-    """Profiles of the topics named, or of every topic of the group."""
+    """Profiles of the topics named, or of every topic of the group (``TopicAndSelfInfo``)."""
     items = await svc.read(lambda c: topic_infos(c, call, body))
-    return {"TopicInfo": items}
+    return {"TopicAndSelfInfo": items}
