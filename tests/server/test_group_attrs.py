@@ -104,7 +104,7 @@ async def test_limits_have_their_codes(tmp_path: Path) -> None:
 
 async def test_group_kinds_and_unknown_groups(tmp_path: Path) -> None:
     """A Community's attributes cannot be cleared (10007) but can be set; an unknown group is
-    10010 for reads and changes."""
+    10010 for reads and changes; a dismissed group's attributes are gone with it."""
     async with stack(tmp_path) as st:
         await st.rest.import_users("owner")
         community = await st.rest.create_group("owner", "Community")

@@ -110,3 +110,15 @@ async def test_other_codes_are_a_plain_deny(code: int, tmp_path: Path) -> None:
         result = await create(st, group)
         assert result["ErrorCode"] == 10016, result
         await nothing_after(st, group)
+
+
+@pytest.mark.parametrize("policy", ["proceed", "deny"])
+async def test_failed_webhook_follows_the_failure_policy(policy: str, tmp_path: Path) -> None:
+    """An HTTP 500 from the app is a failure: proceed creates the topic, deny refuses with
+    10016."""
+    async with stack(tmp_path, callback={"failure_policy": policy}) as st:
+        group = await setup(st)
+        st.recorder.fail(BEFORE, respond(500, b"down"))
+        result = await create(st, group)
+        assert result["ErrorCode"] == (0 if policy == "proceed" else 10016), result
+        assert await topic_count(st, group) == (1 if policy == "proceed" else 0)
