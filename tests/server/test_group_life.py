@@ -176,6 +176,19 @@ async def test_modify_group_base_info_reports_only_the_changed_fields(tmp_path: 
             100,
             "FreeAccess",
         )
+        assert info["ShutUpAllMember"] == "On"
+        assert info["AppDefinedData"] == [
+            {"Key": "Level", "Value": "6"},
+            {"Key": "Mood", "Value": "calm"},
+        ]
+        await st.rest.ok(
+            GROUP,
+            "modify_group_base_info",
+            {"GroupId": group, "AppDefinedData": [{"Key": "Mood", "Value": ""}]},
+        )
+        assert (await st.rest.group_info(group))["AppDefinedData"] == [
+            {"Key": "Level", "Value": "6"}
+        ]
 
 
 async def test_a_change_of_no_reported_field_sends_nothing(tmp_path: Path) -> None:

@@ -305,6 +305,10 @@ def group_info(conn: Connection, app_id: int, group_ids: Sequence[str]) -> list[
             "MemberNum": row["member_num"],
             "MaxMemberNum": row["max_member_count"],
             "ApplyJoinOption": row["apply_join_option"],
+            "ShutUpAllMember": "On" if row["shut_up_all"] else "Off",
+            "AppDefinedData": [
+                {"Key": k, "Value": v} for k, v in decode_fields(row["app_defined"]).items()
+            ],
         },
     )
 
