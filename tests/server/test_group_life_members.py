@@ -91,9 +91,9 @@ async def test_other_member_fields_send_nothing(tmp_path: Path) -> None:
         assert before + 600 <= until <= int(time.time()) + 600
         listed = await st.rest.ok(GROUP, "get_group_member_info", {"GroupId": group})
         [amy] = [m for m in listed["MemberList"] if m["Member_Account"] == "amy"]
-        assert (amy["MsgFlag"], amy["MuteUntil"], amy["AppMemberDefinedData"]) == (
-            "Discard",
-            until,
+        assert (amy["MsgFlag"], amy["MuteUntil"], amy["ShutUpUntil"]) == ("Discard", until, until)
+        assert (amy["NameCard"], amy["AppMemberDefinedData"]) == (
+            "",
             [{"Key": "Rank", "Value": "3"}],
         )
         await st.rest.ok(GROUP, "modify_group_member_info", member_info(group, "amy", MuteTime=0))

@@ -271,7 +271,9 @@ def member_page(
             "JoinTime": r["join_time"],
             "NameCard": r["name_card"],
             "MsgFlag": r["msg_flag"],
+            # Newer pages name it MuteUntil, older ones ShutUpUntil: both are sent.
             "MuteUntil": r["shut_up_until"],
+            "ShutUpUntil": r["shut_up_until"],
             "AppMemberDefinedData": [
                 {"Key": k, "Value": v} for k, v in decode_fields(r["app_member_defined"]).items()
             ],
