@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from server_support import ADMIN, GROUP, Clock, Stack, members, stack
+from server_support import ADMIN, GROUP, TOKEN, Clock, Stack, members, stack
 
 from timhooks.protocol import events as ev
 
@@ -26,8 +26,9 @@ async def community(st: Stack, *others: str, topics: bool = True) -> str:
 
 async def test_create_topic_sends_before_and_after(tmp_path: Path) -> None:
     """create_topic asks BeforeCreateTopic (Operator, Type, Name), creates the topic with an ID
-    of the group's, then sends AfterCreateTopic; get_topic shows it."""
-    async with stack(tmp_path) as st:
+    of the group's, then sends AfterCreateTopic, both signed with the app's token; get_topic
+    shows it."""
+    async with stack(tmp_path, token=TOKEN) as st:
         group = await community(st, "amy")
         with Clock() as t:
             result = await st.rest.ok(
