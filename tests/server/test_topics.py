@@ -145,6 +145,11 @@ async def test_modify_topic_reports_changed_profile_fields(tmp_path: Path) -> No
             {"GroupId": group, "TopicId": group + "@TOPIC#_none", "TopicName": "x"},
         )
         assert missing["ErrorCode"] == 10010
+        bad = await st.rest.call(
+            TOPIC, "modify_topic", {"GroupId": group, "TopicId": topic, "MuteAllMember": "Maybe"}
+        )
+        assert bad["ErrorCode"] == 10004
+        assert "MuteAllMember" in bad["ErrorInfo"]
 
 
 async def test_destroy_topic_reports_each_and_sends_the_deleted(tmp_path: Path) -> None:

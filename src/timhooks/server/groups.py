@@ -75,6 +75,7 @@ GROUP_TYPES = {
 # The SDK's newer names for the same types.
 GROUP_TYPE_ALIASES = {"Work": "Private", "Meeting": "ChatRoom"}
 APPLY_OPTIONS = ("FreeAccess", "NeedPermission", "DisableApply")
+ON_OFF = ("On", "Off")  # ShutUpAllMember, MuteAllMember
 
 
 KeyValue = Annotated[dict[str, Any], object_with("Key", Value={"type": "string"})]

@@ -210,14 +210,6 @@ async def modify_group_member_info(
     """Change a member's role, name card, message flag, custom fields or mute. From the client:
     a member their own name card, flag or fields; the owner or an admin another's name card,
     fields or mute; the owner a role."""
-    for name, value, allowed in (
-        ("Role", body.role, _ROLES),
-        ("MsgFlag", body.msg_flag, _MSG_FLAGS),
-    ):
-        if _given(value) and value not in allowed:
-            raise RestError(RestCode.BAD_PARAM, f"{name} must be one of {', '.join(allowed)}")
-    if isinstance(body.name_card, str) and len(body.name_card.encode()) > MAX_NAME_CARD:
-        raise RestError(RestCode.BAD_PARAM, f"NameCard is longer than {MAX_NAME_CARD} bytes")
     await svc.change(
         lambda c: modify_member_tx(c, call, body), group_key(call.app_id, body.group_id)
     )

@@ -31,7 +31,7 @@ from timhooks.server.accounts import imported
 from timhooks.server.bodies import Body, NonEmpty, one_of
 from timhooks.server.calls import Call
 from timhooks.server.command import CommandTable
-from timhooks.server.groups import group_key, group_row, role_of
+from timhooks.server.groups import ON_OFF, group_key, group_row, role_of
 from timhooks.server.outbox import emit
 from timhooks.server.service import ChatService
 from timhooks.server.sql import Row, per_item, placeholders, random_id
@@ -55,7 +55,6 @@ _SWITCH_OF = {
     ev.AfterTopicDestroyed.command: ev.AfterGroupDestroyed.command,
     ev.AfterTopicInfoChanged.command: ev.AfterGroupInfoChanged.command,
 }
-_ON_OFF = ("On", "Off")
 
 
 class CreateTopic(Body, frozen=True, kw_only=True):
@@ -90,7 +89,7 @@ class ModifyTopic(Body, frozen=True, kw_only=True):
     notification: str | UnsetType = msgspec.field(name="Notification", default=UNSET)
     face_url: str | UnsetType = msgspec.field(name="FaceUrl", default=UNSET)
     custom_string: str | UnsetType = msgspec.field(name="CustomString", default=UNSET)
-    mute_all: Annotated[str, one_of(_ON_OFF)] | UnsetType = msgspec.field(
+    mute_all: Annotated[str, one_of(ON_OFF)] | UnsetType = msgspec.field(
         name="MuteAllMember", default=UNSET
     )
 
@@ -353,8 +352,6 @@ async def destroy_topic(svc: ChatService, call: Call, body: DestroyTopic) -> dic
 @commands.admin(TOPIC_SERVICE, "modify_topic", ModifyTopic)
 async def modify_topic(svc: ChatService, call: Call, body: ModifyTopic) -> dict[str, Any]:
     """Change a topic's profile."""
-    if not isinstance(body.mute_all, UnsetType) and body.mute_all not in _ON_OFF:
-        raise RestError(RestCode.BAD_PARAM, "MuteAllMember must be On or Off")
     call = topic_call(call)
     await svc.change(
         lambda c: modify_topic_tx(c, call, body), group_key(call.app_id, body.group_id)
