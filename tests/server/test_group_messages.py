@@ -8,7 +8,6 @@ The fields and codes follow the pages named in ``timhooks.server.group_messages`
 from __future__ import annotations
 
 import sqlite3
-import time
 from pathlib import Path
 from typing import Any
 
@@ -77,18 +76,18 @@ async def send(st: Stack, group: str, **fields: Any) -> dict[str, Any]:
     return await st.rest.call(GROUP, "send_group_msg", {**body, **fields})
 
 
+_FROM_ADMIN = {"Random": 1, "MsgBody": TEXT}
+
+
 async def history(st: Stack, group: str, **fields: Any) -> dict[str, Any]:
     body = {"GroupId": group, "ReqMsgNumber": 20, **fields}
     return await st.rest.ok(GROUP, "group_msg_get_simple", body)
 
 
-def mute(tmp_path: Path, group: str, user: str, until: int) -> None:
-    """Mute a member until ``until`` (the column forbid_send_msg sets)."""
-    with sqlite3.connect(tmp_path / "chat.db") as db:
-        db.execute(
-            "UPDATE group_members SET shut_up_until = ? WHERE group_id = ? AND user_id = ?",
-            (until, group, user),
-        )
+async def mute(st: Stack, group: str, user: str, seconds: int) -> None:
+    """Mute a member for ``seconds`` through forbid_send_msg (0 unmutes)."""
+    body = {"GroupId": group, "Members_Account": [user], "MuteTime": seconds}
+    await st.rest.ok(GROUP, "forbid_send_msg", body)
 
 
 async def seen_since(st: Stack, mark: int) -> list[str]:
@@ -346,11 +345,11 @@ async def test_non_member_send_fails_with_exception_webhook(tmp_path: Path) -> N
 
 
 async def test_muted_member_send_fails_with_10017(tmp_path: Path) -> None:
-    """A muted member's client send gets 10017 and sends the exception webhook; once the mute
-    has passed, the member sends again."""
+    """A member muted by forbid_send_msg gets 10017 on a client send, which sends the exception
+    webhook; unmuted (MuteTime 0), the member sends again."""
     async with stack(tmp_path) as st:
         group = await with_group(st)
-        mute(tmp_path, group, "bob", int(time.time()) + 3600)
+        await mute(st, group, "bob", 3600)
         body = {"GroupId": group, "MsgBody": TEXT, "Random": 1}
         with Clock() as t:
             result = await st.rest.client("bob", "send_group_msg", body, platform="Android")
@@ -372,7 +371,7 @@ async def test_muted_member_send_fails_with_10017(tmp_path: Path) -> None:
         )
         assert hit.query["ClientIP"] == "127.0.0.1"
         assert (await history(st, group))["RspMsgList"] == []
-        mute(tmp_path, group, "bob", int(time.time()) - 1)
+        await mute(st, group, "bob", 0)
         assert (await st.rest.client("bob", "send_group_msg", body))["MsgSeq"] == 1
 
 
@@ -582,3 +581,21 @@ async def test_history_errors(tmp_path: Path) -> None:
         page = await history(st, group, ReqMsgNumber=50)
         assert [m["MsgSeq"] for m in page["RspMsgList"]] == list(range(21, 1, -1))
         assert page["IsFinished"] == 0
+
+
+async def test_a_group_made_again_with_a_dismissed_groups_id_starts_without_history(
+    tmp_path: Path,
+) -> None:
+    """destroy_group takes the group's messages with it: a new group under the same GroupId
+    starts at MsgSeq 1 with an empty history."""
+    async with stack(tmp_path) as st:
+        await st.rest.import_users("amy")
+        group = await st.rest.create_group("amy", GroupId="hikers")
+        await st.rest.call(GROUP, "send_group_msg", {**_FROM_ADMIN, "GroupId": group})
+        assert len((await history(st, group))["RspMsgList"]) == 1
+        await st.rest.ok(GROUP, "destroy_group", {"GroupId": group})
+        assert await st.rest.create_group("amy", GroupId=group) == group
+        assert (await history(st, group))["RspMsgList"] == []
+        assert (await st.rest.call(GROUP, "send_group_msg", {**_FROM_ADMIN, "GroupId": group}))[
+            "MsgSeq"
+        ] == 1

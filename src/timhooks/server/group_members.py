@@ -31,6 +31,7 @@ from timhooks.server.groups import (
     GROUP_SERVICE,
     GroupRef,
     Member,
+    decode_fields,
     group_key,
     group_row,
     member_list,
@@ -258,12 +259,25 @@ def member_page(
     """get_group_member_info: a page of members (owner first) and the member count."""
     row = group_row(conn, app_id, group_id)
     rows = conn.execute(
-        "SELECT user_id, role, join_time FROM group_members WHERE sdk_app_id = ? AND group_id = ?"
+        "SELECT user_id, role, join_time, name_card, msg_flag, shut_up_until, app_member_defined"
+        " FROM group_members WHERE sdk_app_id = ? AND group_id = ?"
         " ORDER BY role = 'Owner' DESC, join_time, user_id LIMIT ? OFFSET ?",
         (app_id, group_id, limit, offset),
     ).fetchall()
     items = [
-        {"Member_Account": r["user_id"], "Role": r["role"], "JoinTime": r["join_time"]}
+        {
+            "Member_Account": r["user_id"],
+            "Role": r["role"],
+            "JoinTime": r["join_time"],
+            "NameCard": r["name_card"],
+            "MsgFlag": r["msg_flag"],
+            # Newer pages name it MuteUntil, older ones ShutUpUntil: both are sent.
+            "MuteUntil": r["shut_up_until"],
+            "ShutUpUntil": r["shut_up_until"],
+            "AppMemberDefinedData": [
+                {"Key": k, "Value": v} for k, v in decode_fields(r["app_member_defined"]).items()
+            ],
+        }
         for r in rows
     ]
     return items, int(row["member_num"])

@@ -1,4 +1,4 @@
-"""Groups: creating, dismissing and reading them, with their webhooks.
+"""Groups: creating and reading them, with their webhooks (their later life: ``group_life``).
 
 The REST commands of ``group_open_http_svc`` that act on the group itself, after Tencent's
 "Creating a Group" (https://trtc.io/document/34895); a bad field is 10004. Members are in
@@ -7,6 +7,7 @@ The REST commands of ``group_open_http_svc`` that act on the group itself, after
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -16,6 +17,7 @@ from msgspec import UNSET, UnsetType
 
 from timhooks.protocol import events as ev
 from timhooks.protocol.codes import RestCode
+from timhooks.protocol.encoding import encode_json
 from timhooks.protocol.errors import RestError
 from timhooks.server.accounts import imported
 from timhooks.server.bodies import Body, NonEmpty, object_with, one_of
@@ -30,10 +32,13 @@ __all__ = [
     "GROUP_SERVICE",
     "GroupRef",
     "GroupType",
+    "KeyValue",
     "Member",
     "commands",
+    "decode_fields",
     "group_key",
     "group_row",
+    "key_values",
     "member_list",
     "role_of",
 ]
@@ -70,6 +75,23 @@ GROUP_TYPES = {
 # The SDK's newer names for the same types.
 GROUP_TYPE_ALIASES = {"Work": "Private", "Meeting": "ChatRoom"}
 APPLY_OPTIONS = ("FreeAccess", "NeedPermission", "DisableApply")
+ON_OFF = ("On", "Off")  # ShutUpAllMember, MuteAllMember
+
+
+KeyValue = Annotated[dict[str, Any], object_with("Key", Value={"type": "string"})]
+"""A ``{"Key": …, "Value": …}`` item of AppDefinedData; a Value that is not a string is taken
+as its text (``key_values``)."""
+
+
+def key_values(items: Iterable[dict[str, Any]]) -> tuple[tuple[str, str], ...]:
+    """AppDefinedData items as (Key, Value) pairs, a missing Value as ""."""
+    return tuple((str(item["Key"]), str(item.get("Value", ""))) for item in items)
+
+
+def decode_fields(text: str) -> dict[str, str]:
+    """Custom fields as stored: a JSON object of strings (``encode_json`` of a dict)."""
+    data = json.loads(text or "{}")
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
 class GroupRef(Body, frozen=True, kw_only=True):
@@ -99,15 +121,17 @@ class CreateGroup(Body, frozen=True, kw_only=True):
         Annotated[str, msgspec.Meta(extra_json_schema={"enum": list(APPLY_OPTIONS)})] | UnsetType
     ) = msgspec.field(name="ApplyJoinOption", default=UNSET)
     owner: str = msgspec.field(name="Owner_Account", default="")
-    # A Value that is not a string is taken as its text (``str``).
-    app_defined_data: list[
-        Annotated[dict[str, Any], object_with("Key", Value={"type": "string"})]
-    ] = msgspec.field(name="AppDefinedData", default_factory=list)
+    app_defined_data: list[KeyValue] = msgspec.field(name="AppDefinedData", default_factory=list)
     name: NonEmpty = msgspec.field(name="Name")
     group_id: str = msgspec.field(name="GroupId", default="")
     introduction: str = msgspec.field(name="Introduction", default="")
     notification: str = msgspec.field(name="Notification", default="")
     face_url: str = msgspec.field(name="FaceUrl", default="")
+    # 1: a Community with topics ("Creating a Group", https://trtc.io/document/34895); other
+    # types ignore it.
+    support_topic: Annotated[int, msgspec.Meta(ge=0, le=1)] = msgspec.field(
+        name="SupportTopic", default=0
+    )
 
 
 class GetGroupInfo(Body, frozen=True, kw_only=True):
@@ -133,6 +157,7 @@ class NewGroup:
     apply_join_option: str = ""
     members: tuple[str, ...] = ()
     user_defined: tuple[tuple[str, str], ...] = ()
+    support_topic: bool = False
 
 
 # --- rows --------------------------------------------------------------------------------------
@@ -220,8 +245,9 @@ def create_group_tx(conn: Connection, call: Call, req: NewGroup) -> str:
     roster = ([(req.owner, "Owner")] if req.owner else []) + [(m, "Member") for m in members]
     inserted = conn.execute(
         "INSERT INTO groups (sdk_app_id, group_id, type, name, owner, introduction, notification,"
-        " face_url, max_member_count, member_num, apply_join_option, create_time)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING group_id",
+        " face_url, max_member_count, member_num, apply_join_option, create_time, app_defined,"
+        " support_topic) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT DO NOTHING RETURNING group_id",
         (
             call.app_id,
             group_id,
@@ -235,6 +261,8 @@ def create_group_tx(conn: Connection, call: Call, req: NewGroup) -> str:
             len(roster),
             req.apply_join_option,
             call.seconds,
+            encode_json(dict(req.user_defined)).decode(),
+            int(req.support_topic),
         ),
     ).fetchone()
     if inserted is None:  # taken by a concurrent transaction since the check
@@ -261,17 +289,6 @@ def create_group_tx(conn: Connection, call: Call, req: NewGroup) -> str:
     return group_id
 
 
-def destroy_group_tx(conn: Connection, call: Call, group_id: str) -> None:
-    """Dismiss a group."""
-    row = group_row(conn, call.app_id, group_id, lock=True)
-    if not call.rest and row["owner"] != call.operator:
-        raise RestError(RestCode.NO_PERMISSION, "only the group owner may dismiss the group")
-    for table in ("group_members", "group_applications", "groups"):
-        conn.execute(
-            f"DELETE FROM {table} WHERE sdk_app_id = ? AND group_id = ?", (call.app_id, group_id)
-        )
-
-
 def group_info(conn: Connection, app_id: int, group_ids: Sequence[str]) -> list[dict[str, Any]]:
     """get_group_info items: the profile, or a per-item 10010."""
     return per_item(
@@ -289,6 +306,10 @@ def group_info(conn: Connection, app_id: int, group_ids: Sequence[str]) -> list[
             "MemberNum": row["member_num"],
             "MaxMemberNum": row["max_member_count"],
             "ApplyJoinOption": row["apply_join_option"],
+            "ShutUpAllMember": "On" if row["shut_up_all"] else "Off",
+            "AppDefinedData": [
+                {"Key": k, "Value": v} for k, v in decode_fields(row["app_defined"]).items()
+            ],
         },
     )
 
@@ -332,9 +353,8 @@ def _new_group(body: CreateGroup) -> NewGroup:
         max_member_count=limit,
         apply_join_option=apply,
         members=tuple(members),
-        user_defined=tuple(
-            (item["Key"], str(item.get("Value", ""))) for item in body.app_defined_data
-        ),
+        user_defined=key_values(body.app_defined_data),
+        support_topic=gtype.name == "Community" and body.support_topic == 1,
     )
 
 
@@ -355,16 +375,6 @@ async def create_group(svc: ChatService, call: Call, body: CreateGroup) -> dict[
     )
     group_id = await svc.change(lambda c: create_group_tx(c, call, req))
     return {"GroupId": group_id}
-
-
-@commands.admin(GROUP_SERVICE, "destroy_group", GroupRef)
-async def destroy_group(svc: ChatService, call: Call, body: GroupRef) -> dict[str, Any]:
-    """Dismiss a group."""
-    group_id = body.group_id
-    await svc.change(
-        lambda c: destroy_group_tx(c, call, group_id), group_key(call.app_id, group_id)
-    )
-    return {}
 
 
 @commands.admin(GROUP_SERVICE, "get_group_info", GetGroupInfo)

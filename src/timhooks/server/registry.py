@@ -12,13 +12,17 @@ from collections.abc import Mapping
 from timhooks.server import (
     accounts,
     callbacks,
+    group_attrs,
+    group_life,
     group_members,
     group_messages,
     groups,
+    member_fields,
     messages,
     oa_messages,
     official_accounts,
     subscribers,
+    topics,
 )
 from timhooks.server.command import CommandTable, RestCommand
 
@@ -33,6 +37,10 @@ _MODULES = (
     group_members,
     messages,
     group_messages,
+    group_life,
+    member_fields,
+    group_attrs,
+    topics,
     callbacks,
 )
 

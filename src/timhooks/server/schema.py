@@ -98,6 +98,40 @@ _TABLES_V1 = (
 )""",
 )
 
+# Migration 6: what modify_group_base_info, modify_group_member_info, the group-attribute
+# commands and the Community topic commands keep (``group_life``, ``member_fields``,
+# ``group_attrs``, ``topics``).
+_GROUP_LIFE_V6 = (
+    "ALTER TABLE groups ADD COLUMN shut_up_all INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE groups ADD COLUMN app_defined TEXT NOT NULL DEFAULT '{}'",
+    "ALTER TABLE groups ADD COLUMN support_topic INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE group_members ADD COLUMN name_card TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE group_members ADD COLUMN msg_flag TEXT NOT NULL DEFAULT 'AcceptAndNotify'",
+    "ALTER TABLE group_members ADD COLUMN app_member_defined TEXT NOT NULL DEFAULT '{}'",
+    """CREATE TABLE IF NOT EXISTS group_attrs (
+    sdk_app_id INTEGER NOT NULL,
+    group_id TEXT NOT NULL,
+    attr_key TEXT NOT NULL,
+    attr_value TEXT NOT NULL,
+    PRIMARY KEY (sdk_app_id, group_id, attr_key)
+)""",
+    """CREATE TABLE IF NOT EXISTS group_topics (
+    sdk_app_id INTEGER NOT NULL,
+    group_id TEXT NOT NULL,
+    topic_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    owner TEXT NOT NULL DEFAULT '',
+    introduction TEXT NOT NULL DEFAULT '',
+    notification TEXT NOT NULL DEFAULT '',
+    face_url TEXT NOT NULL DEFAULT '',
+    custom_string TEXT NOT NULL DEFAULT '',
+    shut_up_all INTEGER NOT NULL DEFAULT 0,
+    create_time INTEGER NOT NULL,
+    PRIMARY KEY (sdk_app_id, topic_id)
+)""",
+    "CREATE INDEX IF NOT EXISTS group_topics_group ON group_topics (sdk_app_id, group_id)",
+)
+
 
 # One-to-one messages, by sender and recipient; group messages, by group and MsgSeq. A message
 # sent online only (MsgLifeTime 0, OnlineOnlyFlag 1) is kept for recall but left out of history
@@ -158,4 +192,7 @@ SERVER_MIGRATIONS = (
         ("ALTER TABLE group_members ADD COLUMN shut_up_until INTEGER NOT NULL DEFAULT 0",),
     ),
     Migration(5, "one-to-one and group messages", _MESSAGES_V5),
+    Migration(
+        6, "group profiles, member fields, group attributes, Community topics", _GROUP_LIFE_V6
+    ),
 )
