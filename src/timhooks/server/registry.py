@@ -11,11 +11,15 @@ from collections.abc import Mapping
 
 from timhooks.server import (
     accounts,
+    blocklist,
     callbacks,
+    friends,
     group_members,
     groups,
     oa_messages,
     official_accounts,
+    online,
+    profiles,
     subscribers,
 )
 from timhooks.server.command import CommandTable, RestCommand
@@ -29,6 +33,10 @@ _MODULES = (
     oa_messages,
     groups,
     group_members,
+    profiles,
+    friends,
+    blocklist,
+    online,
     callbacks,
 )
 
