@@ -24,6 +24,7 @@ from typing import Annotated, Any
 import msgspec
 
 from timhooks.protocol import events as ev
+from timhooks.protocol.commands import COMMANDS
 from timhooks.protocol.decisions import Decision
 from timhooks.protocol.errors import RestError
 from timhooks.server.accounts import imported
@@ -505,9 +506,14 @@ def _requests(items: Sequence[AddFriendItem]) -> list[Request]:
 
 
 def _refused(decision: Decision, asked: Sequence[str]) -> dict[str, Outcome]:
-    """The users the app refused in its per-recipient answer (ResultItem)."""
+    """The users the app refused in its per-recipient answer (ResultItem): a ResultCode in
+    [38000, 39000] reaches the caller as it is, another non-zero one as 38000 (a refusal)."""
+    low, high = COMMANDS[ev.PrevFriendAdd.command].result_range or (0, 0)
     return {
-        r.to_account: (r.result_code, r.result_info or "refused by the app backend")
+        r.to_account: (
+            r.result_code if low <= r.result_code <= high else low,
+            r.result_info or "refused by the app backend",
+        )
         for r in decision.results
         if r.result_code != 0 and r.to_account in asked
     }
