@@ -55,6 +55,13 @@ ADMIN_COMMANDS = [
     (GROUP, "get_group_member_info"),
     (CONFIG, "set_callback"),
     (CONFIG, "get_callback"),
+    # friends, blocklists, profiles, online state
+    *(("sns", name) for name in ("friend_add", "friend_delete", "friend_check", "friend_get")),
+    *(("sns", name) for name in ("black_list_add", "black_list_delete", "black_list_get")),
+    ("profile", "portrait_set"),
+    ("profile", "portrait_get"),
+    (LOGIN, "kick"),
+    ("openim", "query_online_status"),
 ]
 CLIENT_COMMANDS = [
     (CLIENT, name)
@@ -68,6 +75,13 @@ CLIENT_COMMANDS = [
         "invite_group_member",
         "kick_group_member",
         "quit_group",
+        # friends, profiles, online state
+        "friend_add",
+        "friend_response",
+        "portrait_set",
+        "login",
+        "logout",
+        "disconnect",
     )
 ]
 

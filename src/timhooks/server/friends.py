@@ -24,8 +24,6 @@ from typing import Annotated, Any
 import msgspec
 
 from timhooks.protocol import events as ev
-from timhooks.protocol.commands import COMMANDS
-from timhooks.protocol.decisions import Decision
 from timhooks.protocol.errors import RestError
 from timhooks.server.accounts import imported
 from timhooks.server.bodies import INT32, Body, NonEmpty, one_of
@@ -38,15 +36,28 @@ from timhooks.server.sql import placeholders
 from timhooks.storage.engine import Connection
 
 __all__ = [
+    "AGREE_AND_ADD",
+    "BOTH",
     "NO_ACCOUNT",
     "OK",
+    "REJECT",
     "SNS",
     "SNS_BAD_PARAM",
+    "AddType",
+    "Items",
     "Outcome",
+    "Request",
     "Users",
     "answer",
+    "befriend",
     "blocked",
+    "check_requests",
+    "check_responses",
     "commands",
+    "drop_requests",
+    "friend_added",
+    "pending_requests",
+    "requests_of",
     "require_owner",
     "unfriend_tx",
 ]
@@ -100,34 +111,6 @@ class FriendAdd(Body, frozen=True, kw_only=True):
     force: Annotated[int, msgspec.Meta(ge=0, le=1)] = msgspec.field(name="ForceAddFlags", default=0)
 
 
-class ClientFriendAdd(Body, frozen=True, kw_only=True):
-    """timhooks_client/friend_add: the user's friend requests."""
-
-    items: Items = msgspec.field(name="AddFriendItem")
-    add_type: AddType = msgspec.field(name="AddType", default=BOTH)
-
-
-class ResponseItem(Body, frozen=True, kw_only=True):
-    """One answer of ResponseFriendItem: whose request, and how."""
-
-    to_account: NonEmpty = msgspec.field(name="To_Account")
-    action: Annotated[str, one_of([AGREE, AGREE_AND_ADD, REJECT])] = msgspec.field(
-        name="ResponseAction"
-    )
-    remark: Annotated[str, msgspec.Meta(max_length=96)] = msgspec.field(name="Remark", default="")
-    tag_name: Annotated[str, msgspec.Meta(max_length=30)] = msgspec.field(
-        name="TagName", default=""
-    )
-
-
-class FriendResponse(Body, frozen=True, kw_only=True):
-    """timhooks_client/friend_response: the user answers pending requests."""
-
-    items: Annotated[list[ResponseItem], msgspec.Meta(min_length=1, max_length=100)] = (
-        msgspec.field(name="ResponseFriendItem")
-    )
-
-
 class FriendDelete(Body, frozen=True, kw_only=True):
     """sns/friend_delete."""
 
@@ -179,28 +162,30 @@ def require_owner(conn: Connection, app_id: int, user: str) -> None:
         raise RestError(NO_ACCOUNT, f"From_Account {user!r} is not imported")
 
 
-def _edges(conn: Connection, app_id: int, owner: str, users: Sequence[str]) -> set[tuple[str, str]]:
-    """The friend rows between ``owner`` and ``users``, either way, as (user_id, friend_id)."""
+def _pairs(
+    conn: Connection, table: str, other: str, app_id: int, owner: str, users: Sequence[str]
+) -> set[tuple[str, str]]:
+    """The rows of ``table`` (friends: ``friend_id``, blocklist: ``blocked_id`` is ``other``)
+    between ``owner`` and ``users``, either way, as (user_id, other)."""
     marks = placeholders(len(users))
     rows = conn.execute(
-        f"SELECT user_id, friend_id FROM friends WHERE sdk_app_id = ? AND ((user_id = ? AND"
-        f" friend_id IN ({marks})) OR (friend_id = ? AND user_id IN ({marks})))",
+        f"SELECT user_id, {other} FROM {table} WHERE sdk_app_id = ? AND ((user_id = ? AND"
+        f" {other} IN ({marks})) OR ({other} = ? AND user_id IN ({marks})))",
         (app_id, owner, *users, owner, *users),
     )
     return {(r[0], r[1]) for r in rows}
+
+
+def _edges(conn: Connection, app_id: int, owner: str, users: Sequence[str]) -> set[tuple[str, str]]:
+    """The friend rows between ``owner`` and ``users``, either way, as (user_id, friend_id)."""
+    return _pairs(conn, "friends", "friend_id", app_id, owner, users)
 
 
 def blocked(
     conn: Connection, app_id: int, owner: str, users: Sequence[str]
 ) -> set[tuple[str, str]]:
     """The blocklist rows between ``owner`` and ``users``, either way, as (user_id, blocked)."""
-    marks = placeholders(len(users))
-    rows = conn.execute(
-        f"SELECT user_id, blocked_id FROM blocklist WHERE sdk_app_id = ? AND ((user_id = ? AND"
-        f" blocked_id IN ({marks})) OR (blocked_id = ? AND user_id IN ({marks})))",
-        (app_id, owner, *users, owner, *users),
-    )
-    return {(r[0], r[1]) for r in rows}
+    return _pairs(conn, "blocklist", "blocked_id", app_id, owner, users)
 
 
 def check_requests(
@@ -230,7 +215,7 @@ def check_requests(
     return faults
 
 
-def _befriend(conn: Connection, call: Call, user: str, req: Request) -> bool:
+def befriend(conn: Connection, call: Call, user: str, req: Request) -> bool:
     """Put ``req.to`` on ``user``'s list; False if already there."""
     row = conn.execute(
         "INSERT INTO friends (sdk_app_id, user_id, friend_id, remark, group_name, add_source,"
@@ -250,7 +235,7 @@ def _befriend(conn: Connection, call: Call, user: str, req: Request) -> bool:
     return row is not None
 
 
-def _drop_requests(conn: Connection, app_id: int, a: str, b: str) -> None:
+def drop_requests(conn: Connection, app_id: int, a: str, b: str) -> None:
     conn.execute(
         "DELETE FROM friend_requests WHERE sdk_app_id = ? AND ((from_id = ? AND to_id = ?) OR"
         " (from_id = ? AND to_id = ?))",
@@ -258,7 +243,7 @@ def _drop_requests(conn: Connection, app_id: int, a: str, b: str) -> None:
     )
 
 
-def _friend_added(
+def friend_added(
     conn: Connection, call: Call, pairs: list[ev.FriendPair], client_cmd: str, force: bool
 ) -> None:
     if pairs:
@@ -314,18 +299,18 @@ def add_friends_tx(
             )
             results[req.to] = (PENDING, f"waiting for {req.to!r} to confirm")
             continue
-        if _befriend(conn, call, owner, req):
+        if befriend(conn, call, owner, req):
             pairs.append(
                 ev.FriendPair(from_account=owner, to_account=req.to, initiator_account=owner)
             )
         back = Request(owner, add_source=req.add_source)
-        if add_type == BOTH and _befriend(conn, call, req.to, back):
+        if add_type == BOTH and befriend(conn, call, req.to, back):
             pairs.append(
                 ev.FriendPair(from_account=req.to, to_account=owner, initiator_account=owner)
             )
-        _drop_requests(conn, call.app_id, owner, req.to)
+        drop_requests(conn, call.app_id, owner, req.to)
         results[req.to] = OK
-    _friend_added(conn, call, pairs, "friend_add", force)
+    friend_added(conn, call, pairs, "friend_add", force)
     return {r.to: results[r.to] for r in requests}
 
 
@@ -349,40 +334,6 @@ def check_responses(
     return {
         u: (SNS_BAD_PARAM, f"no pending friend request from {u!r}") for u in users if u not in found
     }
-
-
-def respond_tx(
-    conn: Connection, call: Call, items: Sequence[ResponseItem], refused: Mapping[str, Outcome]
-) -> dict[str, Outcome]:
-    """Answer pending requests to the caller; queue Sns.CallbackFriendAdd (friend_response)."""
-    owner = call.operator
-    users = [i.to_account for i in items]
-    found = pending_requests(conn, call.app_id, owner, users)
-    results = check_responses(conn, call.app_id, owner, users) | dict(refused)
-    pairs: list[ev.FriendPair] = []
-    for item in items:
-        requester = item.to_account
-        if requester in results:
-            continue
-        row = found[requester]
-        _drop_requests(conn, call.app_id, owner, requester)
-        results[requester] = OK
-        if item.action == REJECT:
-            continue
-        asked = Request(
-            owner, row["remark"], row["group_name"], row["add_source"], row["add_wording"]
-        )
-        if _befriend(conn, call, requester, asked):
-            pairs.append(
-                ev.FriendPair(from_account=requester, to_account=owner, initiator_account=requester)
-            )
-        back = Request(requester, item.remark, item.tag_name, row["add_source"])
-        if item.action == AGREE_AND_ADD and _befriend(conn, call, owner, back):
-            pairs.append(
-                ev.FriendPair(from_account=owner, to_account=requester, initiator_account=requester)
-            )
-    _friend_added(conn, call, pairs, "friend_response", False)
-    return {u: results[u] for u in users}
 
 
 def unfriend_tx(
@@ -496,7 +447,7 @@ def answer(results: Mapping[str, Outcome]) -> dict[str, Any]:
     }
 
 
-def _requests(items: Sequence[AddFriendItem]) -> list[Request]:
+def requests_of(items: Sequence[AddFriendItem]) -> list[Request]:
     return list(
         {
             i.to_account: Request(i.to_account, i.remark, i.group_name, i.add_source, i.add_wording)
@@ -505,98 +456,15 @@ def _requests(items: Sequence[AddFriendItem]) -> list[Request]:
     )
 
 
-def _refused(decision: Decision, asked: Sequence[str]) -> dict[str, Outcome]:
-    """The users the app refused in its per-recipient answer (ResultItem): a ResultCode in
-    [38000, 39000] reaches the caller as it is, another non-zero one as 38000 (a refusal)."""
-    low, high = COMMANDS[ev.PrevFriendAdd.command].result_range or (0, 0)
-    return {
-        r.to_account: (
-            r.result_code if low <= r.result_code <= high else low,
-            r.result_info or "refused by the app backend",
-        )
-        for r in decision.results
-        if r.result_code != 0 and r.to_account in asked
-    }
-
-
 @commands.admin(SNS, "friend_add", FriendAdd)
 async def friend_add(svc: ChatService, call: Call, body: FriendAdd) -> dict[str, Any]:
     """An admin adds friends (no Prev webhook); ForceAddFlags 1 passes the targets' AllowType."""
-    reqs = _requests(body.items)
+    reqs = requests_of(body.items)
     results = await svc.change(
         lambda c: add_friends_tx(
             c, call, body.from_account, reqs, body.add_type, force=body.force == 1, refused={}
         )
     )
-    return answer(results)
-
-
-@commands.client("friend_add", ClientFriendAdd)
-async def client_friend_add(svc: ChatService, call: Call, body: ClientFriendAdd) -> dict[str, Any]:
-    """The user sends friend requests: Sns.CallbackPrevFriendAdd asks the app about those that
-    can be sent, its ResultItem refuses some; then added, pending or refused per user."""
-    owner, reqs = call.operator, _requests(body.items)
-    faults = await svc.read(
-        lambda c: check_requests(c, call.app_id, owner, [r.to for r in reqs], body.add_type, False)
-    )
-    asked = [r for r in reqs if r.to not in faults]
-    refused: dict[str, Outcome] = {}
-    if asked:
-        decision = await svc.ask(
-            call,
-            ev.PrevFriendAdd,
-            requester_account=owner,
-            from_account=owner,
-            friend_item=tuple(
-                ev.FriendItem(
-                    to_account=r.to,
-                    remark=r.remark,
-                    group_name=r.group_name,
-                    add_source=r.add_source,
-                    add_wording=r.add_wording,
-                )
-                for r in asked
-            ),
-            add_type=body.add_type,
-            force_add_flags=0,
-        )
-        refused = _refused(decision, [r.to for r in asked])
-    results = await svc.change(
-        lambda c: add_friends_tx(c, call, owner, reqs, body.add_type, force=False, refused=refused)
-    )
-    return answer(results)
-
-
-@commands.client("friend_response", FriendResponse)
-async def client_friend_response(
-    svc: ChatService, call: Call, body: FriendResponse
-) -> dict[str, Any]:
-    """The user answers pending requests: Sns.CallbackPrevFriendResponse asks the app, its
-    ResultItem refuses some; the agreed ones are added (Sns.CallbackFriendAdd)."""
-    owner = call.operator
-    items = list({i.to_account: i for i in body.items}.values())
-    users = [i.to_account for i in items]
-    faults = await svc.read(lambda c: check_responses(c, call.app_id, owner, users))
-    asked = [i for i in items if i.to_account not in faults]
-    refused: dict[str, Outcome] = {}
-    if asked:
-        decision = await svc.ask(
-            call,
-            ev.PrevFriendResponse,
-            requester_account=owner,
-            from_account=owner,
-            response_friend_item=tuple(
-                ev.ResponseFriendItem(
-                    to_account=i.to_account,
-                    remark=i.remark,
-                    tag_name=i.tag_name,
-                    response_action=i.action,
-                )
-                for i in asked
-            ),
-        )
-        refused = _refused(decision, [i.to_account for i in asked])
-    results = await svc.change(lambda c: respond_tx(c, call, items, refused))
     return answer(results)
 
 
