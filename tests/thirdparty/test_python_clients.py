@@ -18,11 +18,16 @@ those REST commands.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -42,6 +47,7 @@ APP = 1400054321
 KEY = "0c1d5a1b2e3f405162738495a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f"
 ADMIN = "administrator"
 TENCENT = "https://console.tim.qq.com"
+PG_URL = os.environ.get("TEST_POSTGRES_URL")
 
 
 class LoopbackAdapter(HTTPAdapter):
@@ -93,10 +99,37 @@ class Env:
         return answer
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    """``timhooks serve`` in a subprocess whose callback URL (with a token) is a Receiver."""
+@contextlib.contextmanager
+def database(kind: str, tmp: Path) -> Iterator[str]:
+    """serve's database: a SQLite file, or a fresh PostgreSQL schema (TEST_POSTGRES_URL)."""
+    if kind == "sqlite":
+        yield str(tmp / "chat.db")
+        return
+    if not PG_URL:
+        pytest.skip("PostgreSQL tests need TEST_POSTGRES_URL")
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    joiner = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{joiner}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    """``timhooks serve`` on SQLite or PostgreSQL, in a subprocess whose callback URL (with a
+    token) is a Receiver."""
     tmp = tmp_path_factory.mktemp("thirdparty")
+    with database(request.param, tmp) as db:
+        yield from _serve(tmp, db)
+
+
+def _serve(tmp: Path, db: str) -> Iterator[Env]:
     loop = EventLoopThread()
     capture = WebhookCapture.start(loop, tmp / "inbox.db", app_id=APP)
     port = free_port()
@@ -105,7 +138,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         "--port",
         str(port),
         "--db",
-        str(tmp / "chat.db"),
+        db,
         "--app-id",
         str(APP),
         "--key",
@@ -198,6 +231,30 @@ def test_add_and_delete_friends(env: Env) -> None:
         ("fr2", "fr1"),
     }
     assert ok(env.tcim.get_friends("fr1"))["UserDataItem"] == []
+
+
+def test_client_request_and_answer_then_read_by_the_client(env: Env) -> None:
+    """A user's friend request (timhooks client action) waits for the other's confirmation;
+    the answer adds both; PrevFriendAdd, PrevFriendResponse and FriendAdd arrive typed and
+    tencentcloud_im's friend_get lists the friendship."""
+    import_users(env, "rq1", "rq2")
+    asked = env.client("rq1", "friend_add", "iOS", {"AddFriendItem": [{"To_Account": "rq2"}]})
+    assert asked["ResultItem"][0]["ResultCode"] == 30539
+    prev, came = env.webhook(ev.PrevFriendAdd)
+    assert isinstance(prev, ev.PrevFriendAdd)
+    assert prev.recipients() == ("rq2",)
+    assert came.meta.opt_platform is Platform.IOS
+    item = {"To_Account": "rq1", "ResponseAction": "Response_Action_AgreeAndAdd"}
+    env.client("rq2", "friend_response", "Web", {"ResponseFriendItem": [item]})
+    answered, _ = env.webhook(ev.PrevFriendResponse)
+    assert isinstance(answered, ev.PrevFriendResponse)
+    assert answered.recipients() == ("rq1",)
+    added, came = env.webhook(ev.FriendAdd)
+    assert isinstance(added, ev.FriendAdd)
+    assert (added.client_cmd, added.admin_account) == ("friend_response", "")
+    assert came.meta.opt_platform is Platform.WEB
+    friends = ok(env.tcim.get_friends("rq1"))
+    assert [i["To_Account"] for i in friends["UserDataItem"]] == ["rq2"]
 
 
 # --- blocklist ---------------------------------------------------------------------------------
