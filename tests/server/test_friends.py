@@ -449,3 +449,25 @@ async def test_friend_add_switched_off_sends_nothing(tmp_path: Path) -> None:
         await st.drained()
         assert await st.outbox(ev.FriendAdd.command) == []
         assert await friends_of(st, "a") == ["b"]
+
+
+async def test_client_deletes_a_friend(tmp_path: Path) -> None:
+    """A user's own friend_delete sends FriendDelete from the client's platform."""
+    async with stack(tmp_path) as st:
+        await st.rest.import_users("a", "b")
+        force = {"From_Account": "a", "AddFriendItem": [{"To_Account": "b"}], "ForceAddFlags": 1}
+        await st.rest.ok(SNS, "friend_add", force)
+        body = {"To_Account": ["b"], "DeleteType": "Delete_Type_Both"}
+        with Clock() as t:
+            answer = await st.rest.client("a", "friend_delete", body, "Android")
+        assert results(answer) == {"b": 0}
+        await st.webhook(
+            ev.FriendDelete.command,
+            t.window,
+            "Android",
+            PairList=[
+                {"From_Account": "a", "To_Account": "b"},
+                {"From_Account": "b", "To_Account": "a"},
+            ],
+        )
+        assert await friends_of(st, "b") == []

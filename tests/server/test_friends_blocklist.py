@@ -112,3 +112,19 @@ async def test_blocklist_of_an_unknown_user_is_30003(tmp_path: Path) -> None:
         bad = await st.rest.call(SNS, "black_list_add", {"From_Account": "ghost", "To_Account": []})
         assert bad["ErrorCode"] == 30001, bad
         assert "To_Account" in bad["ErrorInfo"]
+
+
+async def test_client_blocks_and_unblocks(tmp_path: Path) -> None:
+    """A user's own black_list_add and black_list_delete send the webhooks from the client's
+    platform."""
+    async with stack(tmp_path) as st:
+        await st.rest.import_users("me", "you")
+        with Clock() as t:
+            answer = await st.rest.client("me", "black_list_add", {"To_Account": ["you"]}, "Mac")
+        assert codes(answer) == {"you": 0}
+        pair = [{"From_Account": "me", "To_Account": "you"}]
+        await st.webhook(ev.BlackListAdd.command, t.window, "Mac", PairList=pair)
+        with Clock() as t:
+            answer = await st.rest.client("me", "black_list_delete", {"To_Account": ["you"]}, "Mac")
+        assert codes(answer) == {"you": 0}
+        await st.webhook(ev.BlackListDelete.command, t.window, "Mac", PairList=pair)

@@ -78,6 +78,9 @@ CLIENT_COMMANDS = [
         # friends, profiles, online state
         "friend_add",
         "friend_response",
+        "friend_delete",
+        "black_list_add",
+        "black_list_delete",
         "portrait_set",
         "login",
         "logout",

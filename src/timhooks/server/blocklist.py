@@ -11,7 +11,7 @@ per-user answers are ``timhooks.server.friends``'.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 import msgspec
@@ -39,6 +39,8 @@ from timhooks.storage.engine import Connection
 
 __all__ = ["commands"]
 
+Tx = Callable[[Connection, Call, str, Sequence[str]], dict[str, Outcome]]
+
 commands = CommandTable(bad_param=SNS_BAD_PARAM)
 
 
@@ -46,6 +48,12 @@ class BlackList(Body, frozen=True, kw_only=True):
     """sns/black_list_add and black_list_delete: up to 1000 users."""
 
     from_account: NonEmpty = msgspec.field(name="From_Account")
+    users: Users = msgspec.field(name="To_Account")
+
+
+class MyBlackList(Body, frozen=True, kw_only=True):
+    """timhooks_client/black_list_add and black_list_delete: the user's own blocklist."""
+
     users: Users = msgspec.field(name="To_Account")
 
 
@@ -131,20 +139,37 @@ def block_page(conn: Connection, app_id: int, owner: str, start: int, limit: int
     }
 
 
+async def _change(
+    svc: ChatService, call: Call, owner: str, users: list[str], tx: Tx
+) -> dict[str, Any]:
+    unique = list(dict.fromkeys(users))
+    return answer(await svc.change(lambda c: tx(c, call, owner, unique)))
+
+
 @commands.admin(SNS, "black_list_add", BlackList)
 async def black_list_add(svc: ChatService, call: Call, body: BlackList) -> dict[str, Any]:
     """Add users to From_Account's blocklist."""
-    users = list(dict.fromkeys(body.users))
-    results = await svc.change(lambda c: block_tx(c, call, body.from_account, users))
-    return answer(results)
+    return await _change(svc, call, body.from_account, body.users, block_tx)
 
 
 @commands.admin(SNS, "black_list_delete", BlackList)
 async def black_list_delete(svc: ChatService, call: Call, body: BlackList) -> dict[str, Any]:
     """Remove users from From_Account's blocklist."""
-    users = list(dict.fromkeys(body.users))
-    results = await svc.change(lambda c: unblock_tx(c, call, body.from_account, users))
-    return answer(results)
+    return await _change(svc, call, body.from_account, body.users, unblock_tx)
+
+
+@commands.client("black_list_add", MyBlackList)
+async def client_black_list_add(svc: ChatService, call: Call, body: MyBlackList) -> dict[str, Any]:
+    """The user blocks users."""
+    return await _change(svc, call, call.operator, body.users, block_tx)
+
+
+@commands.client("black_list_delete", MyBlackList)
+async def client_black_list_delete(
+    svc: ChatService, call: Call, body: MyBlackList
+) -> dict[str, Any]:
+    """The user unblocks users."""
+    return await _change(svc, call, call.operator, body.users, unblock_tx)
 
 
 @commands.admin(SNS, "black_list_get", BlackListGet)

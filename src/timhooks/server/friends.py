@@ -44,6 +44,7 @@ __all__ = [
     "SNS",
     "SNS_BAD_PARAM",
     "AddType",
+    "DeleteType",
     "Items",
     "Outcome",
     "Request",
@@ -54,6 +55,7 @@ __all__ = [
     "check_requests",
     "check_responses",
     "commands",
+    "delete_friends_tx",
     "drop_requests",
     "friend_added",
     "pending_requests",
@@ -111,14 +113,15 @@ class FriendAdd(Body, frozen=True, kw_only=True):
     force: Annotated[int, msgspec.Meta(ge=0, le=1)] = msgspec.field(name="ForceAddFlags", default=0)
 
 
+DeleteType = Annotated[str, one_of(["Delete_Type_Single", "Delete_Type_Both"])]
+
+
 class FriendDelete(Body, frozen=True, kw_only=True):
     """sns/friend_delete."""
 
     from_account: NonEmpty = msgspec.field(name="From_Account")
     users: Users = msgspec.field(name="To_Account")
-    delete_type: Annotated[str, one_of(["Delete_Type_Single", "Delete_Type_Both"])] = msgspec.field(
-        name="DeleteType", default="Delete_Type_Single"
-    )
+    delete_type: DeleteType = msgspec.field(name="DeleteType", default="Delete_Type_Single")
 
 
 class FriendCheck(Body, frozen=True, kw_only=True):

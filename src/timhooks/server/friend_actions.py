@@ -1,6 +1,6 @@
-"""Friend requests from the client: a user asks others to be friends (``friend_add``) and
-answers the requests sent to them (``friend_response``), each asked of the app first through
-its per-recipient before-webhook.
+"""Friends through the client: a user asks others to be friends (``friend_add``) and answers
+the requests sent to them (``friend_response``), each asked of the app first through its
+per-recipient before-webhook, and deletes friends (``friend_delete``, as the REST command).
 
 Tencent's "Before a Friend Is Added" (https://trtc.io/document/43468) and "Before a Friend
 Request Is Responded" (https://trtc.io/document/43467): the app answers with a ResultItem per
@@ -32,14 +32,17 @@ from timhooks.server.friends import (
     REJECT,
     SNS_BAD_PARAM,
     AddType,
+    DeleteType,
     Items,
     Outcome,
     Request,
+    Users,
     add_friends_tx,
     answer,
     befriend,
     check_requests,
     check_responses,
+    delete_friends_tx,
     drop_requests,
     friend_added,
     pending_requests,
@@ -58,6 +61,13 @@ class ClientFriendAdd(Body, frozen=True, kw_only=True):
 
     items: Items = msgspec.field(name="AddFriendItem")
     add_type: AddType = msgspec.field(name="AddType", default=BOTH)
+
+
+class ClientFriendDelete(Body, frozen=True, kw_only=True):
+    """timhooks_client/friend_delete: the user deletes friends."""
+
+    users: Users = msgspec.field(name="To_Account")
+    delete_type: DeleteType = msgspec.field(name="DeleteType", default="Delete_Type_Single")
 
 
 class ResponseItem(Body, frozen=True, kw_only=True):
@@ -195,4 +205,17 @@ async def client_friend_response(
         ),
     )
     results = await svc.change(lambda c: respond_tx(c, call, items, refused))
+    return answer(results)
+
+
+@commands.client("friend_delete", ClientFriendDelete)
+async def client_friend_delete(
+    svc: ChatService, call: Call, body: ClientFriendDelete
+) -> dict[str, Any]:
+    """The user deletes friends, one way or both (Sns.CallbackFriendDelete)."""
+    both = body.delete_type == "Delete_Type_Both"
+    users = list(dict.fromkeys(body.users))
+    results = await svc.change(
+        lambda c: delete_friends_tx(c, call, call.operator, users, both=both)
+    )
     return answer(results)
