@@ -13,7 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from server_support import ADMIN, CONFIG, Clock, Stack, stack
+import pytest
+from server_support import ADMIN, CONFIG, TOKEN, Clock, Stack, stack
 
 from timhooks.protocol import events as ev
 
@@ -60,10 +61,13 @@ async def request(st: Stack, user: str, *targets: str, **fields: Any) -> dict[st
 # --- admin ---------------------------------------------------------------------------------------
 
 
-async def test_rest_force_add_sends_friend_add_with_the_admin(tmp_path: Path) -> None:
+@pytest.mark.parametrize("token", [None, TOKEN])
+async def test_rest_force_add_sends_friend_add_with_the_admin(
+    token: str | None, tmp_path: Path
+) -> None:
     """friend_add with ForceAddFlags 1 adds both ways whatever the target's AllowType, without
     Sns.CallbackPrevFriendAdd, and sends FriendAdd naming the admin and ForceFlag 1."""
-    async with stack(tmp_path) as st:
+    async with stack(tmp_path, token=token) as st:
         await st.rest.import_users("id", "id1")
         await allow(st, "id1", DENY_ANY)
         body = {
@@ -173,10 +177,11 @@ async def test_bad_friend_add_bodies_name_the_field(tmp_path: Path) -> None:
             assert field in answer["ErrorInfo"], answer
 
 
-async def test_rest_delete_both_ways(tmp_path: Path) -> None:
+@pytest.mark.parametrize("token", [None, TOKEN])
+async def test_rest_delete_both_ways(token: str | None, tmp_path: Path) -> None:
     """friend_delete Delete_Type_Both removes both directions and sends FriendDelete with each
     removed pair; a user who is not a friend gets 31704."""
-    async with stack(tmp_path) as st:
+    async with stack(tmp_path, token=token) as st:
         await st.rest.import_users("id", "id1", "id2")
         force = {"From_Account": "id", "AddFriendItem": [{"To_Account": "id1"}], "ForceAddFlags": 1}
         await st.rest.ok(SNS, "friend_add", force)
@@ -283,10 +288,13 @@ async def test_friend_get_pages_by_100(tmp_path: Path) -> None:
 # --- client -------------------------------------------------------------------------------------
 
 
-async def test_client_request_to_an_allow_any_user_adds_both_ways(tmp_path: Path) -> None:
+@pytest.mark.parametrize("token", [None, TOKEN])
+async def test_client_request_to_an_allow_any_user_adds_both_ways(
+    token: str | None, tmp_path: Path
+) -> None:
     """A client's request sends Sns.CallbackPrevFriendAdd from the client's platform; the
     AllowAny target is then added both ways and FriendAdd says friend_add with no admin."""
-    async with stack(tmp_path) as st:
+    async with stack(tmp_path, token=token) as st:
         await st.rest.import_users("id", "id1")
         await allow(st, "id1", ALLOW_ANY)
         with Clock() as t:
@@ -336,11 +344,12 @@ async def test_client_request_to_an_allow_any_user_adds_both_ways(tmp_path: Path
         assert await friends_of(st, "id1") == ["id"]
 
 
-async def test_request_confirmed_with_agree_and_add(tmp_path: Path) -> None:
+@pytest.mark.parametrize("token", [None, TOKEN])
+async def test_request_confirmed_with_agree_and_add(token: str | None, tmp_path: Path) -> None:
     """A request to a NeedConfirm user (the default) waits (30539, no FriendAdd); the target's
     Response_Action_AgreeAndAdd sends Sns.CallbackPrevFriendResponse, then FriendAdd with
     ClientCmd friend_response and both pairs, initiated by the requester."""
-    async with stack(tmp_path) as st:
+    async with stack(tmp_path, token=token) as st:
         await st.rest.import_users("id", "id1")
         answer = await request(st, "id", "id1", Remark="to id1")
         assert results(answer) == {"id1": 30539}

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from server_support import Clock, stack
+import pytest
+from server_support import TOKEN, Clock, stack
 
 from timhooks.protocol import events as ev
 
@@ -19,10 +20,11 @@ def codes(answer: dict) -> dict[str, int]:
     return {i["To_Account"]: i["ResultCode"] for i in answer["ResultItem"]}
 
 
-async def test_black_list_add_sends_black_list_add(tmp_path: Path) -> None:
+@pytest.mark.parametrize("token", [None, TOKEN])
+async def test_black_list_add_sends_black_list_add(token: str | None, tmp_path: Path) -> None:
     """black_list_add blocks each user (30001 when already blocked or oneself, 30003 when not
     imported) and sends BlackListAdd with a pair per blocked user."""
-    async with stack(tmp_path) as st:
+    async with stack(tmp_path, token=token) as st:
         await st.rest.import_users("id", "id1", "id2")
         body = {"From_Account": "id", "To_Account": ["id1", "id2", "ghost", "id"]}
         with Clock() as t:
@@ -51,9 +53,10 @@ async def test_black_list_add_sends_black_list_add(tmp_path: Path) -> None:
         assert page["StartIndex"] == 0
 
 
-async def test_black_list_delete_sends_black_list_delete(tmp_path: Path) -> None:
+@pytest.mark.parametrize("token", [None, TOKEN])
+async def test_black_list_delete_sends_black_list_delete(token: str | None, tmp_path: Path) -> None:
     """black_list_delete unblocks (30001 for a user not blocked) and sends BlackListDelete."""
-    async with stack(tmp_path) as st:
+    async with stack(tmp_path, token=token) as st:
         await st.rest.import_users("id", "id1", "id2")
         await st.rest.ok(SNS, "black_list_add", {"From_Account": "id", "To_Account": ["id1"]})
         body = {"From_Account": "id", "To_Account": ["id1", "id2"]}

@@ -8,7 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from server_support import LOGIN, Clock, Stack, stack
+import pytest
+from server_support import LOGIN, TOKEN, Clock, Stack, stack
 
 from timhooks.protocol import events as ev
 
@@ -20,10 +21,11 @@ async def status(st: Stack, *users: str) -> dict[str, Any]:
     return await st.rest.ok("openim", "query_online_status", body)
 
 
-async def test_login_and_logout_send_state_change(tmp_path: Path) -> None:
+@pytest.mark.parametrize("token", [None, TOKEN])
+async def test_login_and_logout_send_state_change(token: str | None, tmp_path: Path) -> None:
     """Login sends StateChange Login/Register from the client's platform and makes the user
     Online; logout sends Logout/Unregister and leaves the user Offline."""
-    async with stack(tmp_path) as st:
+    async with stack(tmp_path, token=token) as st:
         with Clock() as t:
             assert (await st.rest.client("u", "login", {}, "Windows"))["ErrorCode"] == 0
         await st.webhook(
@@ -82,11 +84,12 @@ async def test_disconnect_leaves_phones_push_online(tmp_path: Path) -> None:
         ]
 
 
-async def test_kick_logs_out_every_platform(tmp_path: Path) -> None:
+@pytest.mark.parametrize("token", [None, TOKEN])
+async def test_kick_logs_out_every_platform(token: str | None, tmp_path: Path) -> None:
     """kick sends a StateChange Logout per platform the user was on (that platform's
     OptPlatform) and leaves the user Offline; a user online on two platforms is Online with
     both in Detail until then."""
-    async with stack(tmp_path) as st:
+    async with stack(tmp_path, token=token) as st:
         await st.rest.client("u", "login", {}, "iOS")
         await st.rest.client("u", "login", {}, "Web")
         before = await status(st, "u")

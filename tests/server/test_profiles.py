@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from server_support import ADMIN, LOGIN, Clock, Stack, stack
+from server_support import ADMIN, LOGIN, TOKEN, Clock, Stack, stack
 
 from timhooks.protocol import events as ev
 
@@ -26,10 +26,11 @@ async def portrait(st: Stack, user: str, *tags: str) -> dict[str, Any]:
     return {p["Tag"]: p["Value"] for p in item["ProfileItem"]}
 
 
-async def test_portrait_set_sends_portrait_set(tmp_path: Path) -> None:
+@pytest.mark.parametrize("token", [None, TOKEN])
+async def test_portrait_set_sends_portrait_set(token: str | None, tmp_path: Path) -> None:
     """An admin's portrait_set stores the fields and sends PortraitSet with the admin as
     Operator_Account and the user as From_Account."""
-    async with stack(tmp_path) as st:
+    async with stack(tmp_path, token=token) as st:
         await st.rest.import_users("id1")
         items = [
             {"Tag": "Tag_Profile_IM_Nick", "Value": "nick1"},
