@@ -2,7 +2,7 @@
 Sns.CallbackBlackListAdd and Sns.CallbackBlackListDelete.
 
 Tencent's "Blocklisting Users" (https://trtc.io/document/34911), "Unblocklisting Users"
-(https://trtc.io/document/34912), "Pulling a Blocklist" (https://trtc.io/document/34913), "After a
+(https://trtc.io/document/34912), "Pulling a Blacklist" (https://trtc.io/document/34914), "After a
 User Is Added to Blocklist" (https://trtc.io/document/34361) and "After a User Is Removed from
 Blocklist" (https://trtc.io/document/34362). Blocking a user ends the friendship both ways (no
 Sns.CallbackFriendDelete: Tencent names only friend deletes as its triggers). The rows and the
@@ -135,7 +135,9 @@ def block_page(conn: Connection, app_id: int, owner: str, start: int, limit: int
     return {
         "BlackListItem": [{"To_Account": r[0], "AddBlackTimeStamp": r[1]} for r in rows],
         "StartIndex": start + len(rows) if more else 0,
+        # The English page spells it CurruentSequence, the Chinese one CurrentSequence.
         "CurruentSequence": 0,
+        "CurrentSequence": 0,
     }
 
 

@@ -3,7 +3,7 @@ webhooks; the rows of ``friends``, ``friend_requests`` and ``blocklist`` (the bl
 commands are in ``timhooks.server.blocklist``).
 
 Tencent's "Adding Friends" (https://trtc.io/document/34902), "Deleting Friends"
-(https://trtc.io/document/34905), "Verifying Friends" (https://trtc.io/document/34906), "Pulling
+(https://trtc.io/document/34905), "Verifying Friends" (https://trtc.io/document/34907), "Pulling
 Friends" (https://trtc.io/document/34908), and the webhooks "Before a Friend Is Added"
 (https://trtc.io/document/43468), "Before a Friend Request Is Responded"
 (https://trtc.io/document/43467), "After a Friend Is Added"
@@ -440,14 +440,18 @@ def friend_page(conn: Connection, app_id: int, owner: str, start: int) -> dict[s
 
 
 def answer(results: Mapping[str, Outcome]) -> dict[str, Any]:
-    """Per-user results as Tencent answers them: ResultItem, and Fail_Account for the others."""
-    return {
+    """Per-user results as Tencent answers them: ResultItem, and Fail_Account listing the
+    failed ones when there are any ("Unblocklisting Users", https://trtc.io/document/34912)."""
+    found: dict[str, Any] = {
         "ResultItem": [
             {"To_Account": u, "ResultCode": code, "ResultInfo": info}
             for u, (code, info) in results.items()
-        ],
-        "Fail_Account": [u for u, (code, _) in results.items() if code != 0],
+        ]
     }
+    failed = [u for u, (code, _) in results.items() if code != 0]
+    if failed:
+        found["Fail_Account"] = failed
+    return found
 
 
 def requests_of(items: Sequence[AddFriendItem]) -> list[Request]:
@@ -488,7 +492,7 @@ async def friend_check(svc: ChatService, call: Call, body: FriendCheck) -> dict[
     both = body.check_type == "CheckResult_Type_Both"
     users = list(dict.fromkeys(body.users))
     items = await svc.read(lambda c: relations(c, call.app_id, body.from_account, users, both))
-    return {"InfoItem": items, "Fail_Account": []}
+    return {"InfoItem": items}
 
 
 @commands.admin(SNS, "friend_get", FriendGet)

@@ -264,4 +264,4 @@ async def portrait_get(svc: ChatService, call: Call, body: PortraitGet) -> dict[
     """The fields of ``TagList`` that are set, per user; unknown users get ResultCode 40003 and
     are listed in Fail_Account."""
     items, failed = await svc.read(lambda c: portrait_items(c, call.app_id, body.users, body.tags))
-    return {"UserProfileItem": items, "Fail_Account": failed}
+    return {"UserProfileItem": items, **({"Fail_Account": failed} if failed else {})}
