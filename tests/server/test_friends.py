@@ -480,3 +480,30 @@ async def test_client_deletes_a_friend(tmp_path: Path) -> None:
             ],
         )
         assert await friends_of(st, "b") == []
+
+
+async def test_prev_friend_add_switched_off_is_not_asked(tmp_path: Path) -> None:
+    """With Sns.CallbackPrevFriendAdd switched off the request goes ahead unasked; FriendAdd,
+    still on, is sent."""
+    async with stack(tmp_path) as st:
+        await st.rest.import_users("a", "b")
+        await allow(st, "b", ALLOW_ANY)
+        await st.rest.ok(CONFIG, "set_callback", {"CallbackCommandList": [ev.FriendAdd.command]})
+        answer = await request(st, "a", "b")
+        assert results(answer) == {"b": 0}
+        await st.recorder.wait_for(ev.FriendAdd.command)
+        assert st.recorder.of(ev.PrevFriendAdd.command) == []
+        assert await st.before_records(ev.PrevFriendAdd.command, 0) == []
+
+
+async def test_blocking_drops_pending_requests(tmp_path: Path) -> None:
+    """A pending request between two users is gone once either blocks the other: answering it
+    is then 30001."""
+    async with stack(tmp_path) as st:
+        await st.rest.import_users("a", "b")
+        assert results(await request(st, "a", "b")) == {"b": 30539}
+        await st.rest.ok(SNS, "black_list_add", {"From_Account": "b", "To_Account": ["a"]})
+        item = {"To_Account": "a", "ResponseAction": "Response_Action_Agree"}
+        reply = await st.rest.client("b", "friend_response", {"ResponseFriendItem": [item]})
+        assert results(reply) == {"a": 30001}
+        assert await friends_of(st, "a") == []

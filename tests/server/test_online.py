@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from server_support import LOGIN, TOKEN, Clock, Stack, stack
+from server_support import LOGIN, TOKEN, Clock, Stack, check_query, stack
 
 from timhooks.protocol import events as ev
 
@@ -100,6 +100,7 @@ async def test_kick_logs_out_every_platform(token: str | None, tmp_path: Path) -
         hits = (await st.recorder.wait_for(STATE, 4))[2:]
         assert sorted(h.query["OptPlatform"] for h in hits) == ["Web", "iOS"]
         for hit in hits:
+            check_query(hit, STATE, hit.query["OptPlatform"], token=token)
             assert hit.body["Info"] == {
                 "Action": "Logout",
                 "To_Account": "u",

@@ -30,6 +30,7 @@ from timhooks.server.friends import (
     Users,
     answer,
     blocked,
+    drop_requests,
     require_owner,
     unfriend_tx,
 )
@@ -93,6 +94,8 @@ def block_tx(conn: Connection, call: Call, owner: str, users: Sequence[str]) -> 
             [(call.app_id, owner, u, call.seconds) for u in added],
         )
         unfriend_tx(conn, call, owner, added, both=True)
+        for user in added:  # neither may ask the other any more
+            drop_requests(conn, call.app_id, owner, user)
         pairs = tuple(ev.FriendPair(from_account=owner, to_account=u) for u in added)
         emit(conn, call, ev.BlackListAdd, pair_list=pairs)
     return results
