@@ -49,6 +49,14 @@ async def friends_of(st: Stack, user: str) -> list[str]:
     return [item["To_Account"] for item in result["UserDataItem"]]
 
 
+def both_ways(initiator: str, other: str) -> list[dict[str, str]]:
+    """FriendAdd's PairList for a friendship added both ways, started by ``initiator``."""
+    return [
+        {"From_Account": initiator, "To_Account": other, "Initiator_Account": initiator},
+        {"From_Account": other, "To_Account": initiator, "Initiator_Account": initiator},
+    ]
+
+
 def results(answer: dict[str, Any]) -> dict[str, int]:
     return {i["To_Account"]: i["ResultCode"] for i in answer["ResultItem"]}
 
@@ -92,10 +100,7 @@ async def test_rest_force_add_sends_friend_add_with_the_admin(
         await st.webhook(
             command,
             t.window,
-            PairList=[
-                {"From_Account": "id", "To_Account": "id1", "Initiator_Account": "id"},
-                {"From_Account": "id1", "To_Account": "id", "Initiator_Account": "id"},
-            ],
+            PairList=both_ways("id", "id1"),
             ClientCmd="friend_add",
             Admin_Account=ADMIN,
             ForceFlag=1,
@@ -327,10 +332,7 @@ async def test_client_request_to_an_allow_any_user_adds_both_ways(
             after,
             t.window,
             "Android",
-            PairList=[
-                {"From_Account": "id", "To_Account": "id1", "Initiator_Account": "id"},
-                {"From_Account": "id1", "To_Account": "id", "Initiator_Account": "id"},
-            ],
+            PairList=both_ways("id", "id1"),
             ClientCmd="friend_add",
             Admin_Account="",
             ForceFlag=0,
@@ -382,10 +384,7 @@ async def test_request_confirmed_with_agree_and_add(token: str | None, tmp_path:
             ev.FriendAdd.command,
             t.window,
             "iOS",
-            PairList=[
-                {"From_Account": "id", "To_Account": "id1", "Initiator_Account": "id"},
-                {"From_Account": "id1", "To_Account": "id", "Initiator_Account": "id"},
-            ],
+            PairList=both_ways("id", "id1"),
             ClientCmd="friend_response",
             Admin_Account="",
             ForceFlag=0,

@@ -82,6 +82,15 @@ class ResponseItem(Body, frozen=True, kw_only=True):
         name="TagName", default=""
     )
 
+    def event_item(self) -> ev.ResponseFriendItem:
+        """The answer as Sns.CallbackPrevFriendResponse lists it."""
+        return ev.ResponseFriendItem(
+            to_account=self.to_account,
+            remark=self.remark,
+            tag_name=self.tag_name,
+            response_action=self.action,
+        )
+
 
 class FriendResponse(Body, frozen=True, kw_only=True):
     """timhooks_client/friend_response: the user answers pending requests."""
@@ -159,16 +168,7 @@ async def client_friend_add(svc: ChatService, call: Call, body: ClientFriendAdd)
         call,
         ev.PrevFriendAdd,
         [r.to for r in asked],
-        friend_item=tuple(
-            ev.FriendItem(
-                to_account=r.to,
-                remark=r.remark,
-                group_name=r.group_name,
-                add_source=r.add_source,
-                add_wording=r.add_wording,
-            )
-            for r in asked
-        ),
+        friend_item=tuple(r.event_item() for r in asked),
         add_type=body.add_type,
         force_add_flags=0,
     )
@@ -194,15 +194,7 @@ async def client_friend_response(
         call,
         ev.PrevFriendResponse,
         [i.to_account for i in asked],
-        response_friend_item=tuple(
-            ev.ResponseFriendItem(
-                to_account=i.to_account,
-                remark=i.remark,
-                tag_name=i.tag_name,
-                response_action=i.action,
-            )
-            for i in asked
-        ),
+        response_friend_item=tuple(i.event_item() for i in asked),
     )
     results = await svc.change(lambda c: respond_tx(c, call, items, refused))
     return answer(results)

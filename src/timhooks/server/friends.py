@@ -155,6 +155,20 @@ class Request:
     add_source: str = ""
     add_wording: str = ""
 
+    def fields(self) -> tuple[str, str, str, str, str]:
+        """To_Account, Remark, GroupName, AddSource, AddWording: a row's columns in order."""
+        return (self.to, self.remark, self.group_name, self.add_source, self.add_wording)
+
+    def event_item(self) -> ev.FriendItem:
+        """The request as Sns.CallbackPrevFriendAdd lists it."""
+        return ev.FriendItem(
+            to_account=self.to,
+            remark=self.remark,
+            group_name=self.group_name,
+            add_source=self.add_source,
+            add_wording=self.add_wording,
+        )
+
 
 # --- rows --------------------------------------------------------------------------------------
 
@@ -224,16 +238,7 @@ def befriend(conn: Connection, call: Call, user: str, req: Request) -> bool:
         "INSERT INTO friends (sdk_app_id, user_id, friend_id, remark, group_name, add_source,"
         " add_wording, add_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
         " RETURNING friend_id",
-        (
-            call.app_id,
-            user,
-            req.to,
-            req.remark,
-            req.group_name,
-            req.add_source,
-            req.add_wording,
-            call.seconds,
-        ),
+        (call.app_id, user, *req.fields(), call.seconds),
     ).fetchone()
     return row is not None
 
@@ -288,17 +293,7 @@ def add_friends_tx(
                 " excluded.remark, group_name = excluded.group_name, add_source ="
                 " excluded.add_source, add_wording = excluded.add_wording, add_type ="
                 " excluded.add_type, created_at = excluded.created_at",
-                (
-                    call.app_id,
-                    owner,
-                    req.to,
-                    req.remark,
-                    req.group_name,
-                    req.add_source,
-                    req.add_wording,
-                    add_type,
-                    call.seconds,
-                ),
+                (call.app_id, owner, *req.fields(), add_type, call.seconds),
             )
             results[req.to] = (PENDING, f"waiting for {req.to!r} to confirm")
             continue
@@ -376,26 +371,30 @@ def delete_friends_tx(
     return results
 
 
+# friend_check's Relation by (To_Account on From_Account's list, From_Account on To_Account's).
+_RELATIONS = {
+    (True, True): "CheckResult_Type_BothWay",
+    (True, False): "CheckResult_Type_AWithB",
+    (False, True): "CheckResult_Type_BWithA",
+    (False, False): "CheckResult_Type_NoRelation",
+}
+
+
 def relations(
     conn: Connection, app_id: int, owner: str, users: Sequence[str], both: bool
 ) -> list[dict[str, Any]]:
-    """friend_check's InfoItem."""
+    """friend_check's InfoItem (CheckResult_Type_Single looks at From_Account's list only)."""
     require_owner(conn, app_id, owner)
     edges = _edges(conn, app_id, owner, users)
-    items = []
-    for user in users:
-        mine, theirs = (owner, user) in edges, both and (user, owner) in edges
-        relation = (
-            "CheckResult_Type_BothWay"
-            if mine and theirs
-            else "CheckResult_Type_AWithB"
-            if mine
-            else "CheckResult_Type_BWithA"
-            if theirs
-            else "CheckResult_Type_NoRelation"
-        )
-        items.append({"To_Account": user, "Relation": relation, "ResultCode": 0, "ResultInfo": ""})
-    return items
+    return [
+        {
+            "To_Account": user,
+            "Relation": _RELATIONS[(owner, user) in edges, both and (user, owner) in edges],
+            "ResultCode": 0,
+            "ResultInfo": "",
+        }
+        for user in users
+    ]
 
 
 _PAGE = 100
