@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import msgspec
 
 from timhooks.protocol import events as ev
-from timhooks.server.accounts import imported
+from timhooks.server.accounts import imported, lock_accounts
 from timhooks.server.bodies import INT32, Body, NonEmpty
 from timhooks.server.calls import Call
 from timhooks.server.command import CommandTable
@@ -75,6 +75,7 @@ def block_tx(conn: Connection, call: Call, owner: str, users: Sequence[str]) -> 
     """Block users (30001 if already blocked, 30003 if unknown); end their friendships; queue
     Sns.CallbackBlackListAdd."""
     require_owner(conn, call.app_id, owner)
+    lock_accounts(conn, call.app_id, [owner, *users])
     known = imported(conn, call.app_id, users)
     mine = {b for a, b in blocked(conn, call.app_id, owner, users) if a == owner}
     results: dict[str, Outcome] = {}
@@ -106,6 +107,7 @@ def unblock_tx(
 ) -> dict[str, Outcome]:
     """Unblock users (30001 if not blocked); queue Sns.CallbackBlackListDelete."""
     require_owner(conn, call.app_id, owner)
+    lock_accounts(conn, call.app_id, [owner, *users])
     removed: list[str] = []
     results: dict[str, Outcome] = {}
     for user in users:

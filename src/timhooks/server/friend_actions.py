@@ -21,6 +21,7 @@ import msgspec
 
 from timhooks.protocol import events as ev
 from timhooks.protocol.commands import COMMANDS
+from timhooks.server.accounts import lock_accounts
 from timhooks.server.bodies import Body, NonEmpty, one_of
 from timhooks.server.calls import Call
 from timhooks.server.command import CommandTable
@@ -106,6 +107,7 @@ def respond_tx(
     """Answer pending requests to the caller; queue Sns.CallbackFriendAdd (friend_response)."""
     owner = call.operator
     users = [i.to_account for i in items]
+    lock_accounts(conn, call.app_id, [owner, *users])
     found = pending_requests(conn, call.app_id, owner, users)
     results = check_responses(conn, call.app_id, owner, users) | dict(refused)
     pairs: list[ev.FriendPair] = []

@@ -12,7 +12,8 @@ Friends" (https://trtc.io/document/34908), and the webhooks "Before a Friend Is 
 ``user_id``'s list (Add_Type_Single adds one, Add_Type_Both two). The target's
 Tag_Profile_IM_AllowType decides a request that is not forced: AllowAny adds at once,
 NeedConfirm (the default) leaves a pending request (30539) for the target to answer, DenyAny
-refuses (30516). Per-user codes are in each item's ResultCode; the call itself succeeds.
+refuses (30516). Per-user codes are in each item's ResultCode; the call itself succeeds. Every
+change first locks the accounts of the users it involves (``accounts.lock_accounts``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import msgspec
 
 from timhooks.protocol import events as ev
 from timhooks.protocol.errors import RestError
-from timhooks.server.accounts import imported
+from timhooks.server.accounts import imported, lock_accounts
 from timhooks.server.bodies import INT32, Body, NonEmpty, one_of
 from timhooks.server.calls import Call
 from timhooks.server.command import CommandTable
@@ -279,6 +280,7 @@ def add_friends_tx(
     """Add friends or leave requests (by the targets' AllowType, unless ``force``); queue
     Sns.CallbackFriendAdd with the pairs added. ``refused``: users the app refused."""
     users = [r.to for r in requests]
+    lock_accounts(conn, call.app_id, [owner, *users])
     results = check_requests(conn, call.app_id, owner, users, add_type, force) | dict(refused)
     allow = allow_types(conn, call.app_id, users)
     pairs: list[ev.FriendPair] = []
@@ -358,6 +360,7 @@ def delete_friends_tx(
 ) -> dict[str, Outcome]:
     """friend_delete: 31704 for a user who is not a friend; queue Sns.CallbackFriendDelete."""
     require_owner(conn, call.app_id, owner)
+    lock_accounts(conn, call.app_id, [owner, *users])
     edges = _edges(conn, call.app_id, owner, users)
     results: dict[str, Outcome] = {}
     for user in users:

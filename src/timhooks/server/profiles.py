@@ -21,7 +21,7 @@ import msgspec
 
 from timhooks.protocol import events as ev
 from timhooks.protocol.errors import RestError
-from timhooks.server.accounts import imported
+from timhooks.server.accounts import imported, lock_accounts
 from timhooks.server.bodies import Body, NonEmpty, object_with
 from timhooks.server.calls import Call
 from timhooks.server.command import CommandTable
@@ -150,6 +150,7 @@ def set_profile_tx(
     """Write ``user``'s fields and queue Profile.CallbackPortraitSet."""
     if not imported(conn, call.app_id, [user]):
         raise RestError(PROFILE_NO_ACCOUNT, f"account {user!r} is not imported")
+    lock_accounts(conn, call.app_id, [user])  # one profile's writers queue on its account
     for tag, value in items:
         column = _ACCOUNT_COLUMNS.get(tag)
         if column is not None:
