@@ -185,3 +185,25 @@ async def test_error_code_answer_refuses_the_call(name: str, code: int, tmp_path
         assert await s.friends(st) == set()
         await st.drained()
         assert await st.outbox(ADDED) == []
+
+
+@pytest.mark.parametrize("policy", ["proceed", "deny"])
+@pytest.mark.parametrize("name", SCENARIOS)
+async def test_failed_webhook_follows_the_failure_policy(
+    name: str, policy: str, tmp_path: Path
+) -> None:
+    """An app backend that answers HTTP 500: proceed lets everyone through; deny refuses the
+    call with 10016 and nobody is added."""
+    s = SCENARIOS[name]
+    async with stack(tmp_path, callback={"failure_policy": policy}) as st:
+        await s.setup(st)
+        st.recorder.fail(s.command, respond(500, b"down"))
+        answer = await s.act(st)
+        if policy == "proceed":
+            assert codes(answer) == {"b": 0, "c": 0}
+            assert await s.friends(st) == {"b", "c"}
+        else:
+            assert answer["ErrorCode"] == 10016, answer
+            assert await s.friends(st) == set()
+        [record] = await st.before_records(s.command)
+        assert record.status == "fallback"
