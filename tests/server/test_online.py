@@ -16,6 +16,14 @@ from timhooks.protocol import events as ev
 STATE = ev.StateChange.command
 
 
+async def act(st: Stack, user: str, action: str, platform: str, body: dict | None = None) -> None:
+    """A client action that sends one StateChange, and its arrival: webhooks go out
+    concurrently, so the next action waits for this one's."""
+    before = len(st.recorder.of(STATE))
+    assert (await st.rest.client(user, action, body or {}, platform))["ErrorCode"] == 0
+    await st.recorder.wait_for(STATE, before + 1)
+
+
 async def status(st: Stack, *users: str) -> dict[str, Any]:
     body = {"To_Account": list(users), "IsNeedDetail": 1}
     return await st.rest.ok("openim", "query_online_status", body)
@@ -63,8 +71,8 @@ async def test_disconnect_leaves_phones_push_online(tmp_path: Path) -> None:
     """A lost connection sends Disconnect (LinkClose or TimeOut); an Android user stays
     PushOnline, a Web user goes Offline."""
     async with stack(tmp_path) as st:
-        await st.rest.client("p", "login", {}, "Android")
-        await st.rest.client("w", "login", {}, "Web")
+        await act(st, "p", "login", "Android")
+        await act(st, "w", "login", "Web")
         with Clock() as t:
             await st.rest.client("p", "disconnect", {"Reason": "TimeOut"}, "Android")
         await st.webhook(
@@ -90,8 +98,8 @@ async def test_kick_logs_out_every_platform(token: str | None, tmp_path: Path) -
     OptPlatform) and leaves the user Offline; a user online on two platforms is Online with
     both in Detail until then."""
     async with stack(tmp_path, token=token) as st:
-        await st.rest.client("u", "login", {}, "iOS")
-        await st.rest.client("u", "login", {}, "Web")
+        await act(st, "u", "login", "iOS")
+        await act(st, "u", "login", "Web")
         before = await status(st, "u")
         assert before["QueryResult"][0]["Status"] == "Online"
         assert {d["Platform"] for d in before["QueryResult"][0]["Detail"]} == {"iOS", "Web"}
@@ -127,3 +135,25 @@ async def test_unknown_users_and_bad_calls(tmp_path: Path) -> None:
         nowhere = await st.rest.call("timhooks_client", "login", {}, identifier="u")
         assert nowhere["ErrorCode"] == 70402, nowhere
         assert "platform" in nowhere["ErrorInfo"]
+
+
+async def test_second_login_on_a_platform_kicks_the_first_device(tmp_path: Path) -> None:
+    """Logging in again on a platform the user is on logs the other device out: the Login
+    carries KickedDevice with that platform; a login on another platform kicks nobody."""
+    async with stack(tmp_path) as st:
+        await act(st, "u", "login", "Android")
+        await act(st, "u", "login", "Web")
+        with Clock() as t:
+            await st.rest.client("u", "login", {}, "Android")
+        await st.webhook(
+            STATE,
+            t.window,
+            "Android",
+            nth=3,
+            Info={"Action": "Login", "To_Account": "u", "Reason": "Register"},
+            KickedDevice=[{"Platform": "Android"}],
+        )
+        events = await st.received(STATE, 3)
+        kicked = [[d.platform for d in e.kicked_device or ()] for e in events]  # type: ignore[attr-defined]
+        assert sorted(kicked) == [[], [], ["Android"]]
+        assert ["KickedDevice" in h.body for h in st.recorder.of(STATE)] == [False, False, True]

@@ -6,8 +6,9 @@ Tencent's "Status Change Webhooks" (https://www.tencentcloud.com/document/produc
 Actions and Reasons), "Invalidating Login States" (https://trtc.io/document/34957) and "Querying
 Account Online Status" (https://trtc.io/document/35477: Online, PushOnline, Offline, per
 platform with ``IsNeedDetail``). The state is kept per user and platform (``online_state``): a
-login makes the platform Online, a logout removes it, a lost connection leaves a phone (iOS,
-Android, iPad) PushOnline, which offline push still reaches, and any other platform Offline.
+login makes the platform Online (one device a platform: a second login there logs the first out,
+``KickedDevice``), a logout removes it, a lost connection leaves a phone (iOS, Android, iPad)
+PushOnline, which offline push still reaches, and any other platform Offline.
 """
 
 from __future__ import annotations
@@ -86,14 +87,20 @@ def _state_change(conn: Connection, call: Call, action: str, reason: str, **extr
 
 
 def login_tx(conn: Connection, call: Call) -> None:
-    """The user is Online on the call's platform; queue StateChange Login (Register)."""
+    """The user is Online on the call's platform; queue StateChange Login (Register). A device
+    already logged in on that platform is logged out by it: ``KickedDevice`` names it."""
+    before = conn.execute(
+        "SELECT 1 FROM online_state WHERE sdk_app_id = ? AND user_id = ? AND platform = ?",
+        (call.app_id, call.operator, call.platform),
+    ).fetchone()
     conn.execute(
         "INSERT INTO online_state (sdk_app_id, user_id, platform, status, updated_at)"
         " VALUES (?, ?, ?, ?, ?) ON CONFLICT (sdk_app_id, user_id, platform) DO UPDATE SET"
         " status = excluded.status, updated_at = excluded.updated_at",
         (call.app_id, call.operator, call.platform, ONLINE, call.now),
     )
-    _state_change(conn, call, "Login", "Register")
+    kicked = None if before is None else (ev.KickedDevice(platform=call.platform),)
+    _state_change(conn, call, "Login", "Register", kicked_device=kicked)
 
 
 def logout_tx(conn: Connection, call: Call) -> None:
