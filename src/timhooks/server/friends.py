@@ -245,6 +245,7 @@ def befriend(conn: Connection, call: Call, user: str, req: Request) -> bool:
 
 
 def drop_requests(conn: Connection, app_id: int, a: str, b: str) -> None:
+    """Forget the pending requests between ``a`` and ``b``, either way."""
     conn.execute(
         "DELETE FROM friend_requests WHERE sdk_app_id = ? AND ((from_id = ? AND to_id = ?) OR"
         " (from_id = ? AND to_id = ?))",
@@ -255,6 +256,8 @@ def drop_requests(conn: Connection, app_id: int, a: str, b: str) -> None:
 def friend_added(
     conn: Connection, call: Call, pairs: list[ev.FriendPair], client_cmd: str, force: bool
 ) -> None:
+    """Queue Sns.CallbackFriendAdd for the pairs added, if any (Admin_Account: the REST
+    caller)."""
     if pairs:
         emit(
             conn,
