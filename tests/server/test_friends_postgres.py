@@ -5,11 +5,8 @@ reported once (Sns.CallbackFriendAdd at a real receiver)."""
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import httpx
 import pytest
@@ -17,9 +14,9 @@ from cli_support import ServeProcess
 from server_support import Rest, app_backend
 
 from loopback import free_port
+from pg_support import fresh_schema
 from timhooks.protocol import events as ev
 
-PG_URL = os.environ.get("TEST_POSTGRES_URL")
 SNS = "sns"
 PAIRS = 12
 
@@ -28,20 +25,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def pg_schema() -> Iterator[str]:
-    """A PostgreSQL URL whose search_path is a new, empty schema (dropped afterwards)."""
-    if not PG_URL:
-        pytest.skip("PostgreSQL tests need TEST_POSTGRES_URL")
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    joiner = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{joiner}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    """serve's database: a fresh PostgreSQL schema."""
+    with fresh_schema() as url:
+        yield url
 
 
 def add(rest: Rest, a: str, b: str) -> asyncio.Future[dict]:
@@ -54,7 +40,7 @@ async def test_crosswise_adds_and_blocks(pg_schema: str, tmp_path: Path) -> None
     succeed, the pair ends up friends both ways, and FriendAdd names each direction once. Then
     each blocks the other at the same time: both succeed and the friendship is gone."""
     async with app_backend(tmp_path) as app:
-        serve = ServeProcess(tmp_path, free_port(), Path(pg_schema), app.url, name="serve")
+        serve = ServeProcess(tmp_path, free_port(), pg_schema, app.url, name="serve")  # type: ignore[arg-type]
         try:
             await serve.started()
             async with httpx.AsyncClient(base_url=serve.url, timeout=60) as http:

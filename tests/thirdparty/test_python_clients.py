@@ -19,15 +19,12 @@ those REST commands.
 from __future__ import annotations
 
 import contextlib
-import os
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 import requests
@@ -36,6 +33,7 @@ from requests.adapters import HTTPAdapter
 from tencentcloud_im import tcim_client as tencentcloud_im
 
 from loopback import free_port, reap, timhooks_argv, wait_port
+from pg_support import fresh_schema
 from timhooks.protocol import events as ev
 from timhooks.protocol import generate_usersig
 from timhooks.protocol.query import Platform
@@ -47,7 +45,6 @@ APP = 1400054321
 KEY = "0c1d5a1b2e3f405162738495a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f"
 ADMIN = "administrator"
 TENCENT = "https://console.tim.qq.com"
-PG_URL = os.environ.get("TEST_POSTGRES_URL")
 
 
 class LoopbackAdapter(HTTPAdapter):
@@ -105,19 +102,8 @@ def database(kind: str, tmp: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield str(tmp / "chat.db")
         return
-    if not PG_URL:
-        pytest.skip("PostgreSQL tests need TEST_POSTGRES_URL")
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    joiner = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{joiner}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with fresh_schema() as url:
+        yield url
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
