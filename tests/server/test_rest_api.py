@@ -77,6 +77,13 @@ ADMIN_COMMANDS = [
     (GROUP, "send_group_msg"),
     (GROUP, "group_msg_recall"),
     (GROUP, "group_msg_get_simple"),
+    # friends, blocklists, profiles, online state
+    *(("sns", name) for name in ("friend_add", "friend_delete", "friend_check", "friend_get")),
+    *(("sns", name) for name in ("black_list_add", "black_list_delete", "black_list_get")),
+    ("profile", "portrait_set"),
+    ("profile", "portrait_get"),
+    (LOGIN, "kick"),
+    ("openim", "query_online_status"),
 ]
 CLIENT_COMMANDS = [
     (CLIENT, name)
@@ -103,6 +110,16 @@ CLIENT_COMMANDS = [
         "modify_group_attr",
         "delete_group_attr",
         "create_topic",
+        # friends, profiles, online state
+        "friend_add",
+        "friend_response",
+        "friend_delete",
+        "black_list_add",
+        "black_list_delete",
+        "portrait_set",
+        "login",
+        "logout",
+        "disconnect",
     )
 ]
 

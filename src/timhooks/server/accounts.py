@@ -21,9 +21,16 @@ from timhooks.server.calls import Call
 from timhooks.server.command import CommandTable
 from timhooks.server.service import ChatService
 from timhooks.server.sql import placeholders
-from timhooks.storage.engine import Connection
+from timhooks.storage.engine import Connection, for_update
 
-__all__ = ["commands", "ensure_user", "import_accounts_tx", "imported", "require_account"]
+__all__ = [
+    "commands",
+    "ensure_user",
+    "import_accounts_tx",
+    "imported",
+    "lock_accounts",
+    "require_account",
+]
 
 USER_ID_MAX = 32  # bytes
 _SERVICE = "im_open_login_svc"
@@ -99,6 +106,23 @@ def imported(conn: Connection, app_id: int, users: Sequence[str]) -> set[str]:
         )
         found.update(r[0] for r in rows)
     return found
+
+
+def lock_accounts(conn: Connection, app_id: int, users: Sequence[str]) -> None:
+    """Hold the accounts of ``users`` to the transaction's end, in UserID order (the lock order
+    of ``timhooks.server.sql``; PostgreSQL only): what changes rows between users (friends,
+    blocklists, profiles) is then serialised per user, never crosswise."""
+    clause = for_update(conn)
+    if not clause:
+        return
+    people = sorted(set(users))
+    for start in range(0, len(people), 500):
+        chunk = people[start : start + 500]
+        conn.execute(
+            f"SELECT 1 FROM accounts WHERE sdk_app_id = ? AND user_id IN"
+            f" ({placeholders(len(chunk))}) ORDER BY user_id{clause}",
+            (app_id, *chunk),
+        ).fetchall()
 
 
 def require_account(conn: Connection, app_id: int, user: str, code: int) -> None:

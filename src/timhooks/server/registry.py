@@ -11,7 +11,10 @@ from collections.abc import Mapping
 
 from timhooks.server import (
     accounts,
+    blocklist,
     callbacks,
+    friend_actions,
+    friends,
     group_attrs,
     group_life,
     group_members,
@@ -21,6 +24,8 @@ from timhooks.server import (
     messages,
     oa_messages,
     official_accounts,
+    online,
+    profiles,
     subscribers,
     topics,
 )
@@ -41,6 +46,11 @@ _MODULES = (
     member_fields,
     group_attrs,
     topics,
+    profiles,
+    friends,
+    friend_actions,
+    blocklist,
+    online,
     callbacks,
 )
 

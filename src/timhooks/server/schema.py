@@ -174,6 +174,59 @@ _MESSAGES_V5 = (
 )
 
 
+# Migration 7: the relationship chain and profiles ("Adding Friends",
+# https://trtc.io/document/34902; "Profile Management", https://trtc.io/document/33520) and the
+# online state ("Querying Account Online Status", https://trtc.io/document/35477). A friend row
+# is one direction: ``friend_id`` is on ``user_id``'s list. Nick and Image stay in ``accounts``.
+SOCIAL_TABLES = (
+    """CREATE TABLE IF NOT EXISTS friends (
+    sdk_app_id INTEGER NOT NULL,
+    user_id TEXT NOT NULL,
+    friend_id TEXT NOT NULL,
+    remark TEXT NOT NULL DEFAULT '',
+    group_name TEXT NOT NULL DEFAULT '',
+    add_source TEXT NOT NULL DEFAULT '',
+    add_wording TEXT NOT NULL DEFAULT '',
+    add_time INTEGER NOT NULL,
+    PRIMARY KEY (sdk_app_id, user_id, friend_id)
+)""",
+    """CREATE TABLE IF NOT EXISTS friend_requests (
+    sdk_app_id INTEGER NOT NULL,
+    from_id TEXT NOT NULL,
+    to_id TEXT NOT NULL,
+    remark TEXT NOT NULL DEFAULT '',
+    group_name TEXT NOT NULL DEFAULT '',
+    add_source TEXT NOT NULL DEFAULT '',
+    add_wording TEXT NOT NULL DEFAULT '',
+    add_type TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (sdk_app_id, from_id, to_id)
+)""",
+    """CREATE TABLE IF NOT EXISTS blocklist (
+    sdk_app_id INTEGER NOT NULL,
+    user_id TEXT NOT NULL,
+    blocked_id TEXT NOT NULL,
+    added_at INTEGER NOT NULL,
+    PRIMARY KEY (sdk_app_id, user_id, blocked_id)
+)""",
+    """CREATE TABLE IF NOT EXISTS profile_fields (
+    sdk_app_id INTEGER NOT NULL,
+    user_id TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (sdk_app_id, user_id, tag)
+)""",
+    """CREATE TABLE IF NOT EXISTS online_state (
+    sdk_app_id INTEGER NOT NULL,
+    user_id TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    status TEXT NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (sdk_app_id, user_id, platform)
+)""",
+)
+
+
 SERVER_MIGRATIONS = (
     Migration(
         1,
@@ -194,5 +247,10 @@ SERVER_MIGRATIONS = (
     Migration(5, "one-to-one and group messages", _MESSAGES_V5),
     Migration(
         6, "group profiles, member fields, group attributes, Community topics", _GROUP_LIFE_V6
+    ),
+    Migration(
+        7,
+        "friends, friend requests, blocklists, profile fields, online state per platform",
+        (*SOCIAL_TABLES,),
     ),
 )

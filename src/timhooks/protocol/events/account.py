@@ -44,7 +44,10 @@ class StateChange(Event, frozen=True, kw_only=True):
 
     command = "State.StateChange"
     info: StateInfo = msgspec.field(name="Info", default_factory=StateInfo)
-    kicked_device: tuple[KickedDevice, ...] = msgspec.field(name="KickedDevice", default=())
+    # Absent (None) unless a Login logged other devices out.
+    kicked_device: tuple[KickedDevice, ...] | None = msgspec.field(
+        name="KickedDevice", default=None
+    )
     custom_status: str | None = msgspec.field(name="CustomStatus", default=None)
 
 
