@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from devtools_support import APP, HANG, SENT_BY_SERVE, RecordingEndpoint, cli
+from devtools_support import APP, HANG, RecordingEndpoint, cli
 
+from served import SENT_BY_SERVE
 from timhooks.protocol import COMMANDS, Decision, compute_sign
 from timhooks.protocol import events as ev
 from timhooks.testing import ServedApp, WebhookCapture

@@ -4,8 +4,9 @@ Chat backend, made through its REST API, and reaches the backend's callback URL.
 from __future__ import annotations
 
 import pytest
-from devtools_support import APP, SENT_BY_SERVE, cli
+from devtools_support import APP, cli
 
+from served import SENT_BY_SERVE
 from timhooks.protocol import COMMANDS, Decision
 from timhooks.protocol import events as ev
 from timhooks.testing import TimServer, WebhookCapture
