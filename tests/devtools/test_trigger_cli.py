@@ -232,7 +232,7 @@ def test_list_names_every_command_with_its_phase(capsys: pytest.CaptureFixture[s
         (
             [
                 "trigger",
-                "C2C.CallbackAfterSendMsg",
+                "C2C.CallbackAfterModifyMsg",
                 "--via-server",
                 "http://127.0.0.1:9",
                 "--app-id",
