@@ -135,6 +135,13 @@ class ScenarioRun:
         body = {"From_Account": sender, "To_Account": to, "MsgBody": _TEXT}
         return await self.admin(f"{OPENIM}/sendmsg", body, final=final)
 
+    async def send_group_msg(
+        self, group: str, sender: str, *, final: bool = False, expect: int = 0
+    ) -> Mapping[str, Any]:
+        """A message from ``sender`` to ``group``; the answer (MsgSeq, MsgTime)."""
+        body = {"GroupId": group, "From_Account": sender, "MsgBody": _TEXT}
+        return await self.admin(f"{GROUP}/send_group_msg", body, final=final, expect=expect)
+
     async def befriend(self, user: str, friend: str, *, final: bool = False) -> None:
         """Make ``user`` and ``friend`` friends both ways (forced, whatever their AllowType)."""
         item = {"To_Account": friend, "AddSource": "AddSource_Type_Trigger"}
@@ -245,24 +252,19 @@ async def _fill_group(run: ScenarioRun) -> None:
 
 async def _send_group_msg(run: ScenarioRun) -> None:
     group = await run.group()
-    body = {"GroupId": group, "From_Account": run.user("owner"), "MsgBody": _TEXT}
-    await run.admin(f"{GROUP}/send_group_msg", body, final=True)
+    await run.send_group_msg(group, run.user("owner"), final=True)
 
 
 async def _send_group_msg_from_outside(run: ScenarioRun) -> None:
     # A user outside the group may not send there (10007): the failed send is the webhook.
     group = await run.group()
     [outsider] = await run.users("outsider")
-    body = {"GroupId": group, "From_Account": outsider, "MsgBody": _TEXT}
-    await run.admin(f"{GROUP}/send_group_msg", body, final=True, expect=10007)
+    await run.send_group_msg(group, outsider, final=True, expect=10007)
 
 
 async def _recall_group_msg(run: ScenarioRun) -> None:
     group = await run.group()
-    sent = await run.admin(
-        f"{GROUP}/send_group_msg",
-        {"GroupId": group, "From_Account": run.user("owner"), "MsgBody": _TEXT},
-    )
+    sent = await run.send_group_msg(group, run.user("owner"))
     body = {"GroupId": group, "MsgSeqList": [{"MsgSeq": sent["MsgSeq"]}]}
     await run.admin(f"{GROUP}/group_msg_recall", body, final=True)
 
