@@ -28,19 +28,6 @@ Send = Callable[[Message], Awaitable[None]]
 APP = 1400000001
 TOKEN = "app-token-for-devtools-tests"
 
-# The webhooks timhooks serve sends (README, "REST commands" and "Client actions").
-SENT_BY_SERVE = frozenset(
-    {n for n in COMMANDS if n.startswith("OfficialAccount.")}
-    | {
-        "Group.CallbackBeforeCreateGroup",
-        "Group.CallbackAfterCreateGroup",
-        "Group.CallbackBeforeApplyJoinGroup",
-        "Group.CallbackBeforeInviteJoinGroup",
-        "Group.CallbackAfterNewMemberJoin",
-        "Group.CallbackAfterMemberExit",
-        "Group.CallbackAfterGroupFull",
-    }
-)
 ACK = {"ActionStatus": "OK", "ErrorInfo": "", "ErrorCode": 0}
 
 

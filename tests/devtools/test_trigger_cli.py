@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from devtools_support import APP, HANG, SENT_BY_SERVE, RecordingEndpoint, cli
+from devtools_support import APP, HANG, RecordingEndpoint, cli
 
+from served import SENT_BY_SERVE
 from timhooks.protocol import COMMANDS, Decision, compute_sign
 from timhooks.protocol import events as ev
 from timhooks.testing import ServedApp, WebhookCapture
@@ -231,7 +232,7 @@ def test_list_names_every_command_with_its_phase(capsys: pytest.CaptureFixture[s
         (
             [
                 "trigger",
-                "C2C.CallbackAfterSendMsg",
+                "C2C.CallbackAfterModifyMsg",
                 "--via-server",
                 "http://127.0.0.1:9",
                 "--app-id",

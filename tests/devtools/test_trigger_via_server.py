@@ -3,12 +3,18 @@ Chat backend, made through its REST API, and reaches the backend's callback URL.
 
 from __future__ import annotations
 
-import pytest
-from devtools_support import APP, SENT_BY_SERVE, cli
+import json
+from collections.abc import Iterator
+from typing import Any
 
+import pytest
+from devtools_support import APP, cli
+
+from served import SENT_BY_SERVE
 from timhooks.protocol import COMMANDS, Decision
 from timhooks.protocol import events as ev
-from timhooks.testing import TimServer, WebhookCapture
+from timhooks.protocol.events import Event
+from timhooks.testing import EventLoopThread, TimServer, WebhookCapture, wait_until
 
 
 def via_server(capsys: pytest.CaptureFixture[str], server: TimServer, command: str, *flags: str):  # type: ignore[no-untyped-def]
@@ -16,21 +22,62 @@ def via_server(capsys: pytest.CaptureFixture[str], server: TimServer, command: s
     return cli(capsys, *argv, "--key", server.key, *flags)
 
 
+@pytest.fixture(scope="module")
+def served_pair(
+    testing_loop: EventLoopThread, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[TimServer, WebhookCapture]]:
+    """One Chat backend whose callback URL is a capture endpoint, for every scenario of this
+    module's worker: each scenario makes its own users, groups and accounts."""
+    path = tmp_path_factory.mktemp("via-server")
+    server = TimServer.start(testing_loop, path / "serve.db", app_id=APP)
+    try:
+        capture = WebhookCapture.start(testing_loop, path / "capture.db", app_id=APP)
+        try:
+            server.set_callback(capture.url, token=capture.token)
+            yield server, capture
+        finally:
+            capture.close()
+    finally:
+        server.close()
+
+
+def made_by(steps: list[dict[str, Any]]) -> set[str]:
+    """What a scenario's calls made: its users (each ends in the run's tag) and the IDs of the
+    groups, topics and accounts the server answered."""
+    [user, *_] = steps[0]["body"]["AccountList"]
+    made = {"_" + user.rpartition("_")[2]}
+    for step in steps:
+        answer = step["answer"]
+        made |= {answer[k] for k in ("GroupId", "TopicId", "OfficialAccountUserID") if k in answer}
+    return made
+
+
 @pytest.mark.parametrize("command", sorted(SENT_BY_SERVE))
 def test_every_command_serve_sends_comes_from_a_real_change(
     capsys: pytest.CaptureFixture[str],
-    chat_server: TimServer,
-    capture: WebhookCapture,
+    served_pair: tuple[TimServer, WebhookCapture],
     command: str,
 ) -> None:
-    """For each of the 18 commands serve sends, trigger's calls succeed and serve sends that
-    webhook to its callback URL."""
-    chat_server.set_callback(capture.url, token=capture.token)
-    run = via_server(capsys, chat_server, command)
+    """For each of the 43 webhooks serve sends, on one server: trigger's calls succeed and serve
+    sends that webhook, naming what the calls made, to its callback URL."""
+    server, capture = served_pair
+    run = via_server(capsys, server, command, "--json")
     assert run.code == 0, run.err
-    event = capture.wait_for(command)
-    assert type(event) is COMMANDS[command].model
-    assert f"serve {'sent' if COMMANDS[command].is_before else 'sends'} {command}" in run.out
+    outcome = run.json()
+    assert outcome["sent"] is True
+    assert (
+        f"serve {'sent' if COMMANDS[command].is_before else 'sends'} {command}"
+        in (outcome["summary"])
+    )
+    made = made_by(outcome["steps"])
+
+    def ours() -> list[Event]:
+        return [
+            e for e in capture.events(command) if any(m in json.dumps(e.to_wire()) for m in made)
+        ]
+
+    wait_until(ours)
+    assert all(type(event) is COMMANDS[command].model for event in ours())
 
 
 def test_the_full_account_scenario_is_a_client_subscription(

@@ -25,31 +25,12 @@ import httpx
 import uvicorn
 
 from loopback import loopback_socket
-from timhooks.protocol import COMMANDS, compute_sign, generate_usersig
-from timhooks.protocol import events as ev
+from timhooks.protocol import compute_sign, generate_usersig
 from timhooks.protocol.events import Event
 from timhooks.receiver import Receiver, WebhookMeta
 from timhooks.server.app import ChatServer
 from timhooks.server.config import CallbackConfig, ServerConfig
 from timhooks.server.store import App, DeliveryStatus
-
-# The webhooks `timhooks serve` sends: the Official Account and group-membership commands. (The
-# registry knows every Tencent command; the Chat backend emulates this subset.)
-SENT_BY_SERVE = frozenset(
-    {n for n in COMMANDS if n.startswith("OfficialAccount.")}
-    | {
-        m.command
-        for m in (
-            ev.BeforeCreateGroup,
-            ev.AfterCreateGroup,
-            ev.BeforeApplyJoinGroup,
-            ev.BeforeInviteJoinGroup,
-            ev.AfterNewMemberJoin,
-            ev.AfterMemberExit,
-            ev.AfterGroupFull,
-        )
-    }
-)
 
 APP = 1400012345
 KEY = "5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e"

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import test_friends_vetoes
 from server_support import (
     CONFIG,
     GROUP,
     OA,
-    SENT_BY_SERVE,
     Stack,
     check_body,
     members,
@@ -27,10 +27,13 @@ from server_support import (
     subs,
 )
 
+from served import SENT_BY_SERVE
 from timhooks.protocol import COMMANDS, Decision
 from timhooks.protocol import events as ev
 
 TEXT = [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hello"}}]
+OPENIM = "openim"
+TOPIC = "million_group_open_http_svc"
 BEFORE_TIMEOUT_MS = 300
 MARGIN = 1.5  # generous: the bound under test is "about the before-timeout", not "fast"
 
@@ -117,6 +120,46 @@ async def _member(st: Stack, ctx: dict[str, Any]) -> bool:
     return "amy" in await st.rest.members(ctx["group"])
 
 
+async def _sendmsg(st: Stack, ctx: dict[str, Any]) -> dict[str, Any]:
+    body = {"From_Account": "owner", "To_Account": "amy", "MsgBody": TEXT}
+    return await st.rest.call(OPENIM, "sendmsg", body)
+
+
+async def _c2c_stored(st: Stack, ctx: dict[str, Any]) -> bool:
+    body = {
+        "Operator_Account": "owner",
+        "Peer_Account": "amy",
+        "MaxCnt": 10,
+        "MinTime": 0,
+        "MaxTime": 2**32 - 1,
+    }
+    return bool((await st.rest.ok(OPENIM, "admin_getroammsg", body))["MsgList"])
+
+
+async def _send_group_msg(st: Stack, ctx: dict[str, Any]) -> dict[str, Any]:
+    body = {"GroupId": ctx["group"], "From_Account": "owner", "MsgBody": TEXT}
+    return await st.rest.call(GROUP, "send_group_msg", body)
+
+
+async def _group_msg_stored(st: Stack, ctx: dict[str, Any]) -> bool:
+    body = {"GroupId": ctx["group"], "ReqMsgNumber": 10}
+    return bool((await st.rest.ok(GROUP, "group_msg_get_simple", body))["RspMsgList"])
+
+
+async def _with_community(st: Stack) -> dict[str, Any]:
+    await st.rest.import_users("owner")
+    return {"group": await st.rest.create_group("owner", "Community", SupportTopic=1)}
+
+
+async def _create_topic(st: Stack, ctx: dict[str, Any]) -> dict[str, Any]:
+    return await st.rest.call(TOPIC, "create_topic", {"GroupId": ctx["group"], "TopicName": "Veto"})
+
+
+async def _topic_exists(st: Stack, ctx: dict[str, Any]) -> bool:
+    result = await st.rest.ok(TOPIC, "get_topic", {"GroupId": ctx["group"]})
+    return bool(result["TopicAndSelfInfo"])
+
+
 SCENARIOS = {
     "create_oa": Scenario(
         ev.BeforeCreateOfficialAccount.command,
@@ -172,15 +215,49 @@ SCENARIOS = {
         _invite,
         _member,
     ),
+    "c2c_send": Scenario(
+        ev.C2CBeforeSendMsg.command,
+        ev.C2CAfterSendMsg.command,
+        20006,
+        (125000, "no links to strangers"),
+        _owner,
+        _sendmsg,
+        _c2c_stored,
+    ),
+    "group_send": Scenario(
+        ev.GroupBeforeSendMsg.command,
+        ev.GroupAfterSendMsg.command,
+        10016,
+        (10150, "slow mode"),
+        _with_public,
+        _send_group_msg,
+        _group_msg_stored,
+    ),
+    "create_topic": Scenario(
+        ev.BeforeCreateTopic.command,
+        ev.AfterCreateTopic.command,
+        10016,
+        (10150, "topic names are curated"),
+        _with_community,
+        _create_topic,
+        _topic_exists,
+    ),
 }
 WITH_RANGE = [name for name, s in SCENARIOS.items() if s.custom is not None]
 
 
+# The friend before-webhooks decide per recipient (a ResultCode for each user in the answer,
+# not the call's ErrorCode): their veto suite is tests/server/test_friends_vetoes.py.
+PER_RECIPIENT = frozenset(s.command for s in test_friends_vetoes.SCENARIOS.values())
+
+
 def test_every_before_command_has_a_veto_scenario() -> None:
-    """The six before-webhooks serve sends each have a scenario below."""
+    """The before-webhooks serve sends each have a scenario below, except the two friend ones
+    whose scenarios are in test_friends_vetoes."""
+    assert {ev.PrevFriendAdd.command, ev.PrevFriendResponse.command} == PER_RECIPIENT
     assert {s.command for s in SCENARIOS.values()} == {
         name for name in SENT_BY_SERVE if COMMANDS[name].is_before
-    }
+    } - PER_RECIPIENT
 
 
 def test_custom_codes_lie_in_the_documented_ranges() -> None:
@@ -202,8 +279,8 @@ async def nothing_after(st: Stack, scenario: Scenario, before_count: int) -> Non
 
 @pytest.mark.parametrize("name", SCENARIOS)
 async def test_plain_deny_refuses_with_the_commands_code(name: str, tmp_path: Path) -> None:
-    """ErrorCode 1 refuses the action: the caller gets 20006 (OA create) or 10016, the change
-    is not made, and no after-webhook goes out."""
+    """ErrorCode 1 refuses the action: the caller gets the command's deny code (20006 or
+    10016), the change is not made, and no after-webhook goes out."""
     scenario = SCENARIOS[name]
     async with stack(tmp_path) as st:
         ctx = await scenario.setup(st)

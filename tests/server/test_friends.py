@@ -23,20 +23,6 @@ PROFILE = "profile"
 ALLOW_ANY = "AllowType_Type_AllowAny"
 DENY_ANY = "AllowType_Type_DenyAny"
 
-# Which test drives which Sns command end to end (the blocklist's are in test_friends_blocklist).
-COVERAGE = {
-    ev.PrevFriendAdd.command: "test_client_request_to_an_allow_any_user_adds_both_ways",
-    ev.PrevFriendResponse.command: "test_request_confirmed_with_agree_and_add",
-    ev.FriendAdd.command: "test_rest_force_add_sends_friend_add_with_the_admin",
-    ev.FriendDelete.command: "test_rest_delete_both_ways",
-}
-
-
-def test_every_friend_webhook_is_driven_end_to_end() -> None:
-    """Each friend webhook has its end-to-end test here."""
-    assert set(COVERAGE.values()) <= set(globals())
-    assert {n for n in COVERAGE if n.startswith("Sns.")} == set(COVERAGE)
-
 
 async def allow(st: Stack, user: str, allow_type: str) -> None:
     """Set the user's friend verification (Tag_Profile_IM_AllowType)."""

@@ -8,53 +8,12 @@ Changed", https://trtc.io/document/60396), parsed as its typed event.
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any
 
 from server_support import ADMIN, GROUP, TOKEN, Clock, Stack, members, stack
 
-from timhooks.protocol import COMMANDS
 from timhooks.protocol import events as ev
-
-# Which test drives which webhook end to end (the modules beside this one hold the others).
-COVERAGE = {
-    ev.AfterGroupDestroyed.command: (
-        "test_group_life",
-        "test_rest_destroy_group_sends_after_group_destroyed_signed",
-    ),
-    ev.AfterGroupInfoChanged.command: (
-        "test_group_life",
-        "test_modify_group_base_info_reports_only_the_changed_fields",
-    ),
-    ev.AfterChangeGroupOwner.command: ("test_group_life", "test_rest_change_group_owner"),
-    ev.AfterMemberFieldChanged.command: (
-        "test_group_life_members",
-        "test_role_change_sends_member_field_changed",
-    ),
-    ev.AfterGroupAttrChanged.command: (
-        "test_group_attrs",
-        "test_each_change_sends_the_attributes_after_it",
-    ),
-    ev.BeforeCreateTopic.command: ("test_topics", "test_create_topic_sends_before_and_after"),
-    ev.AfterCreateTopic.command: ("test_topics", "test_create_topic_sends_before_and_after"),
-    ev.AfterTopicDestroyed.command: (
-        "test_topics",
-        "test_destroy_topic_reports_each_and_sends_the_deleted",
-    ),
-    ev.AfterTopicInfoChanged.command: (
-        "test_topics",
-        "test_modify_topic_reports_changed_profile_fields",
-    ),
-}
-
-
-def test_every_group_life_webhook_has_an_end_to_end_test() -> None:
-    """The nine webhooks of group life, attributes and topics each have their test."""
-    assert len(COVERAGE) == 9
-    assert all(name in COMMANDS for name in COVERAGE)
-    for module, test in COVERAGE.values():
-        assert callable(getattr(importlib.import_module(module), test)), (module, test)
 
 
 async def roles(st: Stack, group: str) -> dict[str, str]:

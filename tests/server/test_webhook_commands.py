@@ -1,4 +1,5 @@
-"""Every CallbackCommand in the registry, triggered through the REST or the client API.
+"""The Official Account and group-membership webhooks, triggered through the REST or the client
+API; and COVERAGE, the end-to-end test of every webhook serve sends (tests/served.py).
 
 The app has no webhook token here, so no webhook may carry Sign or RequestTime. Each test checks
 the query Tencent documents and exactly the documented body fields (each command's page, named
@@ -7,13 +8,15 @@ in its model's docstring).
 
 from __future__ import annotations
 
+import importlib
+import inspect
+from collections import Counter
 from pathlib import Path
 
 from server_support import (
     ADMIN,
     GROUP,
     OA,
-    SENT_BY_SERVE,
     Clock,
     Stack,
     check_query,
@@ -22,41 +25,134 @@ from server_support import (
     subs,
 )
 
+from served import SENT_BY_SERVE, named_by_the_server
 from timhooks.protocol import COMMANDS
 from timhooks.protocol import events as ev
 
 TEXT = [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hello"}}]
 
-# Which test below drives which command: every command serve sends has one.
+HERE = __name__
+
+# Which test drives which webhook end to end (the module, then the test): every webhook serve
+# sends has one, here or in the module of its concept. The one table of it.
 COVERAGE = {
-    ev.BeforeCreateOfficialAccount.command: "test_create_official_account",
-    ev.AfterCreateOfficialAccount.command: "test_create_official_account",
-    ev.AfterOfficialAccountInfoChanged.command: "test_modify_official_account",
-    ev.AfterOfficialAccountDestroyed.command: "test_destroy_official_account",
-    ev.BeforeAddSubscriber.command: "test_rest_add_subscriber",
-    ev.AfterAddSubscriber.command: "test_client_subscribe",
-    ev.AfterOfficialAccountFull.command: "test_rest_add_subscriber_to_a_small_oa",
-    ev.AfterDeleteSubscriber.command: "test_client_unsubscribe",
-    ev.BeforeSendMsg.command: "test_rest_send_official_account_msg",
-    ev.AfterSendMsg.command: "test_client_send_official_account_msg",
-    ev.AfterMsgWithDraw.command: "test_rest_recall",
-    ev.BeforeCreateGroup.command: "test_create_group",
-    ev.AfterCreateGroup.command: "test_create_group",
-    ev.BeforeApplyJoinGroup.command: "test_client_apply_to_a_free_access_group",
-    ev.BeforeInviteJoinGroup.command: "test_rest_add_group_member",
-    ev.AfterNewMemberJoin.command: "test_client_invite",
-    ev.AfterMemberExit.command: "test_client_quit_group",
-    ev.AfterGroupFull.command: "test_rest_add_group_member_to_a_full_group",
+    ev.BeforeCreateOfficialAccount.command: (HERE, "test_create_official_account"),
+    ev.AfterCreateOfficialAccount.command: (HERE, "test_create_official_account"),
+    ev.AfterOfficialAccountInfoChanged.command: (HERE, "test_modify_official_account"),
+    ev.AfterOfficialAccountDestroyed.command: (HERE, "test_destroy_official_account"),
+    ev.BeforeAddSubscriber.command: (HERE, "test_rest_add_subscriber"),
+    ev.AfterAddSubscriber.command: (HERE, "test_client_subscribe"),
+    ev.AfterOfficialAccountFull.command: (HERE, "test_rest_add_subscriber_to_a_small_oa"),
+    ev.AfterDeleteSubscriber.command: (HERE, "test_client_unsubscribe"),
+    ev.BeforeSendMsg.command: (HERE, "test_rest_send_official_account_msg"),
+    ev.AfterSendMsg.command: (HERE, "test_client_send_official_account_msg"),
+    ev.AfterMsgWithDraw.command: (HERE, "test_rest_recall"),
+    ev.BeforeCreateGroup.command: (HERE, "test_create_group"),
+    ev.AfterCreateGroup.command: (HERE, "test_create_group"),
+    ev.BeforeApplyJoinGroup.command: (HERE, "test_client_apply_to_a_free_access_group"),
+    ev.BeforeInviteJoinGroup.command: (HERE, "test_rest_add_group_member"),
+    ev.AfterNewMemberJoin.command: (HERE, "test_client_invite"),
+    ev.AfterMemberExit.command: (HERE, "test_client_quit_group"),
+    ev.AfterGroupFull.command: (HERE, "test_rest_add_group_member_to_a_full_group"),
+    ev.GroupBeforeSendMsg.command: (
+        "test_group_messages",
+        "test_send_group_msg_sends_before_and_after_signed",
+    ),
+    ev.GroupAfterSendMsg.command: (
+        "test_group_messages",
+        "test_client_send_comes_from_the_member",
+    ),
+    ev.GroupSendMsgException.command: (
+        "test_group_messages",
+        "test_non_member_send_fails_with_exception_webhook",
+    ),
+    ev.AfterRecallMsg.command: (
+        "test_group_messages",
+        "test_group_msg_recall_sends_after_recall_msg",
+    ),
+    ev.AfterGroupDestroyed.command: (
+        "test_group_life",
+        "test_rest_destroy_group_sends_after_group_destroyed_signed",
+    ),
+    ev.AfterGroupInfoChanged.command: (
+        "test_group_life",
+        "test_modify_group_base_info_reports_only_the_changed_fields",
+    ),
+    ev.AfterChangeGroupOwner.command: ("test_group_life", "test_rest_change_group_owner"),
+    ev.AfterMemberFieldChanged.command: (
+        "test_group_life_members",
+        "test_role_change_sends_member_field_changed",
+    ),
+    ev.AfterGroupAttrChanged.command: (
+        "test_group_attrs",
+        "test_each_change_sends_the_attributes_after_it",
+    ),
+    ev.BeforeCreateTopic.command: ("test_topics", "test_create_topic_sends_before_and_after"),
+    ev.AfterCreateTopic.command: ("test_topics", "test_create_topic_sends_before_and_after"),
+    ev.AfterTopicDestroyed.command: (
+        "test_topics",
+        "test_destroy_topic_reports_each_and_sends_the_deleted",
+    ),
+    ev.AfterTopicInfoChanged.command: (
+        "test_topics",
+        "test_modify_topic_reports_changed_profile_fields",
+    ),
+    ev.C2CBeforeSendMsg.command: ("test_messages", "test_sendmsg_sends_before_and_after_signed"),
+    ev.C2CAfterSendMsg.command: (
+        "test_messages",
+        "test_client_sendmsg_comes_from_the_user_and_platform",
+    ),
+    ev.C2CAfterMsgWithDraw.command: (
+        "test_messages",
+        "test_admin_msgwithdraw_sends_after_msg_withdraw",
+    ),
+    ev.C2CAfterMsgReport.command: (
+        "test_messages",
+        "test_admin_set_msg_read_sends_after_msg_report",
+    ),
+    ev.PrevFriendAdd.command: (
+        "test_friends",
+        "test_client_request_to_an_allow_any_user_adds_both_ways",
+    ),
+    ev.PrevFriendResponse.command: ("test_friends", "test_request_confirmed_with_agree_and_add"),
+    ev.FriendAdd.command: ("test_friends", "test_rest_force_add_sends_friend_add_with_the_admin"),
+    ev.FriendDelete.command: ("test_friends", "test_rest_delete_both_ways"),
+    ev.BlackListAdd.command: (
+        "test_friends_blocklist",
+        "test_black_list_add_sends_black_list_add",
+    ),
+    ev.BlackListDelete.command: (
+        "test_friends_blocklist",
+        "test_black_list_delete_sends_black_list_delete",
+    ),
+    ev.PortraitSet.command: ("test_profiles", "test_portrait_set_sends_portrait_set"),
+    ev.StateChange.command: ("test_online", "test_login_and_logout_send_state_change"),
 }
 
 
+def test_serve_sends_what_its_code_names() -> None:
+    """SENT_BY_SERVE (tests/served.py) is exactly the webhook models src/timhooks/server/
+    names: a webhook added to or dropped from serve changes the list too."""
+    assert named_by_the_server() == SENT_BY_SERVE
+
+
 def test_every_command_serve_sends_is_driven_end_to_end() -> None:
-    """The 11 OfficialAccount and 7 group-membership commands serve sends each have an
-    end-to-end test."""
+    """Each of the 43 webhooks serve sends has an end-to-end test, and each test named
+    exists: 11 OfficialAccount, 20 Group, 4 C2C, 6 Sns, State.StateChange and
+    Profile.CallbackPortraitSet."""
     assert set(COVERAGE) == SENT_BY_SERVE <= set(COMMANDS)
-    assert sum(c.startswith("OfficialAccount.") for c in SENT_BY_SERVE) == 11
-    assert sum(c.startswith("Group.") for c in SENT_BY_SERVE) == 7
-    assert set(COVERAGE.values()) <= set(globals())
+    groups = Counter(command.partition(".")[0] for command in SENT_BY_SERVE)
+    assert groups == {
+        "OfficialAccount": 11,
+        "Group": 20,
+        "C2C": 4,
+        "Sns": 6,
+        "State": 1,
+        "Profile": 1,
+    }
+    for module, test in COVERAGE.values():
+        found = globals() if module == HERE else vars(importlib.import_module(module))
+        assert inspect.iscoroutinefunction(found.get(test)), (module, test)
 
 
 def only(st: Stack, command: str):

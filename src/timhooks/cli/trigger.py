@@ -258,9 +258,9 @@ def _via_server(args: argparse.Namespace, spec: CommandSpec) -> int:
     scenario = SCENARIOS.get(spec.name)
     if scenario is None:
         raise ConfigError(
-            f"timhooks serve cannot send {spec.name}: it sends the Official Account and"
-            " group-membership webhooks only (`timhooks trigger --list`); send this one to your"
-            f" endpoint directly with `timhooks trigger {spec.name} --url URL`"
+            f"timhooks serve cannot send {spec.name}: it sends only the webhooks its REST"
+            " commands and client actions make (`timhooks trigger --list` marks them); send this"
+            f" one to your endpoint directly with `timhooks trigger {spec.name} --url URL`"
         )
     if args.key is None:
         raise ConfigError("--via-server calls the REST API as the admin: give the app's --key")
