@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from server_support import ADMIN, APP, KEY, LOGIN, OA, TOKEN, respond, stack, subs
+from server_support import ADMIN, APP, GROUP, KEY, LOGIN, OA, TOKEN, respond, stack, subs
 
 from timhooks.protocol import generate_usersig
 from timhooks.server.store import DeliveryStatus
@@ -175,6 +175,12 @@ async def test_an_admin_usersig_signs_in_and_no_secret_is_rendered(tmp_path: Pat
             OA, "add_subscriber", {"Official_Account": oa, "SubscriberList": subs("jared")}
         )
         group = await s.rest.create_group("penn", MemberList=[{"Member_Account": "jared"}])
+        said = [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "the trail is open"}}]
+        await s.rest.ok(
+            GROUP,
+            "send_group_msg",
+            {"GroupId": group, "From_Account": "jared", "Random": 7, "MsgBody": said},
+        )
         user_sig = generate_usersig(APP, KEY, "jared", now=int(time.time()))
         refused = await sign_in(http, user_sig)
         assert refused.status_code == 403
@@ -204,7 +210,9 @@ async def test_an_admin_usersig_signs_in_and_no_secret_is_rendered(tmp_path: Pat
         assert oa in objects
         assert group in objects
         assert "jared" in pages[f"/console/objects/official-accounts/{oa.replace('#', '%23')}"]
-        assert "jared" in pages[f"/console/objects/groups/{group.replace('#', '%23')}"]
+        group_page = pages[f"/console/objects/groups/{group.replace('#', '%23')}"]
+        assert "jared" in group_page
+        assert "the trail is open" in group_page
         assert "allow" in pages["/console/before"]
 
 

@@ -1,7 +1,7 @@
-"""Read-only queries behind the serve console's views: before-webhook calls with their one
-attempt, and the accounts, Official Accounts (with subscribers and messages) and groups (with
-members) a webhook reports on. Each is a function of a connection, run by the server store;
-none writes. The tables are those of ``timhooks/server/schema.py``.
+"""What the serve console's views read: before-webhook calls with their one attempt, and the
+accounts, Official Accounts (with subscribers and messages) and groups (with members and
+messages) a webhook reports on. Each is a function of a connection, run by the server store;
+none writes. The objects' reads are their concept modules' in ``timhooks.server``.
 """
 
 from __future__ import annotations
@@ -9,6 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 from timhooks.console.forms import Filters
+from timhooks.server import (
+    accounts,
+    group_members,
+    group_messages,
+    groups,
+    oa_messages,
+    official_accounts,
+    subscribers,
+)
+from timhooks.server.sql import count_rows
+from timhooks.storage.engine import Connection
 
 __all__ = ["before_calls", "group", "official_account", "overview"]
 
@@ -51,93 +62,38 @@ def before_calls(conn: Any, filters: Filters, limit: int) -> list[dict[str, Any]
     return rows
 
 
-def overview(conn: Any, app_id: int) -> dict[str, Any]:
+def overview(conn: Connection, app_id: int) -> dict[str, Any]:
     """An app's accounts, Official Accounts and groups (the first 200 of each) and counts."""
-
-    def count(table: str) -> int:
-        return int(
-            conn.execute(
-                f"SELECT COUNT(*) FROM {table} WHERE sdk_app_id = ?", (app_id,)
-            ).fetchone()[0]
-        )
-
     return {
-        "accounts": _dicts(
-            conn.execute(
-                "SELECT user_id, nick, created_at FROM accounts WHERE sdk_app_id = ?"
-                " ORDER BY user_id LIMIT ?",
-                (app_id, _LIST),
-            )
-        ),
-        "official_accounts": _dicts(
-            conn.execute(
-                "SELECT oa_id, name, owner, subscriber_num, max_subscriber_num, create_time"
-                " FROM official_accounts WHERE sdk_app_id = ? ORDER BY oa_id LIMIT ?",
-                (app_id, _LIST),
-            )
-        ),
-        "groups": _dicts(
-            conn.execute(
-                "SELECT group_id, type, name, owner, member_num, max_member_count,"
-                " apply_join_option, create_time FROM groups WHERE sdk_app_id = ?"
-                " ORDER BY group_id LIMIT ?",
-                (app_id, _LIST),
-            )
-        ),
+        "accounts": accounts.account_listing(conn, app_id, _LIST),
+        "official_accounts": official_accounts.oa_listing(conn, app_id, _LIST),
+        "groups": groups.group_listing(conn, app_id, _LIST),
         "counts": {
-            "accounts": count("accounts"),
-            "official_accounts": count("official_accounts"),
-            "groups": count("groups"),
+            table: count_rows(conn, table, app_id)
+            for table in ("accounts", "official_accounts", "groups")
         },
     }
 
 
-def official_account(conn: Any, app_id: int, oa_id: str) -> dict[str, Any] | None:
+def official_account(conn: Connection, app_id: int, oa_id: str) -> dict[str, Any] | None:
     """One Official Account with its subscribers and its latest messages."""
-    row = conn.execute(
-        "SELECT oa_id, name, owner, introduction, organization, subscriber_num,"
-        " max_subscriber_num, create_time, last_msg_time FROM official_accounts"
-        " WHERE sdk_app_id = ? AND oa_id = ?",
-        (app_id, oa_id),
-    ).fetchone()
-    if row is None:
+    profile = official_accounts.oa_profile(conn, app_id, oa_id)
+    if profile is None:
         return None
     return {
-        "oa": dict(row),
-        "subscribers": _dicts(
-            conn.execute(
-                "SELECT user_id, subscribe_time FROM subscribers WHERE sdk_app_id = ?"
-                " AND oa_id = ? ORDER BY id LIMIT ?",
-                (app_id, oa_id, _LIST),
-            )
-        ),
-        "messages": _dicts(
-            conn.execute(
-                "SELECT msg_key, msg_time, body, recalled_at FROM oa_messages"
-                " WHERE sdk_app_id = ? AND oa_id = ? ORDER BY msg_time DESC LIMIT ?",
-                (app_id, oa_id, _LIST),
-            )
-        ),
+        "oa": profile,
+        "subscribers": subscribers.subscribers_of(conn, app_id, oa_id, _LIST),
+        "messages": oa_messages.latest_oa_messages(conn, app_id, oa_id, _LIST),
     }
 
 
-def group(conn: Any, app_id: int, group_id: str) -> dict[str, Any] | None:
-    """One group with its members."""
-    row = conn.execute(
-        "SELECT group_id, type, name, owner, introduction, notification, member_num,"
-        " max_member_count, apply_join_option, create_time FROM groups"
-        " WHERE sdk_app_id = ? AND group_id = ?",
-        (app_id, group_id),
-    ).fetchone()
-    if row is None:
+def group(conn: Connection, app_id: int, group_id: str) -> dict[str, Any] | None:
+    """One group with its members and its latest messages."""
+    profile = groups.group_profile(conn, app_id, group_id)
+    if profile is None:
         return None
     return {
-        "group": dict(row),
-        "members": _dicts(
-            conn.execute(
-                "SELECT user_id, role, join_time FROM group_members WHERE sdk_app_id = ?"
-                " AND group_id = ? ORDER BY join_time, user_id LIMIT ?",
-                (app_id, group_id, _LIST),
-            )
-        ),
+        "group": profile,
+        "members": group_members.members_of(conn, app_id, group_id, _LIST),
+        "messages": group_messages.latest_group_messages(conn, app_id, group_id, _LIST),
     }

@@ -20,10 +20,11 @@ from timhooks.server.bodies import Body
 from timhooks.server.calls import Call
 from timhooks.server.command import CommandTable
 from timhooks.server.service import ChatService
-from timhooks.server.sql import placeholders
+from timhooks.server.sql import app_rows, placeholders
 from timhooks.storage.engine import Connection, for_update
 
 __all__ = [
+    "account_listing",
     "commands",
     "ensure_user",
     "import_accounts_tx",
@@ -159,3 +160,13 @@ async def multiaccount_import(
     failed = [a for a in body.accounts if a not in good]
     await svc.change(lambda c: import_accounts_tx(c, call, [(u, "", "") for u in good]))
     return {"FailAccounts": failed}
+
+
+def account_listing(conn: Connection, app_id: int, limit: int) -> list[dict[str, Any]]:
+    """The app's first ``limit`` accounts by UserID: user_id, nick, created_at."""
+    return app_rows(
+        conn,
+        "SELECT user_id, nick, created_at FROM accounts WHERE sdk_app_id = ?"
+        " ORDER BY user_id LIMIT ?",
+        (app_id, limit),
+    )

@@ -39,10 +39,10 @@ from timhooks.server.groups import (
 )
 from timhooks.server.outbox import emit
 from timhooks.server.service import ChatService
-from timhooks.server.sql import Row, lock_row, placeholders
+from timhooks.server.sql import Row, app_rows, lock_row, placeholders
 from timhooks.storage.engine import Connection
 
-__all__ = ["commands", "join_tx", "leave_tx", "muted_until"]
+__all__ = ["commands", "join_tx", "leave_tx", "members_of", "muted_until"]
 
 commands = CommandTable(bad_param=RestCode.BAD_PARAM)
 
@@ -306,6 +306,16 @@ def require_role(conn: Connection, call: Call, group_id: str, roles: tuple[str, 
     if role not in roles:
         raise RestError(RestCode.NO_PERMISSION, f"only {' or '.join(roles)} may do this")
     return role
+
+
+def members_of(conn: Connection, app_id: int, group_id: str, limit: int) -> list[dict[str, Any]]:
+    """A group's first ``limit`` members by join time: user_id, role, join_time, shut_up_until."""
+    return app_rows(
+        conn,
+        "SELECT user_id, role, join_time, shut_up_until FROM group_members"
+        " WHERE sdk_app_id = ? AND group_id = ? ORDER BY join_time, user_id LIMIT ?",
+        (app_id, group_id, limit),
+    )
 
 
 # --- commands ----------------------------------------------------------------------------------

@@ -42,10 +42,10 @@ from timhooks.server.messaging import (
 )
 from timhooks.server.outbox import emit
 from timhooks.server.service import ChatService
-from timhooks.server.sql import Row, row_by
+from timhooks.server.sql import Row, app_rows, row_by
 from timhooks.storage.engine import Connection
 
-__all__ = ["GroupMessage", "commands", "send_group_tx"]
+__all__ = ["GroupMessage", "commands", "latest_group_messages", "send_group_tx"]
 
 HISTORY_MAX = 20  # group_msg_get_simple returns at most 20 messages a call
 CLIENT_RECALL_WINDOW = 120  # seconds: a client recalls messages of the last 2 minutes
@@ -293,6 +293,18 @@ def _history_item(row: Row, with_recalled: bool) -> dict[str, Any]:
         "MsgTimeStamp": row["msg_time"],
         "CloudCustomData": "" if hidden else row["cloud_custom_data"],
     }
+
+
+def latest_group_messages(
+    conn: Connection, app_id: int, group_id: str, limit: int
+) -> list[dict[str, Any]]:
+    """A group's latest ``limit`` messages, newest first, recalled ones included."""
+    return app_rows(
+        conn,
+        "SELECT msg_seq, from_account, msg_time, body, recalled_at FROM group_messages"
+        " WHERE sdk_app_id = ? AND group_id = ? ORDER BY msg_seq DESC LIMIT ?",
+        (app_id, group_id, limit),
+    )
 
 
 # --- commands ----------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from timhooks.server.calls import Call
 from timhooks.server.command import CommandTable
 from timhooks.server.outbox import emit
 from timhooks.server.service import ChatService
-from timhooks.server.sql import Row, per_item, random_id, row_by
+from timhooks.server.sql import Row, app_rows, per_item, random_id, row_by
 from timhooks.storage.engine import Connection
 
 __all__ = [
@@ -37,6 +37,8 @@ __all__ = [
     "commands",
     "decode_fields",
     "group_key",
+    "group_listing",
+    "group_profile",
     "group_row",
     "key_values",
     "member_list",
@@ -312,6 +314,28 @@ def group_info(conn: Connection, app_id: int, group_ids: Sequence[str]) -> list[
             ],
         },
     )
+
+
+def group_listing(conn: Connection, app_id: int, limit: int) -> list[dict[str, Any]]:
+    """The app's first ``limit`` groups by ID, with their member counts."""
+    return app_rows(
+        conn,
+        "SELECT group_id, type, name, owner, member_num, max_member_count, apply_join_option,"
+        " create_time FROM groups WHERE sdk_app_id = ? ORDER BY group_id LIMIT ?",
+        (app_id, limit),
+    )
+
+
+def group_profile(conn: Connection, app_id: int, group_id: str) -> dict[str, Any] | None:
+    """One group's profile and counts, or None."""
+    found = app_rows(
+        conn,
+        "SELECT group_id, type, name, owner, introduction, notification, member_num,"
+        " max_member_count, apply_join_option, create_time FROM groups"
+        " WHERE sdk_app_id = ? AND group_id = ?",
+        (app_id, group_id),
+    )
+    return found[0] if found else None
 
 
 # --- commands ----------------------------------------------------------------------------------

@@ -27,9 +27,10 @@ from timhooks.server.messaging import Forbid, MsgBody, Outgoing, decided
 from timhooks.server.official_accounts import OA_SERVICE, oa_key, require_oa_owner
 from timhooks.server.outbox import emit
 from timhooks.server.service import ChatService
+from timhooks.server.sql import app_rows
 from timhooks.storage.engine import Connection
 
-__all__ = ["OAMessage", "commands", "recall_tx", "send_msg_tx"]
+__all__ = ["OAMessage", "commands", "latest_oa_messages", "recall_tx", "send_msg_tx"]
 
 commands = CommandTable(bad_param=RestCode.OA_BAD_PARAM)
 
@@ -187,3 +188,15 @@ async def official_account_msg_recall(
         lambda c: recall_tx(c, call, oa_id, body.keys), oa_key(call.app_id, oa_id)
     )
     return {"RecallRetList": results}
+
+
+def latest_oa_messages(
+    conn: Connection, app_id: int, oa_id: str, limit: int
+) -> list[dict[str, Any]]:
+    """An Official Account's latest ``limit`` messages, recalled ones included."""
+    return app_rows(
+        conn,
+        "SELECT msg_key, msg_time, body, recalled_at FROM oa_messages"
+        " WHERE sdk_app_id = ? AND oa_id = ? ORDER BY msg_time DESC LIMIT ?",
+        (app_id, oa_id, limit),
+    )

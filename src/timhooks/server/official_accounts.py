@@ -26,7 +26,7 @@ from timhooks.server.calls import Call
 from timhooks.server.command import CommandTable
 from timhooks.server.outbox import emit
 from timhooks.server.service import ChatService
-from timhooks.server.sql import Row, per_item, random_id, row_by
+from timhooks.server.sql import Row, app_rows, per_item, random_id, row_by
 from timhooks.storage.engine import Connection
 
 __all__ = [
@@ -36,6 +36,8 @@ __all__ = [
     "commands",
     "create_oa_tx",
     "oa_key",
+    "oa_listing",
+    "oa_profile",
     "oa_row",
     "require_oa_owner",
 ]
@@ -264,6 +266,28 @@ def oa_info(conn: Connection, app_id: int, oa_ids: Sequence[str]) -> list[dict[s
             "LastMsgTime": row["last_msg_time"],
         },
     )
+
+
+def oa_listing(conn: Connection, app_id: int, limit: int) -> list[dict[str, Any]]:
+    """The app's first ``limit`` Official Accounts by ID, with their subscriber counts."""
+    return app_rows(
+        conn,
+        "SELECT oa_id, name, owner, subscriber_num, max_subscriber_num, create_time"
+        " FROM official_accounts WHERE sdk_app_id = ? ORDER BY oa_id LIMIT ?",
+        (app_id, limit),
+    )
+
+
+def oa_profile(conn: Connection, app_id: int, oa_id: str) -> dict[str, Any] | None:
+    """One Official Account's profile and counts, or None."""
+    found = app_rows(
+        conn,
+        "SELECT oa_id, name, owner, introduction, organization, subscriber_num,"
+        " max_subscriber_num, create_time, last_msg_time FROM official_accounts"
+        " WHERE sdk_app_id = ? AND oa_id = ?",
+        (app_id, oa_id),
+    )
+    return found[0] if found else None
 
 
 # --- commands ----------------------------------------------------------------------------------

@@ -28,7 +28,16 @@ from typing import Any
 from timhooks.protocol.errors import RestError
 from timhooks.storage.engine import Connection, for_update
 
-__all__ = ["Row", "lock_row", "per_item", "placeholders", "random_id", "row_by"]
+__all__ = [
+    "Row",
+    "app_rows",
+    "count_rows",
+    "lock_row",
+    "per_item",
+    "placeholders",
+    "random_id",
+    "row_by",
+]
 
 Row = Any  # a row of either backend: read by column name or by index
 
@@ -84,3 +93,15 @@ def per_item(
         else:
             items.append({key: item_id, "ErrorCode": 0, "ErrorInfo": "", **fields})
     return items
+
+
+def count_rows(conn: Connection, table: str, app_id: int) -> int:
+    """How many rows of ``table`` the app has."""
+    return int(
+        conn.execute(f"SELECT COUNT(*) FROM {table} WHERE sdk_app_id = ?", (app_id,)).fetchone()[0]
+    )
+
+
+def app_rows(conn: Connection, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+    """The rows of a read as dicts by column name (for listings and the console)."""
+    return [dict(row) for row in conn.execute(sql, params).fetchall()]

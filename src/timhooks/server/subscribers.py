@@ -26,10 +26,10 @@ from timhooks.server.command import CommandTable, user_results
 from timhooks.server.official_accounts import OA_SERVICE, OfficialAccountRef, oa_key, oa_row
 from timhooks.server.outbox import emit
 from timhooks.server.service import ChatService
-from timhooks.server.sql import placeholders
+from timhooks.server.sql import app_rows, placeholders
 from timhooks.storage.engine import Connection
 
-__all__ = ["commands", "subscribe_tx", "unsubscribe_tx"]
+__all__ = ["commands", "subscribe_tx", "subscribers_of", "unsubscribe_tx"]
 
 commands = CommandTable(bad_param=RestCode.OA_BAD_PARAM)
 
@@ -216,6 +216,16 @@ def subscriber_page(
         {"Subscriber_Account": r["user_id"], "SubscribeTime": r["subscribe_time"]} for r in rows
     ]
     return items, (rows[-1]["id"] if more and rows else 0), row["subscriber_num"]
+
+
+def subscribers_of(conn: Connection, app_id: int, oa_id: str, limit: int) -> list[dict[str, Any]]:
+    """An Official Account's first ``limit`` subscribers: user_id, subscribe_time."""
+    return app_rows(
+        conn,
+        "SELECT user_id, subscribe_time FROM subscribers WHERE sdk_app_id = ? AND oa_id = ?"
+        " ORDER BY id LIMIT ?",
+        (app_id, oa_id, limit),
+    )
 
 
 # --- commands ----------------------------------------------------------------------------------
