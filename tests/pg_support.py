@@ -11,6 +11,11 @@ from urllib.parse import quote
 import pytest
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL")
+PG_SKIP = (
+    "PostgreSQL tests need TEST_POSTGRES_URL, e.g. "
+    "TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/test (set by .ci/run when a server "
+    "answers on 127.0.0.1:5432)"
+)
 
 
 @contextlib.contextmanager
@@ -18,7 +23,7 @@ def fresh_schema() -> Iterator[str]:
     """A URL of TEST_POSTGRES_URL whose search_path is a new, empty schema, dropped at the end
     (the test is skipped without TEST_POSTGRES_URL)."""
     if not PG_URL:
-        pytest.skip("PostgreSQL tests need TEST_POSTGRES_URL")
+        pytest.skip(PG_SKIP)
     import psycopg
 
     schema = f"t_{uuid.uuid4().hex[:12]}"

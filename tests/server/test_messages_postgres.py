@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import httpx
 import pytest
 from server_support import APP, GROUP, KEY, AppBackend, Rest, app_backend, members, serve
 
+from pg_support import fresh_schema
 from timhooks.protocol import events as ev
 from timhooks.server.app import ChatServer
 from timhooks.server.config import CallbackConfig, ServerConfig
@@ -25,19 +24,8 @@ TEXT = [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hello"}}]
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a new, empty schema (dropped afterwards)."""
-    if not PG_URL:
-        pytest.skip("PostgreSQL tests need TEST_POSTGRES_URL")
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    joiner = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{joiner}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with fresh_schema() as url:
+        yield url
 
 
 @contextlib.asynccontextmanager
