@@ -3,7 +3,12 @@
 Rows are claimed with a lease (``next_attempt_at`` moves past the request timeout), so a row
 whose dispatcher died is taken again when its lease ends; nothing committed is lost.
 Deliveries run concurrently up to ``concurrency``: order across rows is not guaranteed, as
-with Tencent.
+with Tencent. Rows are claimed in waves (one statement for many rows) into a queue of up to
+``4 * concurrency`` more, so the slots stay busy while the next wave is claimed; a slot is free
+again once its attempt is answered, and the attempt's record is written meanwhile (the records
+of one event-loop turn in one transaction). The row stays claimed until its record is
+committed, so it is never sent twice while this dispatcher lives; a stop waits for the records
+and gives back the rows claimed but not started.
 
 Every attempt is logged: a success at INFO (``timhooks serve -v``), a failure at WARNING with the
 receiver's status and the first line of its answer, so that ``serve`` says what went wrong.
@@ -11,6 +16,7 @@ receiver's status and the first line of its answer, so that ``serve`` says what 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -29,6 +35,10 @@ if TYPE_CHECKING:
 __all__ = ["OutboxDispatcher", "OutboxRow", "OutboxStore", "Route", "attempt_outcome", "shown_url"]
 
 log = logging.getLogger("timhooks.delivery")
+
+# Rows claimed ahead, in slots' worth: enough to keep every slot busy through a claim that waits
+# for a commit (fsync) or two.
+_PREFETCH = 4
 
 # Added to the longest request timeout to make a claim's lease.
 _LEASE_MARGIN = 10.0
@@ -93,6 +103,8 @@ class OutboxRow(Protocol):
     def opt_platform(self) -> str: ...
     @property
     def attempts(self) -> int: ...
+    @property
+    def next_attempt_at(self) -> float | None: ...
 
 
 class OutboxStore(Protocol):
@@ -104,6 +116,10 @@ class OutboxStore(Protocol):
 
     async def record(self, delivery_id: int, attempt: Attempt, *, retry_at: float | None) -> None:
         """Record an attempt and the row's next state."""
+        ...
+
+    async def release(self, rows: Sequence[OutboxRow], *, now: float) -> None:
+        """Give back claimed rows that were never attempted (due again at ``now``)."""
         ...
 
 
@@ -142,7 +158,11 @@ class OutboxDispatcher:
             concurrency=concurrency,
             poll_interval=poll_interval,
             name="timhooks-dispatcher",
+            prefetch=_PREFETCH * concurrency,
+            wave=concurrency,
+            release=self._release,
         )
+        self._records: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         """Start delivering on the running event loop."""
@@ -158,12 +178,30 @@ class OutboxDispatcher:
         self._loop.wake()
 
     async def stop(self, grace: float = 10.0) -> None:
-        """Stop claiming; let deliveries in flight finish for ``grace`` seconds."""
+        """Stop claiming; let deliveries in flight finish for ``grace`` seconds, and their
+        records be written."""
         await self._loop.stop(grace)
+        if self._records:
+            await asyncio.wait(self._records)
 
     async def _claim(self, limit: int) -> Sequence[OutboxRow]:
         lease = self.max_timeout() + _LEASE_MARGIN
         return await self.store.claim(now=self.clock(), limit=limit, lease=lease)
+
+    async def _release(self, rows: list[OutboxRow]) -> None:
+        await self.store.release(rows, now=self.clock())
+
+    def _record(self, row: OutboxRow, attempt: Attempt, retry_at: float | None) -> None:
+        """Write an attempt's record in the background: the slot is free for the next row."""
+        task = asyncio.ensure_future(self.store.record(row.id, attempt, retry_at=retry_at))
+        self._records.add(task)
+        task.add_done_callback(self._recorded)
+
+    def _recorded(self, task: asyncio.Task[None]) -> None:
+        self._records.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            # The row stays claimed until its lease ends, then is sent again (at least once).
+            log.error("recording a delivery attempt failed: %s", exc)
 
     async def _deliver(self, row: OutboxRow) -> None:
         route = self.routes(row.sdk_app_id)
@@ -177,7 +215,7 @@ class OutboxDispatcher:
                 error="the app has no webhook URL configured",
                 response=None,
             )
-            await self.store.record(row.id, attempt, retry_at=None)
+            self._record(row, attempt, None)
             log.warning("webhook %d (%s) not delivered: %s", row.id, row.command, attempt.error)
             return
         attempt = await self.sender.post(
@@ -213,4 +251,4 @@ class OutboxDispatcher:
             )
         if self.metrics is not None:
             self.metrics.after_attempt(row.command, attempt, retry=retry_at is not None)
-        await self.store.record(row.id, attempt, retry_at=retry_at)
+        self._record(row, attempt, retry_at)

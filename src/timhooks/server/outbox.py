@@ -13,6 +13,7 @@ nothing another transaction waits for (the order of the rest: ``timhooks.server.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -20,13 +21,14 @@ from typing import Any
 
 import msgspec
 
+from timhooks.delivery.dispatcher import OutboxRow
 from timhooks.delivery.sender import Attempt
 from timhooks.protocol import events as ev
 from timhooks.protocol.encoding import encode_json
 from timhooks.server.calls import Call, new_event
 from timhooks.storage.engine import BatchWriter, Coalescer, Connection
 from timhooks.storage.filters import LogFilter
-from timhooks.workqueue.claims import claim_due
+from timhooks.workqueue.claims import claim_due, release_claimed
 from timhooks.workqueue.replays import count_replayable, replay_row, replay_rows
 
 __all__ = [
@@ -246,6 +248,12 @@ class Outbox:
             return [_delivery(r) for r in rows]
 
         return await self._db.run(op, single=True)
+
+    async def release(self, rows: Sequence[OutboxRow], *, now: float) -> None:
+        """Give back claimed rows never attempted: due again at ``now``, the claim uncounted."""
+        claims = [(r.id, r.next_attempt_at) for r in rows if r.next_attempt_at is not None]
+        if claims:
+            await self._db.run(lambda conn: release_claimed(conn, "outbox", claims, now=now))
 
     async def record(self, delivery_id: int, attempt: Attempt, *, retry_at: float | None) -> None:
         """Record an attempt: delivered, pending again at ``retry_at``, or failed.

@@ -12,7 +12,7 @@ from typing import Any
 
 from timhooks.workqueue.connection import QueueConnection
 
-__all__ = ["claim_due"]
+__all__ = ["claim_due", "release_claimed"]
 
 
 def claim_due(
@@ -42,3 +42,21 @@ def claim_due(
         (now + lease, *([now] if stamp else []), now, limit, now),
     ).fetchall()
     return sorted(rows, key=lambda row: int(row["id"]))
+
+
+def release_claimed(
+    conn: QueueConnection, table: str, claims: list[tuple[int, float]], *, now: float
+) -> int:
+    """Give back claimed rows that were never processed, each ``(id, next_attempt_at)`` as its
+    claim returned it: due again at ``now``, the claim's attempt uncounted. A row whose claim
+    is no longer this one (its lease ended and another claimer took it) is left alone. Return
+    how many were given back."""
+    released = 0
+    for row_id, leased_until in claims:
+        cur = conn.execute(
+            f"UPDATE {table} SET next_attempt_at = ?, attempts = attempts - 1"
+            " WHERE id = ? AND status = 'pending' AND next_attempt_at = ? AND attempts > 0",
+            (now, row_id, leased_until),
+        )
+        released += int(cur.rowcount)
+    return released
