@@ -228,15 +228,16 @@ class OutboxDispatcher:
         )
         retry_at = None
         if attempt.ok:
-            log.info(
-                "webhook %d (%s) attempt %d delivered to %s: HTTP %s in %.0f ms",
-                row.id,
-                row.command,
-                row.attempts,
-                shown_url(route.target.url),
-                attempt.status_code,
-                attempt.latency_ms,
-            )
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "webhook %d (%s) attempt %d delivered to %s: HTTP %s in %.0f ms",
+                    row.id,
+                    row.command,
+                    row.attempts,
+                    shown_url(route.target.url),
+                    attempt.status_code,
+                    attempt.latency_ms,
+                )
         else:
             delay = route.retry.delay_after(row.attempts)
             retry_at = None if delay is None else self.clock() + delay

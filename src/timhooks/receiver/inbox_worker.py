@@ -176,25 +176,27 @@ class InboxWorker:
         return claimed
 
     async def _process_claimed(self, entry: InboxEntry, event: Event | None = None) -> None:
-        """Run an entry's handler in a slot taken for it; give the slot back after."""
+        """Run an entry's handler in a slot taken for it, give the slot back, then record the
+        outcome (the entry stays claimed until that is committed, so it does not run twice)."""
         try:
-            await self._process(entry, event)
+            error, dead = await self._process(entry, event)
         finally:
             self.give_slots(1)
+        await self._settle(entry, error, dead=dead)
 
     # --- one entry ---------------------------------------------------------------------------
 
-    async def _process(self, entry: InboxEntry, event: Event | None) -> None:
+    async def _process(self, entry: InboxEntry, event: Event | None) -> tuple[str | None, bool]:
+        """Run the entry's handler: (None, False) when it is done, else the error and whether
+        the entry is dead already."""
         if event is None:
             try:
                 event = parse_event(entry.body, command=entry.command)
             except MalformedRequest as exc:
-                await self._settle(entry, f"stored body no longer parses: {exc}", dead=True)
-                return
+                return f"stored body no longer parses: {exc}", True
         handler = self.handlers.get(entry.command)
         if handler is None:
-            await self._settle(entry, None)
-            return
+            return None, False
         meta = WebhookMeta(
             sdk_app_id=entry.sdk_app_id,
             command=entry.command,
@@ -216,7 +218,7 @@ class InboxWorker:
                 self.handler_timeout,
                 entry.attempts,
             )
-            await self._settle(entry, f"handler timed out after {self.handler_timeout} s")
+            return f"handler timed out after {self.handler_timeout} s", False
         except Exception as exc:
             log.warning(
                 "%r handler failed on inbox entry %d (attempt %d): %r",
@@ -225,9 +227,8 @@ class InboxWorker:
                 entry.attempts,
                 exc,
             )
-            await self._settle(entry, f"{type(exc).__name__}: {exc}")
-        else:
-            await self._settle(entry, None)
+            return f"{type(exc).__name__}: {exc}", False
+        return None, False
 
     async def _settle(self, entry: InboxEntry, error: str | None, *, dead: bool = False) -> None:
         now = self.clock()

@@ -236,8 +236,10 @@ class Outbox:
 
     def __init__(self, db: BatchWriter) -> None:
         self._db = db
+        # Nobody waits on a record to answer a call: everything recorded while one record
+        # operation commits goes into the next one.
         self._records: Coalescer[tuple[int, Attempt, float | None], None] = Coalescer(
-            self._record_many
+            self._record_many, in_flight=1
         )
 
     async def claim(self, *, now: float, limit: int, lease: float) -> list[Delivery]:
@@ -258,7 +260,8 @@ class Outbox:
     async def record(self, delivery_id: int, attempt: Attempt, *, retry_at: float | None) -> None:
         """Record an attempt: delivered, pending again at ``retry_at``, or failed.
 
-        The attempts recorded in one turn of the event loop are written by one operation.
+        The attempts recorded while the previous record operation commits are written by one
+        operation.
         """
         await self._records.add((delivery_id, attempt, retry_at))
 
