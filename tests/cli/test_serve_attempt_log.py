@@ -32,6 +32,7 @@ class Row:
     client_ip: str = "127.0.0.1"
     opt_platform: str = "RESTAPI"
     attempts: int = 1
+    next_attempt_at: float | None = None  # the claim's lease end (None: not checked)
 
 
 class OneRow:
@@ -45,6 +46,10 @@ class OneRow:
     async def claim(self, *, now: float, limit: int, lease: float) -> list[Row]:
         rows, self.rows = self.rows, []
         return rows
+
+    async def release(self, rows: list[Row], *, now: float) -> None:
+        """Claimed rows never attempted go back."""
+        self.rows.extend(rows)
 
     async def record(self, delivery_id: int, attempt: Attempt, *, retry_at: float | None) -> None:
         self.recorded.append((delivery_id, attempt, retry_at))

@@ -185,7 +185,9 @@ class OutboxDispatcher:
             await asyncio.wait(self._records)
 
     async def _claim(self, limit: int) -> Sequence[OutboxRow]:
-        lease = self.max_timeout() + _LEASE_MARGIN
+        # A claimed row may wait behind _PREFETCH slots' worth of attempts, each at most the
+        # longest timeout, before its own: the lease covers that wait and its attempt.
+        lease = self.max_timeout() * (_PREFETCH + 1) + _LEASE_MARGIN
         return await self.store.claim(now=self.clock(), limit=limit, lease=lease)
 
     async def _release(self, rows: list[OutboxRow]) -> None:
@@ -205,6 +207,15 @@ class OutboxDispatcher:
 
     async def _deliver(self, row: OutboxRow) -> None:
         route = self.routes(row.sdk_app_id)
+        leased_until = row.next_attempt_at
+        if leased_until is not None and self.clock() + _LEASE_MARGIN / 2 > leased_until:
+            # Its claim ends too soon for an attempt (the queue of claimed rows waited longer
+            # than the lease allows for): another claimer may take it then, so it is left to be
+            # claimed again rather than sent twice.
+            log.warning(
+                "webhook %d (%s) left for a new claim: its lease ran out", row.id, row.command
+            )
+            return
         if route is None or route.target is None:
             now = self.clock()
             attempt = Attempt(
