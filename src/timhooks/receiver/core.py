@@ -163,7 +163,7 @@ class Receiver:
         )
         self._background: set[asyncio.Task[Any]] = set()
         self._asgi: ReceiverApp | None = None
-        self._verified: dict[bytes, tuple[WebhookQuery, str | None]] = {}
+        self._verified: dict[bytes | str, tuple[WebhookQuery, str | None]] = {}
 
     @property
     def metrics(self) -> Meter | None:
@@ -304,7 +304,7 @@ class Receiver:
         RequestTime): a verified one is kept in ``_verified`` with its app's token then, and
         only RequestTime's distance from now is checked again.
         """
-        verified = self._verified.get(query) if isinstance(query, bytes) else None
+        verified = self._verified.get(query) if isinstance(query, bytes | str) else None
         if verified is None:
             return None
         q, token = verified
@@ -317,7 +317,7 @@ class Receiver:
     def _remember(
         self, query: bytes | str | Mapping[str, str], q: WebhookQuery, token: str | None
     ) -> None:
-        if isinstance(query, bytes):
+        if isinstance(query, bytes | str):
             if len(self._verified) >= _VERIFIED_KEPT:
                 self._verified.clear()
             self._verified[query] = (q, token)
