@@ -51,9 +51,14 @@ class OneRow:
         """Claimed rows never attempted go back."""
         self.rows.extend(rows)
 
-    async def record(self, delivery_id: int, attempt: Attempt, *, retry_at: float | None) -> None:
+    def record_soon(
+        self, delivery_id: int, attempt: Attempt, *, retry_at: float | None
+    ) -> asyncio.Future[None]:
         self.recorded.append((delivery_id, attempt, retry_at))
         self.done.set()
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future.set_result(None)
+        return future
 
 
 class Scripted:

@@ -114,8 +114,10 @@ class OutboxStore(Protocol):
         """Take due rows for ``lease`` seconds."""
         ...
 
-    async def record(self, delivery_id: int, attempt: Attempt, *, retry_at: float | None) -> None:
-        """Record an attempt and the row's next state."""
+    def record_soon(
+        self, delivery_id: int, attempt: Attempt, *, retry_at: float | None
+    ) -> asyncio.Future[None]:
+        """Record an attempt and the row's next state; the future resolves once committed."""
         ...
 
     async def release(self, rows: Sequence[OutboxRow], *, now: float) -> None:
@@ -162,7 +164,7 @@ class OutboxDispatcher:
             wave=concurrency,
             release=self._release,
         )
-        self._records: set[asyncio.Task[None]] = set()
+        self._records: set[asyncio.Future[None]] = set()
 
     def start(self) -> None:
         """Start delivering on the running event loop."""
@@ -195,13 +197,13 @@ class OutboxDispatcher:
 
     def _record(self, row: OutboxRow, attempt: Attempt, retry_at: float | None) -> None:
         """Write an attempt's record in the background: the slot is free for the next row."""
-        task = asyncio.ensure_future(self.store.record(row.id, attempt, retry_at=retry_at))
-        self._records.add(task)
-        task.add_done_callback(self._recorded)
+        future = self.store.record_soon(row.id, attempt, retry_at=retry_at)
+        self._records.add(future)
+        future.add_done_callback(self._recorded)
 
-    def _recorded(self, task: asyncio.Task[None]) -> None:
-        self._records.discard(task)
-        if not task.cancelled() and (exc := task.exception()) is not None:
+    def _recorded(self, future: asyncio.Future[None]) -> None:
+        self._records.discard(future)
+        if not future.cancelled() and (exc := future.exception()) is not None:
             # The row stays claimed until its lease ends, then is sent again (at least once).
             log.error("recording a delivery attempt failed: %s", exc)
 

@@ -12,6 +12,7 @@ nothing another transaction waits for (the order of the rest: ``timhooks.server.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from concurrent.futures import Future
@@ -263,7 +264,13 @@ class Outbox:
         The attempts recorded while the previous record operation commits are written by one
         operation.
         """
-        await self._records.add((delivery_id, attempt, retry_at))
+        await self.record_soon(delivery_id, attempt, retry_at=retry_at)
+
+    def record_soon(
+        self, delivery_id: int, attempt: Attempt, *, retry_at: float | None
+    ) -> asyncio.Future[None]:
+        """``record`` as a future of the running loop (no task of its own: the dispatcher)."""
+        return self._records.submit((delivery_id, attempt, retry_at))
 
     async def _record_many(self, items: list[tuple[int, Attempt, float | None]]) -> list[None]:
         # In id order, the lock order of outbox rows: on PostgreSQL each attempt's row locks
