@@ -33,13 +33,14 @@ from timhooks.protocol.query import WebhookQuery, parse_query
 from timhooks.protocol.signing import DEFAULT_TOLERANCE, verify_sign
 from timhooks.receiver.asgi import ReceiverApp
 from timhooks.receiver.handlers import Handler, HandlerTable, WebhookMeta, call_handler
-from timhooks.receiver.inbox_worker import InboxWorker, Meter
+from timhooks.receiver.inbox_worker import InboxWorker, Meter, claimed_entry
 from timhooks.receiver.observe import Cause, Notice, Observer, Rejection, Repeat, peek_query
+from timhooks.receiver.queries import VerifiedQueries
 from timhooks.receiver.response import WebhookResponse, not_post
 from timhooks.receiver.sync import SyncReceiver
 from timhooks.receiver.threads import HandlerThreads
 from timhooks.request_body import MAX_BODY, BodyTooLarge
-from timhooks.storage import InboxEntry, InboxStatus, InboxStore, NewInboxEntry, open_inbox
+from timhooks.storage import InboxStatus, InboxStore, NewInboxEntry, open_inbox
 from timhooks.workqueue import RetryPolicy
 
 if TYPE_CHECKING:
@@ -57,12 +58,6 @@ DEFAULT_RETRY = RetryPolicy()
 _ACK = WebhookResponse(200, ACK_BODY)
 _AFTER = Phase.AFTER.value
 _BEFORE = Phase.BEFORE.value
-
-# Queries whose Sign was verified, remembered (with the token they were verified with) until
-# there are this many; then forgotten all at once.
-_VERIFIED_KEPT = 256
-_UNKNOWN = object()  # an app not configured (a token may be None)
-
 
 _SIGN_CAUSES: dict[type[VerificationError], Cause] = {
     MissingSignature: Cause.NO_SIGN,
@@ -163,7 +158,7 @@ class Receiver:
         )
         self._background: set[asyncio.Task[Any]] = set()
         self._asgi: ReceiverApp | None = None
-        self._verified: dict[bytes | str, tuple[WebhookQuery, str | None]] = {}
+        self._verified = VerifiedQueries()
 
     @property
     def metrics(self) -> Meter | None:
@@ -260,7 +255,9 @@ class Receiver:
             return self.reject(
                 413, Cause.TOO_LARGE, str(BodyTooLarge(self.max_body)), query=query, peer=peer
             )
-        q: WebhookQuery | None = self._verified_query(query)
+        q = self._verified.get(
+            query, self.apps, now=int(self.clock()), tolerance=self.sign_tolerance
+        )
         try:
             if q is None:
                 q = parse_query(query)
@@ -282,7 +279,7 @@ class Receiver:
                         now=int(self.clock()),
                         tolerance=self.sign_tolerance,
                     )
-                self._remember(query, q, token)
+                self._verified.add(query, q, token)
             event = parse_event(body, command=q.callback_command)
         except VerificationError as exc:
             return self.reject(401, _SIGN_CAUSES[type(exc)], str(exc), q=q, peer=peer)
@@ -295,32 +292,6 @@ class Receiver:
         if spec is not None and spec.is_before:
             return await self._answer_before(spec, event, q, body)
         return await self._store_after(spec is not None, event, q, body, peer)
-
-    def _verified_query(self, query: bytes | str | Mapping[str, str]) -> WebhookQuery | None:
-        """The query parsed, its app known and its Sign checked, if it was seen already; else
-        None.
-
-        Tencent's queries repeat for every webhook of one second (the same Sign and
-        RequestTime): a verified one is kept in ``_verified`` with its app's token then, and
-        only RequestTime's distance from now is checked again.
-        """
-        verified = self._verified.get(query) if isinstance(query, bytes | str) else None
-        if verified is None:
-            return None
-        q, token = verified
-        if self.apps.get(q.sdk_app_id, _UNKNOWN) != token:
-            return None
-        if token and abs(int(self.clock()) - int(q.request_time or 0)) > self.sign_tolerance:
-            return None  # checked in full, to say why
-        return q
-
-    def _remember(
-        self, query: bytes | str | Mapping[str, str], q: WebhookQuery, token: str | None
-    ) -> None:
-        if isinstance(query, bytes | str):
-            if len(self._verified) >= _VERIFIED_KEPT:
-                self._verified.clear()
-            self._verified[query] = (q, token)
 
     async def _answer_before(
         self, spec: CommandSpec, event: Event, q: WebhookQuery, body: bytes
@@ -427,7 +398,7 @@ class Receiver:
             if metrics is not None:
                 metrics.accepted(command, entry.phase)
             if direct:
-                worker.hand_over(_claimed(entry, entry_id), event)
+                worker.hand_over(claimed_entry(entry, entry_id), event)
                 return _ACK
         if direct:
             worker.give_slots(1)
@@ -497,22 +468,3 @@ class Receiver:
     def sync(self) -> SyncReceiver:
         """A blocking adapter for Flask, Django or any WSGI code."""
         return SyncReceiver(self)
-
-
-def _claimed(new: NewInboxEntry, entry_id: int) -> InboxEntry:
-    """The inbox entry just stored from ``new``, claimed by this process (its first attempt)."""
-    return InboxEntry(
-        id=entry_id,
-        sdk_app_id=new.sdk_app_id,
-        command=new.command,
-        phase=new.phase,
-        status=InboxStatus.PENDING,
-        body=new.body,
-        client_ip=new.client_ip,
-        opt_platform=new.opt_platform,
-        received_at=new.received_at,
-        attempts=1,
-        next_attempt_at=new.claimed_until,
-        last_error=None,
-        answer=None,
-    )

@@ -22,10 +22,10 @@ from timhooks.protocol.events import Event
 from timhooks.protocol.query import Platform
 from timhooks.receiver.handlers import HandlerTable, WebhookMeta, call_handler
 from timhooks.receiver.threads import HandlerThreads
-from timhooks.storage import InboxEntry, InboxStore
+from timhooks.storage import InboxEntry, InboxStatus, InboxStore, NewInboxEntry
 from timhooks.workqueue import ClaimLoop, RetryPolicy
 
-__all__ = ["InboxWorker", "Meter"]
+__all__ = ["InboxWorker", "Meter", "claimed_entry"]
 
 log = logging.getLogger("timhooks.receiver")
 
@@ -267,3 +267,23 @@ class InboxWorker:
             except Exception as exc:  # a custom inbox may fail here; pruning must not stop us
                 log.error("pruning the inbox failed: %r", exc)
             await asyncio.sleep(_PRUNE_EVERY)
+
+
+def claimed_entry(new: NewInboxEntry, entry_id: int) -> InboxEntry:
+    """The inbox entry just stored from ``new``, claimed by this process (its first attempt),
+    for ``InboxWorker.hand_over``."""
+    return InboxEntry(
+        id=entry_id,
+        sdk_app_id=new.sdk_app_id,
+        command=new.command,
+        phase=new.phase,
+        status=InboxStatus.PENDING,
+        body=new.body,
+        client_ip=new.client_ip,
+        opt_platform=new.opt_platform,
+        received_at=new.received_at,
+        attempts=1,
+        next_attempt_at=new.claimed_until,
+        last_error=None,
+        answer=None,
+    )
