@@ -6,9 +6,9 @@ Deliveries run concurrently up to ``concurrency``: order across rows is not guar
 with Tencent. Rows are claimed in waves (one statement for many rows) into a queue of up to
 ``4 * concurrency`` more, so the slots stay busy while the next wave is claimed; a slot is free
 again once its attempt is answered, and the attempt's record is written meanwhile (the records
-that arrive while one record operation commits go into the next one). The row stays claimed until its record is
-committed, so it is never sent twice while this dispatcher lives; a stop waits for the records
-and gives back the rows claimed but not started.
+that arrive while one record operation commits go into the next one). The row stays claimed
+until its record is committed, so it is never sent twice while this dispatcher lives; a stop
+waits for the records and gives back the rows claimed but not started.
 
 Every attempt is logged: a success at INFO (``timhooks serve -v``), a failure at WARNING with the
 receiver's status and the first line of its answer, so that ``serve`` says what went wrong.
