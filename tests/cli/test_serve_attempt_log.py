@@ -32,6 +32,7 @@ class Row:
     client_ip: str = "127.0.0.1"
     opt_platform: str = "RESTAPI"
     attempts: int = 1
+    next_attempt_at: float | None = None  # the claim's lease end (None: not checked)
 
 
 class OneRow:
@@ -46,9 +47,18 @@ class OneRow:
         rows, self.rows = self.rows, []
         return rows
 
-    async def record(self, delivery_id: int, attempt: Attempt, *, retry_at: float | None) -> None:
+    async def release(self, rows: list[Row], *, now: float) -> None:
+        """Claimed rows never attempted go back."""
+        self.rows.extend(rows)
+
+    def record_soon(
+        self, delivery_id: int, attempt: Attempt, *, retry_at: float | None
+    ) -> asyncio.Future[None]:
         self.recorded.append((delivery_id, attempt, retry_at))
         self.done.set()
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future.set_result(None)
+        return future
 
 
 class Scripted:

@@ -3,7 +3,12 @@
 Rows are claimed with a lease (``next_attempt_at`` moves past the request timeout), so a row
 whose dispatcher died is taken again when its lease ends; nothing committed is lost.
 Deliveries run concurrently up to ``concurrency``: order across rows is not guaranteed, as
-with Tencent.
+with Tencent. Rows are claimed in waves (one statement for many rows) into a queue of up to
+``4 * concurrency`` more, so the slots stay busy while the next wave is claimed; a slot is free
+again once its attempt is answered, and the attempt's record is written meanwhile (the records
+that arrive while one record operation commits go into the next one). The row stays claimed
+until its record is committed, so it is never sent twice while this dispatcher lives; a stop
+waits for the records and gives back the rows claimed but not started.
 
 Every attempt is logged: a success at INFO (``timhooks serve -v``), a failure at WARNING with the
 receiver's status and the first line of its answer, so that ``serve`` says what went wrong.
@@ -11,6 +16,7 @@ receiver's status and the first line of its answer, so that ``serve`` says what 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -29,6 +35,10 @@ if TYPE_CHECKING:
 __all__ = ["OutboxDispatcher", "OutboxRow", "OutboxStore", "Route", "attempt_outcome", "shown_url"]
 
 log = logging.getLogger("timhooks.delivery")
+
+# Rows claimed ahead, in slots' worth: enough to keep every slot busy through a claim that waits
+# for a commit (fsync) or two.
+_PREFETCH = 4
 
 # Added to the longest request timeout to make a claim's lease.
 _LEASE_MARGIN = 10.0
@@ -93,6 +103,8 @@ class OutboxRow(Protocol):
     def opt_platform(self) -> str: ...
     @property
     def attempts(self) -> int: ...
+    @property
+    def next_attempt_at(self) -> float | None: ...
 
 
 class OutboxStore(Protocol):
@@ -102,8 +114,14 @@ class OutboxStore(Protocol):
         """Take due rows for ``lease`` seconds."""
         ...
 
-    async def record(self, delivery_id: int, attempt: Attempt, *, retry_at: float | None) -> None:
-        """Record an attempt and the row's next state."""
+    def record_soon(
+        self, delivery_id: int, attempt: Attempt, *, retry_at: float | None
+    ) -> asyncio.Future[None]:
+        """Record an attempt and the row's next state; the future resolves once committed."""
+        ...
+
+    async def release(self, rows: Sequence[OutboxRow], *, now: float) -> None:
+        """Give back claimed rows that were never attempted (due again at ``now``)."""
         ...
 
 
@@ -142,7 +160,11 @@ class OutboxDispatcher:
             concurrency=concurrency,
             poll_interval=poll_interval,
             name="timhooks-dispatcher",
+            prefetch=_PREFETCH * concurrency,
+            wave=concurrency,
+            release=self._release,
         )
+        self._records: set[asyncio.Future[None]] = set()
 
     def start(self) -> None:
         """Start delivering on the running event loop."""
@@ -158,15 +180,44 @@ class OutboxDispatcher:
         self._loop.wake()
 
     async def stop(self, grace: float = 10.0) -> None:
-        """Stop claiming; let deliveries in flight finish for ``grace`` seconds."""
+        """Stop claiming; let deliveries in flight finish for ``grace`` seconds, and their
+        records be written."""
         await self._loop.stop(grace)
+        if self._records:
+            await asyncio.wait(self._records)
 
     async def _claim(self, limit: int) -> Sequence[OutboxRow]:
-        lease = self.max_timeout() + _LEASE_MARGIN
+        # A claimed row may wait behind _PREFETCH slots' worth of attempts, each at most the
+        # longest timeout, before its own: the lease covers that wait and its attempt.
+        lease = self.max_timeout() * (_PREFETCH + 1) + _LEASE_MARGIN
         return await self.store.claim(now=self.clock(), limit=limit, lease=lease)
+
+    async def _release(self, rows: list[OutboxRow]) -> None:
+        await self.store.release(rows, now=self.clock())
+
+    def _record(self, row: OutboxRow, attempt: Attempt, retry_at: float | None) -> None:
+        """Write an attempt's record in the background: the slot is free for the next row."""
+        future = self.store.record_soon(row.id, attempt, retry_at=retry_at)
+        self._records.add(future)
+        future.add_done_callback(self._recorded)
+
+    def _recorded(self, future: asyncio.Future[None]) -> None:
+        self._records.discard(future)
+        if not future.cancelled() and (exc := future.exception()) is not None:
+            # The row stays claimed until its lease ends, then is sent again (at least once).
+            log.error("recording a delivery attempt failed: %s", exc)
 
     async def _deliver(self, row: OutboxRow) -> None:
         route = self.routes(row.sdk_app_id)
+        leased_until = row.next_attempt_at
+        if leased_until is not None and self.clock() + _LEASE_MARGIN / 2 > leased_until:
+            # Its claim ends too soon for an attempt (the queue of claimed rows waited longer
+            # than the lease allows for): another claimer may take it then, so it is left to be
+            # claimed again rather than sent twice.
+            log.warning(
+                "webhook %d (%s) left for a new claim: its lease ran out", row.id, row.command
+            )
+            return
         if route is None or route.target is None:
             now = self.clock()
             attempt = Attempt(
@@ -177,7 +228,7 @@ class OutboxDispatcher:
                 error="the app has no webhook URL configured",
                 response=None,
             )
-            await self.store.record(row.id, attempt, retry_at=None)
+            self._record(row, attempt, None)
             log.warning("webhook %d (%s) not delivered: %s", row.id, row.command, attempt.error)
             return
         attempt = await self.sender.post(
@@ -190,15 +241,16 @@ class OutboxDispatcher:
         )
         retry_at = None
         if attempt.ok:
-            log.info(
-                "webhook %d (%s) attempt %d delivered to %s: HTTP %s in %.0f ms",
-                row.id,
-                row.command,
-                row.attempts,
-                shown_url(route.target.url),
-                attempt.status_code,
-                attempt.latency_ms,
-            )
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "webhook %d (%s) attempt %d delivered to %s: HTTP %s in %.0f ms",
+                    row.id,
+                    row.command,
+                    row.attempts,
+                    shown_url(route.target.url),
+                    attempt.status_code,
+                    attempt.latency_ms,
+                )
         else:
             delay = route.retry.delay_after(row.attempts)
             retry_at = None if delay is None else self.clock() + delay
@@ -213,4 +265,4 @@ class OutboxDispatcher:
             )
         if self.metrics is not None:
             self.metrics.after_attempt(row.command, attempt, retry=retry_at is not None)
-        await self.store.record(row.id, attempt, retry_at=retry_at)
+        self._record(row, attempt, retry_at)

@@ -19,6 +19,7 @@ touch the network pass a fake with the same two methods.
 from __future__ import annotations
 
 import asyncio
+import functools
 import select
 import ssl
 from collections import deque
@@ -231,6 +232,31 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
 
+@functools.lru_cache(maxsize=1024)
+def _request_head(url: str) -> tuple[tuple[str, str, int], bytes]:
+    """The origin of ``url`` and its request head up to the Content-Length value (the same
+    for every webhook of one second: the Sign and RequestTime change once a second)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise HttpError(f"not an http(s) URL: {url[:80]!r}")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise HttpError("the URL has a bad port") from exc
+    host = parts.hostname
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    netloc = host if ":" not in host else f"[{host}]"
+    if parts.port:
+        netloc = f"{netloc}:{port}"
+    head = (
+        f"POST {target} HTTP/1.1\r\nHost: {netloc}\r\n".encode()
+        + b"Content-Type: application/json\r\nUser-Agent: "
+        + _USER_AGENT
+        + b"\r\nContent-Length: "
+    )
+    return (parts.scheme, host, port), head
+
+
 class _Stop(Exception):
     """Stops llhttp from a callback (an answer over the size limit, bytes beyond the answer)."""
 
@@ -263,28 +289,8 @@ class HttpPool:
         connect_to: str | None = None,
     ) -> tuple[int, bytes]:
         """POST ``body`` to ``url``; ``connect_to`` pins the IP address to connect to."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise HttpError(f"not an http(s) URL: {url[:80]!r}")
-        try:
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-        except ValueError as exc:
-            raise HttpError("the URL has a bad port") from exc
-        host = parts.hostname
-        origin = (parts.scheme, host, port)
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        netloc = host if ":" not in host else f"[{host}]"
-        if parts.port:
-            netloc = f"{netloc}:{port}"
-        request = (
-            f"POST {target} HTTP/1.1\r\nHost: {netloc}\r\n".encode()
-            + b"Content-Type: application/json\r\nUser-Agent: "
-            + _USER_AGENT
-            + b"\r\nContent-Length: "
-            + str(len(body)).encode()
-            + b"\r\n\r\n"
-            + body
-        )
+        origin, head = _request_head(url)
+        request = head + str(len(body)).encode() + b"\r\n\r\n" + body
         stack = self._idle.setdefault(origin, deque())
         conn: _Connection | None = None
         # The only retry: a stale keep-alive connection (closed by its peer while idle) is found

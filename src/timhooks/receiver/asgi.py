@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from timhooks.protocol.decisions import ACK_BODY
 from timhooks.receiver.observe import Cause
 from timhooks.receiver.response import WebhookEndpoint, WebhookResponse
 from timhooks.request_body import (
@@ -42,6 +43,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 _HEADERS = [(b"content-type", b"application/json")]
+# The headers of Tencent's OK answer, the answer of almost every request: built once.
+_ACK_HEADERS = [*_HEADERS, (b"content-length", str(len(ACK_BODY)).encode())]
 
 
 def _peer(scope: Scope) -> str | None:
@@ -95,14 +98,13 @@ class ReceiverApp:
 
     @staticmethod
     async def _send(send: Send, response: WebhookResponse) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": response.status,
-                "headers": [*_HEADERS, (b"content-length", str(len(response.body)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": response.body})
+        body = response.body
+        if body is ACK_BODY:
+            headers = _ACK_HEADERS
+        else:
+            headers = [*_HEADERS, (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

@@ -11,11 +11,15 @@ before showing it on a terminal.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from urllib.parse import parse_qsl
 
-__all__ = ["Cause", "Notice", "NoticeLimiter", "Observer", "Rejection", "Repeat"]
+from timhooks.protocol.errors import ProtocolError
+from timhooks.protocol.query import parse_query
+
+__all__ = ["Cause", "Notice", "NoticeLimiter", "Observer", "Rejection", "Repeat", "peek_query"]
 
 
 class Cause(StrEnum):
@@ -101,3 +105,25 @@ class NoticeLimiter:
         """How many notices were held back since the last call."""
         held, self._held = self._held, 0
         return held
+
+
+def peek_query(query: bytes | str | Mapping[str, str]) -> tuple[int | None, str | None]:
+    """The SdkAppid and CallbackCommand of a query that may not parse, as far as they can be
+    read (for rejection notices only)."""
+    try:
+        q = parse_query(query)
+    except ProtocolError:
+        pass
+    else:
+        return q.sdk_app_id, q.callback_command
+    if isinstance(query, Mapping):
+        params = {str(k).lower(): str(v) for k, v in query.items()}
+    else:
+        text = query.decode("utf-8", "replace") if isinstance(query, bytes) else query
+        params = {}
+        for key, value in parse_qsl(text[:8192], keep_blank_values=True):
+            params.setdefault(key.lower(), value)
+    app_text = params.get("sdkappid", "")
+    numeric = app_text.isascii() and app_text.isdigit() and len(app_text) < 19
+    app = int(app_text) if numeric else None
+    return app, params.get("callbackcommand") or None

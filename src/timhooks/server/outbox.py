@@ -12,7 +12,9 @@ nothing another transaction waits for (the order of the rest: ``timhooks.server.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -20,13 +22,14 @@ from typing import Any
 
 import msgspec
 
+from timhooks.delivery.dispatcher import OutboxRow
 from timhooks.delivery.sender import Attempt
 from timhooks.protocol import events as ev
 from timhooks.protocol.encoding import encode_json
 from timhooks.server.calls import Call, new_event
 from timhooks.storage.engine import BatchWriter, Coalescer, Connection
 from timhooks.storage.filters import LogFilter
-from timhooks.workqueue.claims import claim_due
+from timhooks.workqueue.claims import claim_due, release_claimed
 from timhooks.workqueue.replays import count_replayable, replay_row, replay_rows
 
 __all__ = [
@@ -234,8 +237,10 @@ class Outbox:
 
     def __init__(self, db: BatchWriter) -> None:
         self._db = db
+        # Nobody waits on a record to answer a call: everything recorded while one record
+        # operation commits goes into the next one.
         self._records: Coalescer[tuple[int, Attempt, float | None], None] = Coalescer(
-            self._record_many
+            self._record_many, in_flight=1
         )
 
     async def claim(self, *, now: float, limit: int, lease: float) -> list[Delivery]:
@@ -247,12 +252,25 @@ class Outbox:
 
         return await self._db.run(op, single=True)
 
+    async def release(self, rows: Sequence[OutboxRow], *, now: float) -> None:
+        """Give back claimed rows never attempted: due again at ``now``, the claim uncounted."""
+        claims = [(r.id, r.next_attempt_at) for r in rows if r.next_attempt_at is not None]
+        if claims:
+            await self._db.run(lambda conn: release_claimed(conn, "outbox", claims, now=now))
+
     async def record(self, delivery_id: int, attempt: Attempt, *, retry_at: float | None) -> None:
         """Record an attempt: delivered, pending again at ``retry_at``, or failed.
 
-        The attempts recorded in one turn of the event loop are written by one operation.
+        The attempts recorded while the previous record operation commits are written by one
+        operation.
         """
-        await self._records.add((delivery_id, attempt, retry_at))
+        await self.record_soon(delivery_id, attempt, retry_at=retry_at)
+
+    def record_soon(
+        self, delivery_id: int, attempt: Attempt, *, retry_at: float | None
+    ) -> asyncio.Future[None]:
+        """``record`` as a future of the running loop (no task of its own: the dispatcher)."""
+        return self._records.submit((delivery_id, attempt, retry_at))
 
     async def _record_many(self, items: list[tuple[int, Attempt, float | None]]) -> list[None]:
         # In id order, the lock order of outbox rows: on PostgreSQL each attempt's row locks

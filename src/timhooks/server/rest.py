@@ -40,6 +40,34 @@ __all__ = ["BODY_DEADLINE", "MAX_BODY", "RestApi"]
 
 log = logging.getLogger("timhooks.server")
 
+_SIGS_KEPT = 4096  # verified UserSigs remembered; past that the cache starts again
+
+
+class VerifiedSigs:
+    """UserSigs verified already, each until it expires, so a client's every call does not
+    inflate and HMAC its UserSig again.
+
+    Keyed by the whole UserSig, the SDKAppID, the app's secret key and the identifier: a new
+    key (rotation) or another identifier misses, and a miss is checked in full. An expired
+    UserSig is checked in full too, so it gets its error (70001) as before.
+    """
+
+    def __init__(self) -> None:
+        self._expiry: dict[tuple[str, int, str, str], int] = {}
+
+    def check(self, usersig: str, *, sdk_app_id: int, key: str, identifier: str, now: int) -> None:
+        """Raise what ``verify_usersig`` raises for this UserSig at ``now``."""
+        cache_key = (usersig, sdk_app_id, key, identifier)
+        expires_at = self._expiry.get(cache_key)
+        if expires_at is not None and now <= expires_at:
+            return
+        info = verify_usersig(
+            usersig, sdk_app_id=sdk_app_id, key=key, identifier=identifier, now=now
+        )
+        if len(self._expiry) >= _SIGS_KEPT:
+            self._expiry.clear()
+        self._expiry[cache_key] = info.expires_at
+
 
 class RestApi:
     """The ``/v4/...`` endpoint over a ChatService."""
@@ -57,6 +85,7 @@ class RestApi:
         self._prefix = f"Id-{os.urandom(8).hex()}-O-Seq-"
         self._seq = itertools.count(1)
         self.metrics: ServerMetrics | None = None  # counts calls (timhooks/metrics.py)
+        self._sigs = VerifiedSigs()
 
     def _envelope(self, code: int, info: str, fields: dict[str, Any] | None = None) -> Response:
         body: dict[str, Any] = {
@@ -123,7 +152,7 @@ class RestApi:
         if not identifier:
             raise RestError(RestCode.URL_ACCOUNT_ERROR, "the query has no identifier")
         try:
-            verify_usersig(
+            self._sigs.check(
                 q.get("usersig", ""),
                 sdk_app_id=app.sdk_app_id,
                 key=app.key,

@@ -139,7 +139,9 @@ class SqlInbox:
 
     def __init__(self, db: BatchWriter) -> None:
         self._db = db
-        self._completions: Coalescer[tuple[int, float], None] = Coalescer(self._complete_many)
+        self._completions: Coalescer[tuple[int, float], None] = Coalescer(
+            self._complete_many, in_flight=1
+        )
         self._puts: Coalescer[NewInboxEntry, tuple[int, bool]] = Coalescer(self._put_many)
 
     @property
@@ -206,7 +208,8 @@ class SqlInbox:
         return await self._db.run(op, single=True)
 
     async def complete(self, entry_id: int, *, now: float) -> None:
-        """Mark an entry done (completions of one event-loop turn share one statement)."""
+        """Mark an entry done (completions made while the previous ones commit share one
+        statement)."""
         await self._completions.add((entry_id, now))
 
     async def _complete_many(self, items: list[tuple[int, float]]) -> list[None]:

@@ -7,7 +7,7 @@ by hand (``replay_row``, ``replay_rows``).
 
 from __future__ import annotations
 
-from timhooks.workqueue.claims import claim_due
+from timhooks.workqueue.claims import claim_due, release_claimed
 from timhooks.workqueue.loop import ClaimLoop
 from timhooks.workqueue.replays import count_replayable, replay_row, replay_rows
 from timhooks.workqueue.retry import NO_RETRY, RetryPolicy
@@ -18,6 +18,7 @@ __all__ = [
     "RetryPolicy",
     "claim_due",
     "count_replayable",
+    "release_claimed",
     "replay_row",
     "replay_rows",
 ]

@@ -12,7 +12,7 @@ from typing import Any
 
 from timhooks.workqueue.connection import QueueConnection
 
-__all__ = ["claim_due"]
+__all__ = ["claim_due", "release_claimed"]
 
 
 def claim_due(
@@ -30,15 +30,40 @@ def claim_due(
 
     ``stamp`` names a column set to ``now`` as well (the inbox's ``updated_at``).
     """
-    # The outer condition repeats the inner one: on PostgreSQL a row another claimer took
-    # between the two is skipped once its lock is released (and SKIP LOCKED skips rows locked
-    # right now), so however many processes share the database, no row is claimed twice.
+    # The rows are picked once, in a CTE: on PostgreSQL a ``WHERE id IN (SELECT ... LIMIT n
+    # FOR UPDATE SKIP LOCKED)`` subquery may be run again for the outer rows, each run skipping
+    # the rows the last one locked, and so claim far more than ``limit`` rows (every due row);
+    # a MATERIALIZED CTE runs once. The outer condition repeats the inner one: a row another
+    # claimer took between the two is skipped once its lock is released (and SKIP LOCKED skips
+    # rows locked right now), so however many processes share the database, no row is claimed
+    # twice.
+    locking = conn.dialect.skip_locked
+    materialized = "MATERIALIZED " if locking else ""
     stamped = f", {stamp} = ?" if stamp else ""
     rows: list[Any] = conn.execute(
-        f"UPDATE {table} SET next_attempt_at = ?, attempts = attempts + 1{stamped}"
-        f" WHERE id IN (SELECT id FROM {table} WHERE status = 'pending'"
-        f" AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?{conn.dialect.skip_locked})"
-        f" AND status = 'pending' AND next_attempt_at <= ? RETURNING {columns}",
-        (now + lease, *([now] if stamp else []), now, limit, now),
+        f"WITH picked AS {materialized}(SELECT id FROM {table} WHERE status = 'pending'"
+        f" AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?{locking})"
+        f" UPDATE {table} SET next_attempt_at = ?, attempts = attempts + 1{stamped}"
+        f" WHERE id IN (SELECT id FROM picked) AND status = 'pending' AND next_attempt_at <= ?"
+        f" RETURNING {columns}",
+        (now, limit, now + lease, *([now] if stamp else []), now),
     ).fetchall()
     return sorted(rows, key=lambda row: int(row["id"]))
+
+
+def release_claimed(
+    conn: QueueConnection, table: str, claims: list[tuple[int, float]], *, now: float
+) -> int:
+    """Give back claimed rows that were never processed, each ``(id, next_attempt_at)`` as its
+    claim returned it: due again at ``now``, the claim's attempt uncounted. A row whose claim
+    is no longer this one (its lease ended and another claimer took it) is left alone. Return
+    how many were given back."""
+    released = 0
+    for row_id, leased_until in claims:
+        cur = conn.execute(
+            f"UPDATE {table} SET next_attempt_at = ?, attempts = attempts - 1"
+            " WHERE id = ? AND status = 'pending' AND next_attempt_at = ? AND attempts > 0",
+            (now, row_id, leased_until),
+        )
+        released += int(cur.rowcount)
+    return released
