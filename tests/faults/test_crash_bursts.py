@@ -86,7 +86,8 @@ def test_serve_sigkill_mid_burst_every_committed_change_gets_its_webhook(
     after a restart on the same database, every change whose call answered ErrorCode 0 has its
     webhook delivered once."""
     db = tmp_path / "chat.db"
-    flags = ("--callback-commands", AFTER_CREATE_GROUP)
+    # A short after-webhook timeout makes a short lease for the rows claimed at the kill.
+    flags = ("--callback-commands", AFTER_CREATE_GROUP, "--callback-after-timeout-ms", "500")
     with listening(tmp_path / "inbox.db") as listener, fake_app() as down:
         down.reply = Reply(status=503, body=b'{"ErrorInfo": "down"}')
         with serving(db, *flags, callback_url=down.url) as srv:
@@ -103,7 +104,7 @@ def test_serve_sigkill_mid_burst_every_committed_change_gets_its_webhook(
         assert down.hits, "the dispatcher was delivering (to a backend that refused) at the kill"
 
         with serving(db, *flags, callback_url=listener.url) as again:
-            # Rows the killed dispatcher had claimed come back when their lease ends (~12 s).
+            # Rows the killed dispatcher had claimed come back when their lease ends (~12.5 s).
             wait_until(lambda: committed <= set(inbox_group_ids(listener.db)), within=60)
             wait_until(lambda: all(r["status"] == "delivered" for r in outbox(again.db)), 30)
         stored = inbox_group_ids(listener.db)

@@ -2,7 +2,7 @@
 
 The server is killed right after a REST call returned OK; restarted on the same database it
 delivers the after-webhook: at once if the row was waiting for a retry, or when the lease of a
-row that was claimed (in flight) at the kill ends (after_timeout + 10 s).
+row that was claimed (in flight) at the kill ends (five after-webhook timeouts + 10 s).
 """
 
 from __future__ import annotations
@@ -17,12 +17,16 @@ from cli_support import ServeProcess, import_owner, timhooks_json
 from server_support import Rest, app_backend, hang
 
 from loopback import free_port, loopback_socket
+from timhooks.delivery.dispatcher import _LEASE_MARGIN, _PREFETCH
 from timhooks.protocol import events as ev
 
 pytestmark = pytest.mark.slow
 
 CREATED_OA = ev.AfterCreateOfficialAccount.command
-LEASE = 2.0 + 10.0  # default after-webhook timeout + the dispatcher's lease margin
+AFTER_TIMEOUT_MS = 500
+# A claim's lease: the longest after-webhook timeout for the claimed row's own attempt and for
+# each slot's worth queued ahead of it, plus a margin (timhooks/delivery/dispatcher.py).
+LEASE = AFTER_TIMEOUT_MS / 1000 * (_PREFETCH + 1) + _LEASE_MARGIN
 
 
 async def create_oa(served: ServeProcess) -> str:
@@ -41,7 +45,8 @@ async def test_webhook_in_flight_at_sigkill_is_delivered_after_restart(tmp_path:
     async with app_backend(tmp_path) as app:
         release = asyncio.Event()
         app.recorder.fail(CREATED_OA, hang(release))
-        first = ServeProcess(tmp_path, free_port(), db, app.url, name="first")
+        timeout = ("--callback-after-timeout-ms", str(AFTER_TIMEOUT_MS))
+        first = ServeProcess(tmp_path, free_port(), db, app.url, *timeout, name="first")
         try:
             await first.started()
             oa = await create_oa(first)
@@ -52,7 +57,7 @@ async def test_webhook_in_flight_at_sigkill_is_delivered_after_restart(tmp_path:
             first.close()
         assert in_flight.body["Official_Account"] == oa
 
-        second = ServeProcess(tmp_path, free_port(), db, app.url, name="second")
+        second = ServeProcess(tmp_path, free_port(), db, app.url, *timeout, name="second")
         try:
             await second.started()
             hits = await app.recorder.wait_for(CREATED_OA, 2, within=LEASE + 10)
