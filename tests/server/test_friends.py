@@ -478,7 +478,6 @@ async def test_prev_friend_add_switched_off_is_not_asked(tmp_path: Path) -> None
         assert results(answer) == {"b": 0}
         await st.recorder.wait_for(ev.FriendAdd.command)
         assert st.recorder.of(ev.PrevFriendAdd.command) == []
-        assert await st.before_records(ev.PrevFriendAdd.command, 0) == []
 
 
 async def test_blocking_drops_pending_requests(tmp_path: Path) -> None:

@@ -82,8 +82,10 @@ def codes(answer: dict[str, Any]) -> dict[str, int]:
 
 
 def test_only_allow_and_deny_are_documented() -> None:
-    """The catalog gives both commands ErrorCode 0 (with ResultItem) or a failure: no custom
-    caller-visible range, no discard, no rewrite."""
+    """Tencent's pages ("Before a Friend Is Added", https://trtc.io/document/43468, and "Before
+    a Friend Request Is Responded To", https://trtc.io/document/43467) give both commands
+    ErrorCode 0 (with ResultItem) or a failure: no custom caller-visible range, no discard, no
+    rewrite."""
     for s in SCENARIOS.values():
         spec = COMMANDS[s.command]
         assert spec.decisions == {DecisionKind.ALLOW, DecisionKind.DENY}

@@ -183,6 +183,11 @@ async def test_forbid_send_msg_mutes_and_lists(tmp_path: Path) -> None:
         for item in listed["MutedAccountList"]:
             assert before + 3600 <= item["MutedUntil"] <= int(time.time()) + 3600
             assert item["MutedUntil"] == await muted(st, group, item["Member_Account"])
+        # The English page's names for the same list.
+        assert listed["ShuttedUinList"] == [
+            {"Member_Account": m["Member_Account"], "ShuttedUntil": m["MutedUntil"]}
+            for m in listed["MutedAccountList"]
+        ]
         await st.rest.ok(
             GROUP,
             "forbid_send_msg",

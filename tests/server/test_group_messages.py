@@ -584,3 +584,22 @@ async def test_a_group_made_again_with_a_dismissed_groups_id_starts_without_hist
         assert (await st.rest.call(GROUP, "send_group_msg", {**_FROM_ADMIN, "GroupId": group}))[
             "MsgSeq"
         ] == 1
+
+
+async def test_a_muted_group_lets_only_its_owner_and_admins_send(tmp_path: Path) -> None:
+    """With ShutUpAllMember On, a member's send gets 10017 and sends the exception webhook; the
+    owner still sends; Off lets the member send again."""
+    async with stack(tmp_path) as st:
+        group = await with_group(st)
+        await st.rest.ok(
+            GROUP, "modify_group_base_info", {"GroupId": group, "ShutUpAllMember": "On"}
+        )
+        refused = await send(st, group)
+        assert refused["ErrorCode"] == 10017, refused
+        [failed] = await st.recorder.wait_for(FAILED)
+        assert (failed.body["From_Account"], failed.body["ErrorCode"]) == ("bob", 10017)
+        assert (await send(st, group, From_Account="amy"))["ErrorCode"] == 0
+        await st.rest.ok(
+            GROUP, "modify_group_base_info", {"GroupId": group, "ShutUpAllMember": "Off"}
+        )
+        assert (await send(st, group))["ErrorCode"] == 0

@@ -3,6 +3,7 @@ TEST_POSTGRES_URL; a fresh schema per test)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Iterator
@@ -93,3 +94,30 @@ async def test_messages_on_postgresql(tmp_path: Path, pg_url: str) -> None:
             ev.AfterRecallMsg,
         ):
             assert await backend.received(model.command)
+
+
+async def test_concurrent_recalls_of_one_message_recall_it_once(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """Recalls of one message racing on pooled PostgreSQL connections: one succeeds, the others
+    get 20023, and one C2C.CallbackAfterMsgWithDraw is sent."""
+    async with _served(tmp_path, pg_url) as (rest, backend):
+        await rest.import_users("amy", "bob")
+        body = {"From_Account": "amy", "To_Account": "bob", "MsgRandom": 1, "MsgBody": TEXT}
+        key = (await rest.ok("openim", "sendmsg", body))["MsgKey"]
+        recall = {"From_Account": "amy", "To_Account": "bob", "MsgKey": key}
+        answers = await asyncio.gather(
+            *(rest.call("openim", "admin_msgwithdraw", recall) for _ in range(4))
+        )
+        assert sorted(a["ErrorCode"] for a in answers) == [0, 20023, 20023, 20023], answers
+        # Every call has answered, so every webhook it queued is committed in the outbox.
+        import psycopg
+
+        with psycopg.connect(pg_url) as conn:
+            queued = conn.execute(
+                "SELECT count(*) FROM outbox WHERE command = %s",
+                (ev.C2CAfterMsgWithDraw.command,),
+            ).fetchone()
+        assert queued == (1,)
+        [withdrawn] = await backend.received(ev.C2CAfterMsgWithDraw.command)
+        assert withdrawn.msg_key == key  # type: ignore[attr-defined]

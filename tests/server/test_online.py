@@ -69,7 +69,8 @@ async def test_login_and_logout_send_state_change(token: str | None, tmp_path: P
 
 async def test_disconnect_leaves_phones_push_online(tmp_path: Path) -> None:
     """A lost connection sends Disconnect (LinkClose or TimeOut); an Android user stays
-    PushOnline, a Web user goes Offline."""
+    PushOnline, a Web user goes Offline; the phone's next login is the same device, not a
+    kick."""
     async with stack(tmp_path) as st:
         await act(st, "p", "login", "Android")
         await act(st, "w", "login", "Web")
@@ -90,6 +91,11 @@ async def test_disconnect_leaves_phones_push_online(tmp_path: Path) -> None:
             {"To_Account": "p", "Status": "PushOnline"},
             {"To_Account": "w", "Status": "Offline"},
         ]
+        # The phone comes back: the same device, so its Login kicks nobody.
+        await act(st, "p", "login", "Android")
+        back = st.recorder.of(STATE)[-1]
+        assert back.body["Info"]["Action"] == "Login"
+        assert "KickedDevice" not in back.body
 
 
 @pytest.mark.parametrize("token", [None, TOKEN])
@@ -154,6 +160,6 @@ async def test_second_login_on_a_platform_kicks_the_first_device(tmp_path: Path)
             KickedDevice=[{"Platform": "Android"}],
         )
         events = await st.received(STATE, 3)
-        kicked = [[d.platform for d in e.kicked_device or ()] for e in events]  # type: ignore[attr-defined]
+        kicked = [[d.platform for d in e.kicked_device] for e in events]  # type: ignore[attr-defined]
         assert sorted(kicked) == [[], [], ["Android"]]
         assert ["KickedDevice" in h.body for h in st.recorder.of(STATE)] == [False, False, True]

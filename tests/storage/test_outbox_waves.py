@@ -1,7 +1,7 @@
 """The dispatcher claims outbox rows in waves, ahead of its slots (timhooks/delivery/
 dispatcher.py, timhooks/workqueue/loop.py), on each backend. A stop gives the rows it claimed
-but never attempted back at once; a row whose lease ran out while it waited for a slot is left
-for a new claim, not sent."""
+but never attempted back at once; a row whose claim would end during its attempt is given back
+for a new claim, not sent under the old one."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import asyncio
 import time
 from typing import Any
 
+import pytest
 from test_server_store_contract import APP, queue_rows
 
-from timhooks.delivery.dispatcher import OutboxDispatcher, Route
+from timhooks.delivery.dispatcher import _LEASE_MARGIN, _PREFETCH, OutboxDispatcher, Route
 from timhooks.delivery.sender import WebhookSender, WebhookTarget
 from timhooks.server.store import ServerStore
 from timhooks.workqueue import NO_RETRY
@@ -20,7 +21,9 @@ ROWS = 100
 SLOTS = 4
 CLAIMED = SLOTS * 5  # the first wave: the slots, and four slots' worth queued behind them
 TIMEOUT = 2.0
-LEASE = TIMEOUT * 5 + 10.0  # what the dispatcher's claim takes (timhooks/delivery/dispatcher.py)
+MARGIN = _LEASE_MARGIN
+# The dispatcher's claim (timhooks/delivery/dispatcher.py).
+LEASE = TIMEOUT * (_PREFETCH + 1) + MARGIN
 OK = b'{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":""}'
 TARGET = WebhookTarget(APP, "http://127.0.0.1:9/cb", None)
 
@@ -74,6 +77,8 @@ def _dispatcher(store: ServerStore, transport: Held, clock: Any) -> OutboxDispat
 
 
 async def test_a_stop_gives_back_the_claimed_rows_never_attempted(db_url: str) -> None:
+    """Stopped while its slots are held, the dispatcher gives the rows queued behind them back
+    at once (due now, their claim uncounted) and keeps the held ones claimed."""
     store = ServerStore(db_url)
     await store.run(lambda conn: queue_rows(conn, ROWS))
     transport = Held(held=SLOTS, expected=SLOTS + 1)
@@ -99,20 +104,26 @@ async def test_a_stop_gives_back_the_claimed_rows_never_attempted(db_url: str) -
     assert sum(1 for r in rows if r[1] == 0 and r[2] == 1000.0) == ROWS - CLAIMED
 
 
-async def test_a_row_whose_lease_ran_out_in_the_queue_is_not_sent(db_url: str) -> None:
+# Seconds of claim left when the queued rows reach a slot: less than their attempt's timeout
+# and the margin (timhooks/delivery/dispatcher.py), whether or not the margin alone would do.
+@pytest.mark.parametrize("left", [1.0, TIMEOUT + MARGIN / 2 - 1])
+async def test_a_row_whose_lease_ends_too_soon_is_given_back_and_sent_once(
+    db_url: str, left: float
+) -> None:
+    """The rows queued behind the slots reach one when their claim has less left than an
+    attempt may take: they are given back, their claim uncounted, claimed again and sent;
+    every row is sent once and counts one attempt."""
     store = ServerStore(db_url)
     await store.run(lambda conn: queue_rows(conn, ROWS))
     start = time.time()
     now = [start]
-    transport = Held(held=SLOTS, expected=ROWS - (CLAIMED - SLOTS))
+    transport = Held(held=SLOTS, expected=ROWS)
     dispatcher = _dispatcher(store, transport, lambda: now[0])
     try:
         dispatcher.start()
         # The first wave is claimed, its first rows held.
         await asyncio.wait_for(transport.all_held.wait(), 30)
-        # The queued rows' claims (until start + LEASE) are about to end, not yet ended: they
-        # are neither sent nor claimed again; every other row is delivered once.
-        now[0] = start + LEASE - 1
+        now[0] = start + LEASE - left
         transport.go.set()
         await asyncio.wait_for(transport.seen.wait(), 30)
         await dispatcher.stop(grace=10)
@@ -120,11 +131,8 @@ async def test_a_row_whose_lease_ran_out_in_the_queue_is_not_sent(db_url: str) -
     finally:
         transport.go.set()
         await store.close()
-    assert transport.posts == ROWS - (CLAIMED - SLOTS)
-    assert sum(1 for status, _, _ in rows if status == "delivered") == transport.posts
-    left = [r for r in rows if r[0] == "pending"]
-    assert len(left) == CLAIMED - SLOTS
-    assert all(attempts == 1 for _, attempts, _ in left)
+    assert transport.posts == ROWS
+    assert [(status, attempts) for status, attempts, _ in rows] == [("delivered", 1)] * ROWS
 
 
 async def test_a_claim_takes_at_most_its_limit(db_url: str) -> None:

@@ -210,13 +210,19 @@ class OutboxDispatcher:
     async def _deliver(self, row: OutboxRow) -> None:
         route = self.routes(row.sdk_app_id)
         leased_until = row.next_attempt_at
-        if leased_until is not None and self.clock() + _LEASE_MARGIN / 2 > leased_until:
-            # Its claim ends too soon for an attempt (the queue of claimed rows waited longer
-            # than the lease allows for): another claimer may take it then, so it is left to be
-            # claimed again rather than sent twice.
+        # The attempt must end, with room to spare, before the claim does.
+        needed = (route.timeout if route is not None else 0.0) + _LEASE_MARGIN / 2
+        if leased_until is not None and self.clock() + needed > leased_until:
+            # Its claim would end during the attempt (the queue of claimed rows waited longer
+            # than the lease allows for, or the timeout grew since the claim): another claimer
+            # could take it meanwhile, so it is given back, its claim uncounted, rather than
+            # sent twice.
             log.warning(
-                "webhook %d (%s) left for a new claim: its lease ran out", row.id, row.command
+                "webhook %d (%s) given back for a new claim: its lease ends too soon",
+                row.id,
+                row.command,
             )
+            await self._release([row])
             return
         if route is None or route.target is None:
             now = self.clock()

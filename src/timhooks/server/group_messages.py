@@ -132,15 +132,21 @@ class GroupMessage:
 
 def check_sender(conn: Connection, call: Call, msg: GroupMessage, *, lock: bool = False) -> Row:
     """The group's row, if the message may be sent: 10010 when the group is gone, 10007 when
-    the sender is not a member, 10017 when muted."""
+    the sender is not a member, 10017 when muted, or when the whole group is muted
+    (ShutUpAllMember On) and the sender is neither its owner nor an admin."""
     group = group_row(conn, call.app_id, msg.group_id, lock=lock)
     if msg.need_member:
-        if role_of(conn, call.app_id, msg.group_id, msg.sender) is None:
+        role = role_of(conn, call.app_id, msg.group_id, msg.sender)
+        if role is None:
             raise RestError(
                 RestCode.NO_PERMISSION, f"{msg.sender!r} is not a member of {msg.group_id!r}"
             )
         if muted_until(conn, call.app_id, msg.group_id, msg.sender) > call.seconds:
             raise RestError(RestCode.SENDER_MUTED, f"{msg.sender!r} is muted in this group")
+        if group["shut_up_all"] and role not in ("Owner", "Admin"):
+            raise RestError(
+                RestCode.SENDER_MUTED, f"every member of {msg.group_id!r} is muted but admins"
+            )
     return group
 
 

@@ -225,6 +225,14 @@ async def forbid_send_msg(svc: ChatService, call: Call, body: ForbidSendMsg) -> 
 
 @commands.admin(GROUP_SERVICE, "get_group_muted_account", GroupRef)
 async def get_group_muted_account(svc: ChatService, call: Call, body: GroupRef) -> dict[str, Any]:
-    """The members muted now (``MutedAccountList``)."""
+    """The members muted now, under both pages' names: ``MutedAccountList`` with
+    ``MutedUntil`` (the mainland page) and ``ShuttedUinList`` with ``ShuttedUntil`` (the
+    English page)."""
     items = await svc.read(lambda c: muted_list(c, call, body.group_id))
-    return {"GroupId": body.group_id, "MutedAccountList": items}
+    return {
+        "GroupId": body.group_id,
+        "MutedAccountList": items,
+        "ShuttedUinList": [
+            {"Member_Account": i["Member_Account"], "ShuttedUntil": i["MutedUntil"]} for i in items
+        ],
+    }

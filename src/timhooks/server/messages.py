@@ -27,7 +27,7 @@ from msgspec import UNSET, UnsetType
 from timhooks.protocol import events as ev
 from timhooks.protocol.codes import RestCode
 from timhooks.protocol.errors import RestError
-from timhooks.server.accounts import imported
+from timhooks.server.accounts import imported, lock_accounts
 from timhooks.server.bodies import INT32, Body, NonEmpty
 from timhooks.server.calls import Call
 from timhooks.server.command import CommandTable
@@ -170,8 +170,9 @@ def unread_count(conn: Connection, app_id: int, user: str) -> int:
 
 
 def next_seq(conn: Connection, app_id: int, sender: str, recipient: str) -> int:
-    """A MsgSeq for a message that gives none: one past the conversation's last (so messages
-    of one second keep their order)."""
+    """A MsgSeq for a message that gives none: one past the conversation's last when it is
+    checked (so messages of one second keep their order; two sends at the same instant may
+    share one, and their MsgKeys still differ by MsgRandom)."""
     row = conn.execute(
         "SELECT MAX(msg_seq) FROM c2c_messages WHERE sdk_app_id = ?"
         " AND ((from_account = ? AND to_account = ?) OR (from_account = ? AND to_account = ?))",
@@ -199,6 +200,7 @@ def check_accounts(
 
 def send_tx(conn: Connection, call: Call, msg: C2CMessage, recipients: Sequence[str]) -> None:
     """Store a message to each recipient; queue C2C.CallbackAfterSendMsg (one recipient)."""
+    lock_accounts(conn, call.app_id, [msg.sender, *recipients])
     conn.executemany(
         "INSERT INTO c2c_messages (sdk_app_id, from_account, to_account, msg_seq, msg_random,"
         " msg_time, msg_key, body, cloud_custom_data, online_only, sender_sync, is_read)"
@@ -246,6 +248,7 @@ def withdraw_tx(
 ) -> None:
     """Recall a message: 20022 if there is none, 20023 if already recalled, 20016 if older than
     ``window`` seconds; queue C2C.CallbackAfterMsgWithDraw."""
+    lock_accounts(conn, call.app_id, [sender, recipient])  # the conversation's people
     row = conn.execute(
         "SELECT id, msg_time, recalled_at FROM c2c_messages WHERE sdk_app_id = ?"
         " AND from_account = ? AND to_account = ? AND msg_key = ?",
@@ -259,7 +262,12 @@ def withdraw_tx(
         raise RestError(
             RestCode.C2C_RECALL_TOO_LATE, f"message {key!r} is older than {window} seconds"
         )
-    conn.execute("UPDATE c2c_messages SET recalled_at = ? WHERE id = ?", (call.now, row["id"]))
+    recalled = conn.execute(
+        "UPDATE c2c_messages SET recalled_at = ? WHERE id = ? AND recalled_at IS NULL RETURNING id",
+        (call.now, row["id"]),
+    ).fetchone()
+    if recalled is None:  # recalled by a concurrent call since the read
+        raise RestError(RestCode.C2C_MSG_ALREADY_RECALLED, f"message {key!r} is already recalled")
     emit(
         conn,
         call,
@@ -274,6 +282,7 @@ def withdraw_tx(
 def read_tx(conn: Connection, call: Call, reader: str, peer: str, until: int) -> None:
     """Mark the peer's messages to the reader up to ``until`` read; queue
     C2C.CallbackAfterMsgReport."""
+    lock_accounts(conn, call.app_id, [reader, peer])
     conn.execute(
         "UPDATE c2c_messages SET is_read = 1 WHERE sdk_app_id = ? AND from_account = ?"
         " AND to_account = ? AND msg_time <= ? AND is_read = 0",

@@ -23,7 +23,7 @@ from timhooks.protocol import events as ev
 from timhooks.protocol.codes import RestCode
 from timhooks.protocol.errors import RestError
 from timhooks.protocol.query import Platform
-from timhooks.server.accounts import USER_ID_MAX, imported, require_account
+from timhooks.server.accounts import USER_ID_MAX, imported, lock_accounts, require_account
 from timhooks.server.bodies import Body, Empty, one_of
 from timhooks.server.calls import Call
 from timhooks.server.command import CommandTable
@@ -88,9 +88,11 @@ def _state_change(conn: Connection, call: Call, action: str, reason: str, **extr
 
 def login_tx(conn: Connection, call: Call) -> None:
     """The user is Online on the call's platform; queue StateChange Login (Register). A device
-    already logged in on that platform is logged out by it: ``KickedDevice`` names it."""
+    already logged in (Online) on that platform is logged out by it: ``KickedDevice`` names it;
+    a phone left PushOnline by a lost connection is the same device coming back."""
+    lock_accounts(conn, call.app_id, [call.operator])  # one state change of a user at a time
     before = conn.execute(
-        "SELECT 1 FROM online_state WHERE sdk_app_id = ? AND user_id = ? AND platform = ?",
+        "SELECT status FROM online_state WHERE sdk_app_id = ? AND user_id = ? AND platform = ?",
         (call.app_id, call.operator, call.platform),
     ).fetchone()
     conn.execute(
@@ -99,12 +101,17 @@ def login_tx(conn: Connection, call: Call) -> None:
         " status = excluded.status, updated_at = excluded.updated_at",
         (call.app_id, call.operator, call.platform, ONLINE, call.now),
     )
-    kicked = None if before is None else (ev.KickedDevice(platform=call.platform),)
+    kicked = (
+        (ev.KickedDevice(platform=call.platform),)
+        if before is not None and before[0] == ONLINE
+        else ()
+    )
     _state_change(conn, call, "Login", "Register", kicked_device=kicked)
 
 
 def logout_tx(conn: Connection, call: Call) -> None:
     """The user logged out on the call's platform; queue StateChange Logout (Unregister)."""
+    lock_accounts(conn, call.app_id, [call.operator])
     conn.execute(
         "DELETE FROM online_state WHERE sdk_app_id = ? AND user_id = ? AND platform = ?",
         (call.app_id, call.operator, call.platform),
@@ -114,6 +121,7 @@ def logout_tx(conn: Connection, call: Call) -> None:
 
 def disconnect_tx(conn: Connection, call: Call, reason: str) -> None:
     """The connection on the call's platform is gone; queue StateChange Disconnect."""
+    lock_accounts(conn, call.app_id, [call.operator])
     if call.platform in _PUSHED:
         conn.execute(
             "UPDATE online_state SET status = ?, updated_at = ? WHERE sdk_app_id = ? AND"
@@ -132,16 +140,14 @@ def kick_tx(conn: Connection, call: Call, user: str) -> None:
     """Log ``user`` out everywhere: one StateChange Logout (Unregister) per platform the user
     was on, with that platform as OptPlatform."""
     require_account(conn, call.app_id, user, RestCode.ACCOUNT_NOT_IMPORTED)
-    platforms = [
+    lock_accounts(conn, call.app_id, [user])
+    # The platforms this statement logged out, and only those, get their Logout.
+    platforms = sorted(
         r[0]
         for r in conn.execute(
-            "SELECT platform FROM online_state WHERE sdk_app_id = ? AND user_id = ?"
-            " ORDER BY platform",
+            "DELETE FROM online_state WHERE sdk_app_id = ? AND user_id = ? RETURNING platform",
             (call.app_id, user),
-        )
-    ]
-    conn.execute(
-        "DELETE FROM online_state WHERE sdk_app_id = ? AND user_id = ?", (call.app_id, user)
+        ).fetchall()
     )
     for platform in platforms:
         on = dataclasses.replace(call, operator=user, platform=platform)

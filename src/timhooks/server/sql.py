@@ -9,7 +9,9 @@ transaction that changes an Official Account or a group, or rows under it (subsc
 messages, members, applications), first locks that one account's or group's row (``lock=True``),
 and only then reads and changes the rows under it; no transaction locks two of them. Writers of
 the same account or group thus queue on its row, and rows under it are never locked before it.
-Accounts are written in UserID order and outbox rows in id order (``timhooks.server.outbox``);
+Accounts are written in UserID order: what changes rows between users (one-to-one messages,
+friendships, blocklists, profiles, online state) first locks the accounts involved in that order
+(``accounts.lock_accounts``). Outbox rows are written in id order (``timhooks.server.outbox``);
 new outbox rows lock nothing another transaction waits for. With every transaction taking its
 locks in this one order, no two can wait for each other.
 

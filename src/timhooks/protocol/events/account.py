@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from timhooks.protocol.events.base import Event, Model
@@ -44,11 +46,16 @@ class StateChange(Event, frozen=True, kw_only=True):
 
     command = "State.StateChange"
     info: StateInfo = msgspec.field(name="Info", default_factory=StateInfo)
-    # Absent (None) unless a Login logged other devices out.
-    kicked_device: tuple[KickedDevice, ...] | None = msgspec.field(
-        name="KickedDevice", default=None
-    )
+    # Empty unless a Login logged other devices out; an empty list is left off the wire.
+    kicked_device: tuple[KickedDevice, ...] = msgspec.field(name="KickedDevice", default=())
     custom_status: str | None = msgspec.field(name="CustomStatus", default=None)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The body, with ``KickedDevice`` only when a device was logged out."""
+        data = super().to_wire()
+        if not self.kicked_device:
+            data.pop("KickedDevice", None)
+        return data
 
 
 class ProfileItem(Model, frozen=True, kw_only=True):
