@@ -16,18 +16,20 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from bisect import bisect_left
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
-    Histogram,
     disable_created_metrics,
 )
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.utils import floatToGoString
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -62,6 +64,8 @@ OTHER = "other"
 # most for a before-webhook (Webhook Overview); the last buckets catch the slow after-webhooks.
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
 
+_LE = (*map(floatToGoString, _LATENCY_BUCKETS), "+Inf")  # the ``le`` labels, as Histogram writes
+
 Refresh = Callable[[], Awaitable[None]]
 """Reads what a scrape shows from the database and sets the gauges."""
 
@@ -82,6 +86,51 @@ def decision_label(decision: Decision) -> str:
 def known_command(command: str) -> str:
     """``command`` when it is a CallbackCommand timhooks knows, else ``other``."""
     return command if command in COMMANDS else OTHER
+
+
+class _WebhookTally:
+    """Webhook attempts by command and outcome, and their latency by command: plain counts the
+    sender's event loop adds to without prometheus_client's lock per sample (measured in
+    bench/RESULTS.md, scenario m), exported when scraped as ``timhooks_webhooks_sent`` and
+    ``timhooks_webhook_duration_seconds`` (a prometheus_client collector)."""
+
+    def __init__(self) -> None:
+        self.sent: dict[tuple[str, str], int] = {}
+        # Per command: a count per bucket (``+Inf`` last), then the sum of the seconds.
+        self.latency: dict[str, list[float]] = {}
+
+    def add(self, command: str, outcome: str, seconds: float) -> None:
+        """Count one attempt of ``command`` with its ``outcome`` and latency."""
+        key = (command, outcome)
+        self.sent[key] = self.sent.get(key, 0) + 1
+        row = self.latency.get(command)
+        if row is None:
+            row = self.latency[command] = [0.0] * (len(_LATENCY_BUCKETS) + 2)
+        row[bisect_left(_LATENCY_BUCKETS, seconds)] += 1
+        row[-1] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        """The two metrics as they stand (``list`` copies each table in one step)."""
+        sent = CounterMetricFamily(
+            "timhooks_webhooks_sent",
+            "Webhook attempts, by CallbackCommand and outcome (delivered, failed, gave_up)",
+            labels=["command", "outcome"],
+        )
+        for (command, outcome), count in sorted(list(self.sent.items())):
+            sent.add_metric([command, outcome], count)
+        yield sent
+        duration = HistogramMetricFamily(
+            "timhooks_webhook_duration_seconds",
+            "Time from sending a webhook to its answer (or failure), by CallbackCommand",
+            labels=["command"],
+        )
+        for command, row in sorted(list(self.latency.items())):
+            counts, total, buckets = list(row), 0.0, []
+            for le, in_bucket in zip(_LE, counts[:-1], strict=True):
+                total += in_bucket
+                buckets.append((le, total))
+            duration.add_metric([command], buckets, sum_value=counts[-1])
+        yield duration
 
 
 class _Metrics:
@@ -118,19 +167,8 @@ class ServerMetrics(_Metrics):
             ["command", "error_code"],
             registry=r,
         )
-        self.webhooks_sent = Counter(
-            "timhooks_webhooks_sent",
-            "Webhook attempts, by CallbackCommand and outcome (delivered, failed, gave_up)",
-            ["command", "outcome"],
-            registry=r,
-        )
-        self.webhook_duration = Histogram(
-            "timhooks_webhook_duration_seconds",
-            "Time from sending a webhook to its answer (or failure), by CallbackCommand",
-            ["command"],
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
-        )
+        self.webhooks = _WebhookTally()
+        r.register(self.webhooks)
         self.before_decisions = Counter(
             "timhooks_before_webhook_decisions",
             "Before-webhook answers, by CallbackCommand and decision (allow, deny, custom_code,"
@@ -155,8 +193,6 @@ class ServerMetrics(_Metrics):
             "Age of the oldest after-webhook waiting for delivery (0: none waits)",
             registry=r,
         )
-        self._sent: dict[tuple[str, str], Any] = {}
-        self._durations: dict[str, Any] = {}
 
     def rest_call(self, command: str, error_code: int) -> None:
         """Count one REST call (``command``: ``service/command``, or ``other``)."""
@@ -164,15 +200,7 @@ class ServerMetrics(_Metrics):
 
     def webhook_sent(self, command: str, outcome: str, seconds: float) -> None:
         """Count one webhook attempt and its latency."""
-        command = known_command(command)
-        counter = self._sent.get((command, outcome))
-        if counter is None:
-            counter = self._sent[command, outcome] = self.webhooks_sent.labels(command, outcome)
-        counter.inc()
-        histogram = self._durations.get(command)
-        if histogram is None:
-            histogram = self._durations[command] = self.webhook_duration.labels(command)
-        histogram.observe(seconds)
+        self.webhooks.add(known_command(command), outcome, seconds)
 
     def before_decision(self, command: str, decision: str, policy: str | None = None) -> None:
         """Count a before-webhook's decision; ``policy`` when the failure policy decided."""
