@@ -2,7 +2,7 @@
 
 A change of role or name card sends AfterMemberFieldChanged ("Callback After Group Member
 Profile Changed", https://tencentcloud.com/document/product/1047/60393); muting sends nothing
-and is what ``group_members.muted_until`` reads.
+and is what ``group_members.membership`` reads.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from server_support import ADMIN, APP, GROUP, Clock, Stack, members, stack
 
 from timhooks.protocol import events as ev
-from timhooks.server.group_members import muted_until
+from timhooks.server.group_members import membership
 
 
 async def group_with(st: Stack, type_: str, *others: str) -> str:
@@ -22,7 +22,8 @@ async def group_with(st: Stack, type_: str, *others: str) -> str:
 
 
 async def muted(st: Stack, group: str, user: str) -> int:
-    return await st.server.store.read(lambda c: muted_until(c, APP, group, user))
+    found = await st.server.store.read(lambda c: membership(c, APP, group, user))
+    return 0 if found is None else found.muted_until
 
 
 def member_info(group: str, user: str, **fields: object) -> dict[str, object]:
@@ -72,7 +73,7 @@ async def test_role_change_sends_member_field_changed(tmp_path: Path) -> None:
 
 async def test_other_member_fields_send_nothing(tmp_path: Path) -> None:
     """MsgFlag, AppMemberDefinedData and ShutUpTime change no reported field; the mute is
-    what muted_until reads, and ShutUpTime 0 lifts it."""
+    what membership reads, and ShutUpTime 0 lifts it."""
     async with stack(tmp_path) as st:
         group = await group_with(st, "Public", "amy")
         before = int(time.time())

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -42,7 +42,7 @@ from timhooks.server.service import ChatService
 from timhooks.server.sql import Row, app_rows, lock_row, placeholders
 from timhooks.storage.engine import Connection
 
-__all__ = ["commands", "join_tx", "leave_tx", "members_of", "muted_until"]
+__all__ = ["Membership", "commands", "join_tx", "leave_tx", "members_of", "membership"]
 
 commands = CommandTable(bad_param=RestCode.BAD_PARAM)
 
@@ -283,18 +283,23 @@ def member_page(
     return items, int(row["member_num"])
 
 
-def muted_until(conn: Connection, app_id: int, group_id: str, user: str) -> int:
-    """When the member's mute ends (Unix seconds; 0 or a past time: not muted).
+class Membership(NamedTuple):
+    """A member's role (Owner, Admin, Member) and when their mute ends (Unix seconds; 0 or a
+    past time: not muted; ``forbid_send_msg`` sets it)."""
 
-    ``forbid_send_msg`` sets it; a muted member's group messages fail
-    (Group.CallbackSendMsgException).
-    """
+    role: str
+    muted_until: int
+
+
+def membership(conn: Connection, app_id: int, group_id: str, user: str) -> Membership | None:
+    """The user's membership of the group, or None: one read for what a group send checks
+    (a muted member's messages fail, Group.CallbackSendMsgException)."""
     row = conn.execute(
-        "SELECT shut_up_until FROM group_members"
+        "SELECT role, shut_up_until FROM group_members"
         " WHERE sdk_app_id = ? AND group_id = ? AND user_id = ?",
         (app_id, group_id, user),
     ).fetchone()
-    return 0 if row is None else int(row[0])
+    return None if row is None else Membership(str(row[0]), int(row[1]))
 
 
 def require_role(conn: Connection, call: Call, group_id: str, roles: tuple[str, ...]) -> str:

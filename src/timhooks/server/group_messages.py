@@ -27,7 +27,7 @@ from timhooks.protocol.errors import RestError
 from timhooks.server.bodies import Body, NonEmpty, one_of
 from timhooks.server.calls import Call
 from timhooks.server.command import CommandTable
-from timhooks.server.group_members import muted_until
+from timhooks.server.group_members import membership
 from timhooks.server.groups import GROUP_SERVICE, group_key, group_row, role_of
 from timhooks.server.messaging import (
     Forbid,
@@ -136,14 +136,14 @@ def check_sender(conn: Connection, call: Call, msg: GroupMessage, *, lock: bool 
     (ShutUpAllMember On) and the sender is neither its owner nor an admin."""
     group = group_row(conn, call.app_id, msg.group_id, lock=lock)
     if msg.need_member:
-        role = role_of(conn, call.app_id, msg.group_id, msg.sender)
-        if role is None:
+        member = membership(conn, call.app_id, msg.group_id, msg.sender)
+        if member is None:
             raise RestError(
                 RestCode.NO_PERMISSION, f"{msg.sender!r} is not a member of {msg.group_id!r}"
             )
-        if muted_until(conn, call.app_id, msg.group_id, msg.sender) > call.seconds:
+        if member.muted_until > call.seconds:
             raise RestError(RestCode.SENDER_MUTED, f"{msg.sender!r} is muted in this group")
-        if group["shut_up_all"] and role not in ("Owner", "Admin"):
+        if group["shut_up_all"] and member.role not in ("Owner", "Admin"):
             raise RestError(
                 RestCode.SENDER_MUTED, f"every member of {msg.group_id!r} is muted but admins"
             )

@@ -7,7 +7,7 @@ sends AfterMemberFieldChanged ("Callback After Group Member Profile Changed",
 https://tencentcloud.com/document/product/1047/60393); the other fields and muting send nothing.
 An AVChatRoom keeps no member profiles and a Private (Work) group has neither admins nor muting:
 10007. ``group_members.shut_up_until`` is when a mute ends (Unix seconds, 0: not muted), read by
-``group_members.muted_until``.
+``group_members.membership``.
 """
 
 from __future__ import annotations
