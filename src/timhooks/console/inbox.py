@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from timhooks.console.forms import Filters, Form, path_id
 from timhooks.console.rejections import LABELS, RejectionLog
 from timhooks.console.web import PAGE_SIZE, Console
-from timhooks.protocol.errors import ConfigError, StorageError
+from timhooks.protocol.errors import ConfigError
 from timhooks.receiver.core import Receiver
 from timhooks.receiver.observe import Cause
 from timhooks.storage import InboxEntry, InboxStatus
@@ -57,43 +57,15 @@ def inbox_console(
         entries = await inbox.list(where=filters.log, limit=PAGE_SIZE)
         return [{"entry": e, "summary": _summary(e)} for e in entries]
 
-    async def counts() -> dict[str, int]:
+    async def counts() -> dict[str, Any]:
+        """The listing's ``counts``: entries by status, when the inbox can count them."""
         found = getattr(inbox, "status_counts", None)
         if found is None:
-            return {}
-        return {status.value: n for status, n in (await found()).items()}
+            return {"counts": {}}
+        return {"counts": {status.value: n for status, n in (await found()).items()}}
 
     async def home(request: Request) -> Response:
         return RedirectResponse("/console/inbox", status_code=303)
-
-    async def listing(request: Request) -> Response:
-        filters = Filters.read(request.query_params, _STATUSES)
-        try:
-            found = await rows(filters)
-            problem = None
-        except StorageError as exc:
-            found, problem = [], f"The inbox could not be read: {exc}"
-        live = filters.log.before_id is None
-        return console.render(
-            request,
-            "inbox.html",
-            filters=filters,
-            statuses=_STATUSES,
-            rows=found,
-            counts=await counts() if problem is None else {},
-            problem=problem,
-            older=filters.query(before=found[-1]["entry"].id) if len(found) == PAGE_SIZE else None,
-            newest=filters.query(before=None) if not live else None,
-            stream=f"/console/inbox/stream?{filters.query()}" if live else None,
-        )
-
-    async def stream(request: Request) -> Response:
-        filters = Filters.read(request.query_params, _STATUSES)
-
-        async def render() -> str:
-            return console.fragment("inbox_rows.html", rows=await rows(filters))
-
-        return console.stream(request, render)
 
     async def entry_page(request: Request) -> Response:
         entry = await _entry(request)
@@ -152,8 +124,17 @@ def inbox_console(
         return None if entry_id is None else await inbox.get(entry_id)
 
     console.page("/", home)
-    console.page("/inbox", listing)
-    console.page("/inbox/stream", stream)
+    console.log_pages(
+        "/inbox",
+        template="inbox.html",
+        rows_template="inbox_rows.html",
+        statuses=_STATUSES,
+        rows=rows,
+        row_id=lambda row: row["entry"].id,
+        unreadable="The inbox could not be read",
+        extra=counts,
+        empty_extra={"counts": {}},
+    )
     console.page("/inbox/{id}", entry_page)
     console.post("/inbox/replay", replay_many)
     console.post("/inbox/{id}/replay", replay_one)

@@ -122,33 +122,6 @@ def server_console(
     async def home(request: Request) -> Response:
         return RedirectResponse("/console/deliveries", status_code=303)
 
-    async def deliveries(request: Request) -> Response:
-        filters = Filters.read(request.query_params, _STATUSES)
-        try:
-            found, problem = await rows(filters), None
-        except StorageError as exc:
-            found, problem = [], f"The database could not be read: {exc}"
-        live = filters.log.before_id is None
-        return console.render(
-            request,
-            "deliveries.html",
-            filters=filters,
-            statuses=_STATUSES,
-            rows=found,
-            problem=problem,
-            older=filters.query(before=found[-1]["d"].id) if len(found) == PAGE_SIZE else None,
-            newest=filters.query(before=None) if not live else None,
-            stream=f"/console/deliveries/stream?{filters.query()}" if live else None,
-        )
-
-    async def stream(request: Request) -> Response:
-        filters = Filters.read(request.query_params, _STATUSES)
-
-        async def render() -> str:
-            return console.fragment("delivery_rows.html", rows=await rows(filters))
-
-        return console.stream(request, render)
-
     async def delivery(request: Request) -> Response:
         delivery_id = path_id(request)
         found = None if delivery_id is None else await store.delivery(delivery_id)
@@ -323,8 +296,15 @@ def server_console(
         return console.render(request, "group.html", app_id=app_id, **found)
 
     console.page("/", home)
-    console.page("/deliveries", deliveries)
-    console.page("/deliveries/stream", stream)
+    console.log_pages(
+        "/deliveries",
+        template="deliveries.html",
+        rows_template="delivery_rows.html",
+        statuses=_STATUSES,
+        rows=rows,
+        row_id=lambda row: row["d"].id,
+        unreadable="The database could not be read",
+    )
     console.page("/deliveries/{id}", delivery)
     console.post("/deliveries/replay", replay_many)
     console.post("/deliveries/{id}/replay", replay_one)

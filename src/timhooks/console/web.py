@@ -25,7 +25,7 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -41,6 +41,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from timhooks.console.forms import Filters, Form, Replayable
+from timhooks.protocol.errors import StorageError
 from timhooks.request_body import BodyError, read_body
 
 __all__ = [
@@ -219,6 +220,58 @@ class Console:
     def fragment(self, template: str, **context: Any) -> str:
         """A piece of HTML from ``template`` (live updates send these)."""
         return self.templates.get_template(template).render(**context)
+
+    def log_pages(
+        self,
+        path: str,
+        *,
+        template: str,
+        rows_template: str,
+        statuses: Sequence[str],
+        rows: Callable[[Filters], Awaitable[list[dict[str, Any]]]],
+        row_id: Callable[[dict[str, Any]], int],
+        unreadable: str,
+        extra: Callable[[], Awaitable[dict[str, Any]]] | None = None,
+        empty_extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        """A log's listing at ``path`` and its live rows at ``path/stream``: the filters, a
+        page of ``rows``, links to older rows (by ``row_id``) and back to the newest, and
+        ``unreadable`` with the reason when the database cannot be read. ``extra`` adds to the
+        page's context when the rows were read, ``empty_extra`` when they were not."""
+
+        async def listing(request: Request) -> Response:
+            filters = Filters.read(request.query_params, statuses)
+            try:
+                found, problem = await rows(filters), None
+            except StorageError as exc:
+                found, problem = [], f"{unreadable}: {exc}"
+            live = filters.log.before_id is None
+            more = dict(empty_extra or {})
+            if problem is None and extra is not None:
+                more = await extra()
+            return self.render(
+                request,
+                template,
+                filters=filters,
+                statuses=statuses,
+                rows=found,
+                problem=problem,
+                older=filters.query(before=row_id(found[-1])) if len(found) == PAGE_SIZE else None,
+                newest=filters.query(before=None) if not live else None,
+                stream=f"/console{path}/stream?{filters.query()}" if live else None,
+                **more,
+            )
+
+        async def stream(request: Request) -> Response:
+            filters = Filters.read(request.query_params, statuses)
+
+            async def render() -> str:
+                return self.fragment(rows_template, rows=await rows(filters))
+
+            return self.stream(request, render)
+
+        self.page(path, listing)
+        self.page(f"{path}/stream", stream)
 
     async def bulk_replay(
         self,
