@@ -92,8 +92,11 @@ def rest_call(
     return item
 
 
-def subscriber_calls(path: Path, oa: str, sig: str, calls: int, start: int = 0) -> Path:
-    """``calls`` add_subscriber calls of 100 new pool users each to Official Account ``oa``."""
+def subscriber_calls(
+    path: Path, oa: str, sig: str, calls: int, start: int = 0, *, per_call: int = 100
+) -> Path:
+    """``calls`` add_subscriber calls of ``per_call`` new pool users each (from pool user
+    ``start`` on) to Official Account ``oa``."""
     return write_lines(
         path,
         (
@@ -103,8 +106,29 @@ def subscriber_calls(path: Path, oa: str, sig: str, calls: int, start: int = 0) 
                 {
                     "Official_Account": oa,
                     "SubscriberList": [
-                        {"Subscriber_Account": pool_user(start + k * 100 + i)} for i in range(100)
+                        {"Subscriber_Account": pool_user(start + k * per_call + i)}
+                        for i in range(per_call)
                     ],
+                },
+            )
+            for k in range(calls)
+        ),
+    )
+
+
+def group_calls(path: Path, sig: str, calls: int, start: int = 0) -> Path:
+    """``calls`` create_group calls, each a Public group owned by a new pool user (from pool
+    user ``start`` on), its ID chosen by the server."""
+    return write_lines(
+        path,
+        (
+            rest_call(
+                "group_open_http_svc/create_group",
+                sig,
+                {
+                    "Type": "Public",
+                    "Name": f"bench {start + k}",
+                    "Owner_Account": pool_user(start + k),
                 },
             )
             for k in range(calls)

@@ -20,6 +20,7 @@ class Settings:
     yardstick_cap: float = 5.0  # seconds of the (slow) httpx yardstick
     rest_calls: int = 200  # calls per add_subscriber / add_group_member batch
     rest_connections: int = 8
+    change_calls: int = 10_000  # calls per batch of one-change REST calls (r)
     oa_size: int = 100_000
     group_size: int = 5_000
     group_max: int = 6_000
@@ -44,6 +45,7 @@ class Settings:
             drain_cap=1.5,
             yardstick_cap=1.0,
             rest_calls=10,
+            change_calls=100,
             oa_size=10_000,
             create_calls=30,
             memory_events=400,

@@ -388,6 +388,12 @@ def group_members(path: Path, group: str) -> tuple[int, int]:
     return num, rows
 
 
+def group_count(path: Path) -> int:
+    """How many groups the server database holds."""
+    with _open(path) as db:
+        return db.scalar("SELECT COUNT(*) FROM groups")
+
+
 _COUNTERS = (
     "SELECT o.oa_id, o.subscriber_num, (SELECT COUNT(*) FROM subscribers s"
     " WHERE s.sdk_app_id = o.sdk_app_id AND s.oa_id = o.oa_id) FROM official_accounts o",

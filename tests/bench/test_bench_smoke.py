@@ -24,12 +24,12 @@ from benchlib import method, tables  # noqa: E402
 from benchlib.profiles import markdown, summarize  # noqa: E402
 from benchlib.scenarios import SCENARIOS  # noqa: E402
 
-KEYS = "abcdefgms"
+KEYS = "abcdefgmrs"
 PG_URL = os.environ.get("TEST_POSTGRES_URL")
 
 
 # The scenarios in three quick runs that xdist runs side by side; together, every scenario.
-SHARDS = ("abcd", "efg", "ms")
+SHARDS = ("abcd", "efg", "mrs")
 
 
 def test_the_shards_hold_every_scenario_once() -> None:

@@ -14,6 +14,7 @@ from timhooks.protocol.errors import StorageError
 from timhooks.server.accounts import import_accounts_tx
 from timhooks.server.calls import Call
 from timhooks.server.config import CallbackConfig
+from timhooks.server.groups import OWNED_GROUPS
 from timhooks.server.official_accounts import CreateOfficialAccount, create_oa_tx
 from timhooks.server.schema import SERVER_MIGRATIONS
 from timhooks.server.store import App, DeliveryStatus, ServerStore
@@ -147,6 +148,31 @@ async def test_old_schema_is_upgraded_without_loss(db_url: str) -> None:
         assert await store.pending_count() == 5
         users = await store.run(lambda c: c.execute("SELECT user_id FROM accounts").fetchall())
         assert [u[0] for u in users] == ["penn"]
+    finally:
+        await store.close()
+
+
+async def test_an_owners_group_count_reads_an_index(db_url: str) -> None:
+    """CreateGroupNum (create_group's count of the owner's groups) is read through an index,
+    not a scan of every group, so create_group costs the same with many groups."""
+    store = ServerStore(db_url)
+    try:
+        if db_url.startswith("postgresql"):
+
+            def plan(conn: Any) -> str:
+                conn.execute("SET LOCAL enable_seqscan = off")
+                rows = conn.execute("EXPLAIN " + OWNED_GROUPS, (APP, "owner", "Public")).fetchall()
+                return " ".join(r[0] for r in rows)
+        else:
+
+            def plan(conn: Any) -> str:
+                rows = conn.execute(
+                    "EXPLAIN QUERY PLAN " + OWNED_GROUPS, (APP, "owner", "Public")
+                ).fetchall()
+                return " ".join(r[-1] for r in rows)
+
+        text = await store.run(plan)
+        assert "groups_owner" in text, text
     finally:
         await store.close()
 

@@ -23,6 +23,7 @@ from benchlib.scenarios.receiver import (
     receiver_throughput,
 )
 from benchlib.scenarios.rest import profile_rest, rest_scaling
+from benchlib.scenarios.rest_changes import rest_changes
 from benchlib.scenarios.sendmsg import sendmsg_throughput
 
 SCENARIOS: dict[str, Callable[[Bench], Section]] = {
@@ -34,6 +35,7 @@ SCENARIOS: dict[str, Callable[[Bench], Section]] = {
     "f": memory,
     "g": mixed_contention,
     "m": metrics_cost,
+    "r": rest_changes,
     "s": sendmsg_throughput,
 }
 

@@ -253,4 +253,9 @@ SERVER_MIGRATIONS = (
         "friends, friend requests, blocklists, profile fields, online state per platform",
         (*SOCIAL_TABLES,),
     ),
+    Migration(
+        8,
+        "groups by owner and type (CreateGroupNum of BeforeCreateGroup)",
+        ("CREATE INDEX IF NOT EXISTS groups_owner ON groups (sdk_app_id, owner, type)",),
+    ),
 )
