@@ -54,7 +54,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--pg",
         default=os.environ.get("TEST_POSTGRES_URL"),
-        help="a PostgreSQL database for scenario g (default: $TEST_POSTGRES_URL); each run "
+        help="a PostgreSQL database for scenarios c and g (default: $TEST_POSTGRES_URL); each run "
         "uses a fresh schema in it",
     )
     parser.add_argument("--out", type=Path, default=BENCH / "RESULTS.md", help="report path")

@@ -57,15 +57,22 @@ class Bench:
 
     def bare(self) -> Proc:
         """bench/bare_app.py under uvicorn with the options ``timhooks listen`` uses."""
+        return self._uvicorn("bare", "bare_app:app")
+
+    def durable(self, db: Path) -> Proc:
+        """bench/durable_app.py, committing each body to ``db``, under uvicorn as ``bare``."""
+        return self._uvicorn("durable", "durable_app:app", env={"TIMHOOKS_BENCH_DB": str(db)})
+
+    def _uvicorn(self, name: str, app: str, env: dict[str, str] | None = None) -> Proc:
         port = free_port()
-        argv = [PYTHON, "-m", "uvicorn", "bare_app:app", "--app-dir", str(BENCH)]
+        argv = [PYTHON, "-m", "uvicorn", app, "--app-dir", str(BENCH)]
         argv += ["--host", HOST, "--port", str(port), "--log-level", "warning"]
         argv += ["--no-access-log", "--lifespan", "on", "--ws", "none"]
         # The HTTP protocol with the connection limits timhooks serves with, and its idle
         # keep-alive time (src/timhooks/hosting.py).
         argv += ["--http", "timhooks.hosting:LimitedHttpProtocol"]
         argv += ["--timeout-keep-alive", f"{DEFAULT_KEEP_ALIVE:g}"]
-        return self.procs.start("bare", argv, port=port)
+        return self.procs.start(name, argv, port=port, env=env)
 
     def serve(
         self,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -117,9 +118,11 @@ class Procs:
         stdout: Path | None = None,
         timeout: float = 30.0,
         settle: float = 1.0,
+        env: dict[str, str] | None = None,
     ) -> Proc:
-        """Start ``argv`` and wait until it accepts connections on ``port``; with no port (a
-        worker), wait ``settle`` seconds and check that it still runs."""
+        """Start ``argv`` (``env``: added to the environment) and wait until it accepts
+        connections on ``port``; with no port (a worker), wait ``settle`` seconds and check that
+        it still runs."""
         log = self.workdir / f"{name}-{port or 'worker'}.log"
         out: IO[bytes] | int
         with open(log, "wb") as err:
@@ -133,6 +136,7 @@ class Procs:
                     start_new_session=True,
                     preexec_fn=_die_with_parent,  # the harness starts no threads
                     cwd=self.workdir,
+                    env={**os.environ, **env} if env else None,
                 )
             finally:
                 if not isinstance(out, int):

@@ -31,7 +31,7 @@ class Settings:
     profile_seconds: float = 8.0
     contention_seconds: float = 15.0  # measured seconds of mixed adds and removes (g)
     contention_clients: int = 32
-    pg_url: str | None = None  # a PostgreSQL database for g's PostgreSQL configurations
+    pg_url: str | None = None  # a PostgreSQL database for c's workers and g's configurations
 
     @classmethod
     def quick_run(cls) -> Settings:

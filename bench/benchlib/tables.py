@@ -327,7 +327,7 @@ def before_webhooks(path: Path, command: str) -> int:
         )
 
 
-def delivery_stats(path: Path) -> dict[str, Any]:
+def delivery_stats(path: str | Path) -> dict[str, Any]:
     """Rate and latency of the after-webhook attempts a server recorded (read after it stopped).
 
     The rate counts successful attempts between the start of the first attempt and the end of
@@ -336,7 +336,7 @@ def delivery_stats(path: Path) -> dict[str, Any]:
     with _open(path) as db:
         first, last, attempts, ok, busy = db.rows(
             "SELECT MIN(a.at), MAX(a.at + a.latency_ms / 1000.0), COUNT(*),"
-            " SUM(a.error IS NULL), SUM(a.latency_ms) / 1000.0"
+            " SUM(CASE WHEN a.error IS NULL THEN 1 ELSE 0 END), SUM(a.latency_ms) / 1000.0"
             " FROM attempts a JOIN outbox o ON o.id = a.outbox_id WHERE o.phase = 'after'"
         )[0]
         lat = sorted(
