@@ -185,7 +185,8 @@ class _Connection(asyncio.Protocol):
             # Closed by the peer between connecting and this request: nothing was written.
             raise HttpError("the server closed the connection without answering")
         self._reset()
-        self._parser = httptools.HttpResponseParser(self)
+        # The parser goes on from the last answer: a connection is used again only after a
+        # complete, clean one (``reusable``), where llhttp waits for the next message.
         self._waiter = asyncio.get_running_loop().create_future()
         transport.write(request)
         try:

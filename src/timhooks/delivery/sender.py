@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from timhooks.delivery.addresses import is_public_address
 from timhooks.delivery.http import HttpPool, HttpTransport
 from timhooks.protocol.commands import COMMANDS, CommandSpec
-from timhooks.protocol.decisions import Decision
+from timhooks.protocol.decisions import ACK_BODY, Decision
 from timhooks.protocol.errors import DeliveryError, MalformedResponse
 from timhooks.protocol.events import AfterGroupFull
 from timhooks.protocol.query import build_query
@@ -162,8 +162,11 @@ class WebhookSender:
             error = str(exc)
         if error is None and status != 200:
             error = f"HTTP status {status}, not 200"
-        if error is None and answer is not None:
-            reader = spec if spec is not None and spec.is_before else _AFTER_SPEC
+        before = spec is not None and spec.is_before
+        # An after-webhook's answer only has to be well formed: Tencent's own OK answer, the
+        # one almost every app sends, is, without reading it.
+        if error is None and answer is not None and (before or answer != ACK_BODY):
+            reader = spec if spec is not None and before else _AFTER_SPEC
             try:
                 decision = reader.parse_response(answer)
             except MalformedResponse as exc:
@@ -176,7 +179,7 @@ class WebhookSender:
             status_code=status,
             error=error,
             response=answer,
-            decision=decision if spec is not None and spec.is_before else None,
+            decision=decision if before else None,
         )
 
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -36,6 +36,7 @@ __all__ = [
     "OUTBOX_V1",
     "OUTBOX_V2",
     "OUTBOX_V3",
+    "ClaimedWebhook",
     "Delivery",
     "DeliveryStatus",
     "Outbox",
@@ -166,6 +167,22 @@ def emit(conn: Connection, call: Call, model: type[ev.Event], **fields: Any) -> 
     )
 
 
+class ClaimedWebhook(NamedTuple):
+    """A claimed outbox row, as the dispatcher reads it (``OutboxRow``): only what a delivery
+    needs, built straight from the claim's columns (``_CLAIMED``, in this order)."""
+
+    id: int
+    sdk_app_id: int
+    command: str
+    body: bytes
+    client_ip: str
+    opt_platform: str
+    attempts: int
+    next_attempt_at: float | None
+
+
+_CLAIMED = "id, sdk_app_id, command, body, client_ip, opt_platform, attempts, next_attempt_at"
+
 _COLUMNS = (
     "id, sdk_app_id, command, phase, status, body, client_ip, opt_platform, attempts,"
     " next_attempt_at, created_at, finished_at, last_status, last_error"
@@ -243,12 +260,14 @@ class Outbox:
             self._record_many, in_flight=1
         )
 
-    async def claim(self, *, now: float, limit: int, lease: float) -> list[Delivery]:
+    async def claim(self, *, now: float, limit: int, lease: float) -> list[ClaimedWebhook]:
         """Take up to ``limit`` due pending rows for ``lease`` seconds; count an attempt."""
 
-        def op(conn: Connection) -> list[Delivery]:
-            rows = claim_due(conn, "outbox", _COLUMNS, now=now, limit=limit, lease=lease)
-            return [_delivery(r) for r in rows]
+        def op(conn: Connection) -> list[ClaimedWebhook]:
+            rows = claim_due(conn, "outbox", _CLAIMED, now=now, limit=limit, lease=lease)
+            return [
+                ClaimedWebhook(r[0], r[1], r[2], bytes(r[3]), r[4], r[5], r[6], r[7]) for r in rows
+            ]
 
         return await self._db.run(op, single=True)
 
