@@ -90,6 +90,34 @@ async def test_outbox_claim_record_replay_prune(db_url: str) -> None:
         await store.close()
 
 
+async def test_records_written_together_keep_every_attempt_and_the_last_outcome(
+    db_url: str,
+) -> None:
+    """Records that share one write (on PostgreSQL one statement over arrays) keep each
+    attempt, and a row recorded twice in one write ends with its later outcome."""
+    store = ServerStore(db_url)
+    try:
+        await store.run(lambda c: queue_rows(c, 3))
+        rows = await store.claim(now=1000.0, limit=10, lease=12.0)
+        await asyncio.gather(
+            store.record(rows[2].id, attempt(False), retry_at=None),
+            store.record(rows[0].id, attempt(False), retry_at=1003.0),
+            store.record(rows[0].id, attempt(True, at=1002.0), retry_at=None),
+            store.record(rows[1].id, attempt(True), retry_at=None),
+        )
+        statuses = {d.id: d.status for d in await store.deliveries()}
+        assert statuses == {
+            rows[0].id: DeliveryStatus.DELIVERED,
+            rows[1].id: DeliveryStatus.DELIVERED,
+            rows[2].id: DeliveryStatus.FAILED,
+        }
+        found = await store.delivery(rows[0].id)
+        assert found is not None
+        assert [a["status_code"] for a in found[1]] == [500, 200]
+    finally:
+        await store.close()
+
+
 async def test_two_dispatchers_claim_disjoint_rows(db_url: str) -> None:
     """Stores on one database (as dispatchers in separate processes) never share a row."""
     stores = [ServerStore(db_url) for _ in range(3)]

@@ -29,13 +29,15 @@ from timhooks.protocol.encoding import encode_json
 from timhooks.server.calls import Call, new_event
 from timhooks.storage.engine import BatchWriter, Coalescer, Connection
 from timhooks.storage.filters import LogFilter
-from timhooks.workqueue.claims import claim_due, release_claimed
+from timhooks.workqueue.claims import QUEUE_STATISTICS, claim_due, release_claimed
 from timhooks.workqueue.replays import count_replayable, replay_row, replay_rows
 
 __all__ = [
     "OUTBOX_V1",
     "OUTBOX_V2",
     "OUTBOX_V3",
+    "OUTBOX_V9",
+    "OUTBOX_V9_POSTGRES",
     "ClaimedWebhook",
     "Delivery",
     "DeliveryStatus",
@@ -46,7 +48,7 @@ __all__ = [
 log = logging.getLogger("timhooks.server")
 
 # The outbox's tables, one statement each (SQLite-flavoured portable DDL: see
-# ``timhooks.storage.migrations``), as the server's migrations 1 to 3 create them.
+# ``timhooks.storage.migrations``), as the server's migrations 1 to 3 and 9 create them.
 OUTBOX_V1 = (
     """CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY,
@@ -84,6 +86,14 @@ OUTBOX_V2 = (
 )
 # Failed before-webhook records become 'fallback' (the failure policy answered them).
 OUTBOX_V3 = ("UPDATE outbox SET status = 'fallback' WHERE phase = 'before' AND status = 'failed'",)
+# The due index in the order a claim takes rows (``workqueue.claims``): next_attempt_at, then
+# id. SQLite's index held the rowid (the id) anyway; PostgreSQL's did not, and sorted every due
+# row at each claim.
+OUTBOX_V9 = (
+    "DROP INDEX IF EXISTS outbox_due",
+    "CREATE INDEX outbox_due ON outbox (next_attempt_at, id) WHERE status = 'pending'",
+)
+OUTBOX_V9_POSTGRES = (*OUTBOX_V9, f"ALTER TABLE outbox SET {QUEUE_STATISTICS}")
 
 
 class DeliveryStatus(StrEnum):
@@ -227,6 +237,39 @@ def _delivery(row: Any, logged: bool = False) -> Delivery:
     )
 
 
+_RECORD_OUTCOME = (
+    "UPDATE outbox SET status = ?, next_attempt_at = ?, finished_at = ?, last_status = ?,"
+    " last_error = ? WHERE id = ?"
+)
+
+# The same two writes for many rows, each one statement over arrays (``Dialect.arrays``).
+_LOCK_IN_ORDER = "SELECT id FROM outbox WHERE id = ANY(?::bigint[]) ORDER BY id FOR UPDATE"
+_INSERT_ATTEMPTS = (
+    "INSERT INTO attempts (outbox_id, at, url, status_code, latency_ms, error, response)"
+    " SELECT * FROM unnest(?::bigint[], ?::float8[], ?::text[], ?::bigint[], ?::float8[],"
+    " ?::text[], ?::text[])"
+)
+_RECORD_OUTCOMES = (
+    "UPDATE outbox AS o SET status = u.status, next_attempt_at = u.next_at,"
+    " finished_at = u.finished, last_status = u.code, last_error = u.error"
+    " FROM unnest(?::text[], ?::float8[], ?::float8[], ?::bigint[], ?::text[], ?::bigint[])"
+    " AS u (status, next_at, finished, code, error, id) WHERE o.id = u.id"
+)
+
+
+def _record_arrays(
+    conn: Connection, attempts: list[tuple[Any, ...]], updates: list[tuple[Any, ...]]
+) -> None:
+    """Write attempts and outcomes (rows in id order) with one statement each: the outbox rows
+    are locked first, in id order (the lock order of every writer), then written."""
+    # Two records of one row in a batch: the later one is its outcome, as one UPDATE each
+    # would leave it.
+    outcomes = list({row[-1]: row for row in updates}.values())
+    conn.execute(_LOCK_IN_ORDER, ([row[-1] for row in outcomes],)).fetchall()
+    conn.execute(_INSERT_ATTEMPTS, [list(column) for column in zip(*attempts, strict=True)])
+    conn.execute(_RECORD_OUTCOMES, [list(column) for column in zip(*outcomes, strict=True)])
+
+
 def _attempt_row(delivery_id: int, attempt: Attempt) -> tuple[Any, ...]:
     response = None
     if attempt.response is not None:
@@ -265,9 +308,8 @@ class Outbox:
 
         def op(conn: Connection) -> list[ClaimedWebhook]:
             rows = claim_due(conn, "outbox", _CLAIMED, now=now, limit=limit, lease=lease)
-            return [
-                ClaimedWebhook(r[0], r[1], r[2], bytes(r[3]), r[4], r[5], r[6], r[7]) for r in rows
-            ]
+            # Both drivers give a BLOB (bytea) as bytes, and rows that iterate in column order.
+            return [ClaimedWebhook._make(r) for r in rows]
 
         return await self._db.run(op, single=True)
 
@@ -309,12 +351,12 @@ class Outbox:
             )
 
         def op(conn: Connection) -> None:
-            conn.executemany(_INSERT_ATTEMPT, [_attempt_row(i, a) for i, a, _ in ordered])
-            conn.executemany(
-                "UPDATE outbox SET status = ?, next_attempt_at = ?, finished_at = ?,"
-                " last_status = ?, last_error = ? WHERE id = ?",
-                updates,
-            )
+            attempts = [_attempt_row(i, a) for i, a, _ in ordered]
+            if conn.dialect.arrays:
+                _record_arrays(conn, attempts, updates)
+                return
+            conn.executemany(_INSERT_ATTEMPT, attempts)
+            conn.executemany(_RECORD_OUTCOME, updates)
 
         await self._db.run(op)
         return [None] * len(items)

@@ -9,7 +9,13 @@ or column is a new migration at the end.
 
 from __future__ import annotations
 
-from timhooks.server.outbox import OUTBOX_V1, OUTBOX_V2, OUTBOX_V3
+from timhooks.server.outbox import (
+    OUTBOX_V1,
+    OUTBOX_V2,
+    OUTBOX_V3,
+    OUTBOX_V9,
+    OUTBOX_V9_POSTGRES,
+)
 from timhooks.storage.migrations import Migration
 
 __all__ = ["SERVER_MIGRATIONS"]
@@ -257,5 +263,11 @@ SERVER_MIGRATIONS = (
         8,
         "groups by owner and type (CreateGroupNum of BeforeCreateGroup)",
         ("CREATE INDEX IF NOT EXISTS groups_owner ON groups (sdk_app_id, owner, type)",),
+    ),
+    Migration(
+        9,
+        "due webhooks indexed in claim order (next_attempt_at, id)",
+        OUTBOX_V9,
+        by_dialect={"postgresql": OUTBOX_V9_POSTGRES},
     ),
 )

@@ -59,6 +59,10 @@ class Dialect:
     ddl_types: TypeMap = ()
     # A statement as the driver takes it (its placeholder style), from the ``?`` form.
     driver_sql: Callable[[str], str] = _same
+    # True where the driver binds a list as an array and ``unnest`` turns arrays into rows
+    # (PostgreSQL): many rows are then written by one statement, each executed once, rather
+    # than one execution per row.
+    arrays: bool = False
 
     def ddl(self, statement: str) -> str:
         """A portable DDL statement with this backend's type names (literals untouched)."""

@@ -9,7 +9,7 @@ from timhooks.storage.base import InboxEntry, InboxStatus, NewInboxEntry, webhoo
 from timhooks.storage.engine import BatchWriter, Coalescer
 from timhooks.storage.filters import LogFilter
 from timhooks.storage.migrations import Migration
-from timhooks.workqueue.claims import claim_due
+from timhooks.workqueue.claims import QUEUE_STATISTICS, claim_due
 from timhooks.workqueue.replays import count_replayable, replay_row, replay_rows
 
 __all__ = ["INBOX_MIGRATIONS", "SqlInbox"]
@@ -67,6 +67,14 @@ _INBOX_V3_POSTGRES = (
     "CREATE UNIQUE INDEX inbox_key ON inbox (digest, sdk_app_id)",
 )
 
+# Version 4: the due index in the order a claim takes entries (``workqueue.claims``):
+# next_attempt_at, then id (PostgreSQL sorted every due entry at each claim without it).
+_INBOX_V4 = (
+    "DROP INDEX IF EXISTS inbox_due",
+    "CREATE INDEX inbox_due ON inbox (next_attempt_at, id) WHERE status = 'pending'",
+)
+_INBOX_V4_POSTGRES = (*_INBOX_V4, f"ALTER TABLE inbox SET {QUEUE_STATISTICS}")
+
 INBOX_MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the inbox", _INBOX_V1),
     Migration(2, "an index for pruning handled entries", (_HANDLED_INDEX,)),
@@ -75,6 +83,12 @@ INBOX_MIGRATIONS: tuple[Migration, ...] = (
         "the dedup key includes the SdkAppid",
         _INBOX_V3_SQLITE,
         by_dialect={"postgresql": _INBOX_V3_POSTGRES},
+    ),
+    Migration(
+        4,
+        "due entries indexed in claim order (next_attempt_at, id)",
+        _INBOX_V4,
+        by_dialect={"postgresql": _INBOX_V4_POSTGRES},
     ),
 )
 

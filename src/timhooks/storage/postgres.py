@@ -90,6 +90,7 @@ def postgresql_dialect() -> Dialect:
         migration_lock="SELECT pg_advisory_xact_lock(?)",
         ddl_types=_TYPES,
         driver_sql=qmark_to_format,
+        arrays=True,
     )
 
 
