@@ -205,6 +205,36 @@ async def test_an_owners_group_count_reads_an_index(db_url: str) -> None:
         await store.close()
 
 
+async def test_the_due_index_holds_the_claim_order(db_url: str) -> None:
+    """A claim takes due rows by next_attempt_at, then id: the due index holds both, so a
+    backlog is read in order rather than sorted at each claim; on PostgreSQL the outbox is
+    analyzed after every 1,000 changes, so its plan follows a growing backlog."""
+    store = ServerStore(db_url)
+    try:
+        if db_url.startswith("postgresql"):
+
+            def look(conn: Any) -> tuple[str, str]:
+                index = conn.execute(
+                    "SELECT indexdef FROM pg_indexes WHERE indexname = 'outbox_due'"
+                    " AND schemaname = current_schema()"
+                ).fetchone()[0]
+                options = conn.execute(
+                    "SELECT reloptions FROM pg_class WHERE oid = 'outbox'::regclass"
+                ).fetchone()[0]
+                return index, " ".join(options or ())
+
+            index, options = await store.run(look)
+            assert "(next_attempt_at, id)" in index, index
+            assert "autovacuum_analyze_threshold=1000" in options, options
+        else:
+            columns = await store.run(
+                lambda c: [r[2] for r in c.execute("PRAGMA index_info(outbox_due)").fetchall()]
+            )
+            assert columns == ["next_attempt_at", "id"]
+    finally:
+        await store.close()
+
+
 async def test_concurrent_subscriptions_respect_the_limit(db_url: str) -> None:
     """Subscriptions racing on separate connections never pass MaxSubscriberNum."""
     stores = [ServerStore(db_url) for _ in range(2)]
