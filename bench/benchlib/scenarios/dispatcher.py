@@ -100,7 +100,7 @@ def dispatcher_throughput(b: Bench) -> Section:
             )
         _dispatcher_limits(sec, serve_loop)
         if s.pg_url:
-            _worker_limits(sec)
+            _worker_limits(sec, serve_loop)
     return sec
 
 
@@ -333,7 +333,7 @@ def _dispatcher_limits(sec: Section, loop: str) -> None:
     )
 
 
-def _worker_limits(sec: Section) -> None:
+def _worker_limits(sec: Section, loop: str) -> None:
     """Say, from the figures, what bounds the workers on PostgreSQL."""
     one = "1 timhooks worker on PostgreSQL -> bare"
     two = "2 timhooks workers on PostgreSQL -> bare"
@@ -348,12 +348,21 @@ def _worker_limits(sec: Section) -> None:
             f"the machine's {os.cpu_count()} cores"
         )
     per = sec.figure(f"{one}: workers' CPU per webhook", "µs", 0).median
+    rate = sec.figure(f"{one}: webhooks/s", "webhooks/s", 0).median
+    rest = sec.figure(f"{one}: other processes' CPU (PostgreSQL)", "cores", 2).median
+    app = sec.figure(f"{one}: bare app CPU", "cores", 2).median
+    raw = sec.figure(f"raw asyncio sockets on {loop} -> bare: requests/s", "req/s", 0).median
+    goal = 0.5 * raw
+    need = (per + (rest + app) / rate * 1e6) * goal / 1e6 if rate > 0 else math.nan
     sec.notes.append(
         "What bounds the workers on PostgreSQL, measured: " + "; ".join(parts) + ". One worker "
         f"spends {per:,.0f} µs of CPU per webhook (its claims and records are round trips to "
-        "PostgreSQL, each a transaction that PostgreSQL also spends CPU on). Where the "
-        "processes together use every core, a second worker can only take CPU from the first, "
-        "from PostgreSQL and from the app: two workers scale only with cores to spare."
+        "PostgreSQL, each a transaction that PostgreSQL also spends CPU on), PostgreSQL and "
+        f"the rest {rest / rate * 1e6:,.0f} µs and the app {app / rate * 1e6:,.0f} µs. At "
+        f"half the raw loop's rate ({goal:,.0f} webhooks/s) the three would need {need:.1f} "
+        f"cores at these costs, of the machine's {os.cpu_count()}. Where the processes "
+        "together use every core, a second worker can only take CPU from the first, from "
+        "PostgreSQL and from the app: two workers scale only with cores to spare."
     )
 
 
