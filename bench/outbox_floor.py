@@ -59,6 +59,7 @@ class Floor:
         self.pool = ThreadPoolExecutor(max_workers=1)  # the one writer thread
         self.conn = self.pool.submit(self._open, args.db).result()
         self.rows: asyncio.Queue[Row | None] = asyncio.Queue()
+        self.room = asyncio.Event()  # set when fewer than a wave of claimed rows wait
         self.results: list[Result] = []
         self.recording: asyncio.Future[None] | None = None
         self.delivered = 0
@@ -96,17 +97,14 @@ class Floor:
         return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
 
     async def feed(self) -> None:
-        """Claim a wave whenever fewer than a wave of rows wait; stop the posters when none are
-        due."""
-        while True:
-            if self.rows.qsize() < self.wave:
-                rows = await self._writer(self._claim, self.wave)
-                for row in rows:
-                    self.rows.put_nowait(row)
-                if not rows:
-                    break
-            else:
-                await asyncio.sleep(0.0005)
+        """Claim a wave whenever fewer than a wave of rows wait (a poster taking a row says
+        so); stop the posters when none are due."""
+        while rows := await self._writer(self._claim, self.wave):
+            for row in rows:
+                self.rows.put_nowait(row)
+            while self.rows.qsize() >= self.wave:
+                self.room.clear()
+                await self.room.wait()
         for _ in range(self.in_flight):
             self.rows.put_nowait(None)
 
@@ -130,6 +128,8 @@ class Floor:
         ).encode()
         try:
             while (row := await self.rows.get()) is not None:
+                if self.rows.qsize() < self.wave:
+                    self.room.set()
                 row_id, body = row
                 at = time.time()
                 started = time.perf_counter()

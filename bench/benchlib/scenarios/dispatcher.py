@@ -126,13 +126,18 @@ def _drain(
         )
     b.procs.stop(serve)
     stats = tables.delivery_stats(db)
+    _check_drain(b, sec, label, stats, done)
+    return stats, window, serve
+
+
+def _check_drain(b: Bench, sec: Section, label: str, stats: dict[str, Any], done: bool) -> None:
+    """Every attempt of a drain succeeded; a drain stopped at the cap says so in a note."""
     need(stats["failed"] == 0, f"{label}: {stats['failed']:.0f} failed attempts: {stats['errors']}")
     if not done:
         sec.notes.append(
-            f"{label}: the drain was stopped after {s.drain_cap:g} s with {stats['ok']:,.0f} of "
-            f"{s.outbox_rows:,} delivered; the rate is over those."
+            f"{label}: the drain was stopped after {b.s.drain_cap:g} s with {stats['ok']:,.0f} "
+            f"of {b.s.outbox_rows:,} delivered; the rate is over those."
         )
-    return stats, window, serve
 
 
 def _dispatch(b: Bench, sec: Section, bare: Proc) -> tuple[float, str]:
@@ -196,12 +201,7 @@ def _workers(b: Bench, sec: Section, bare: Proc, workers: int) -> float:
         for proc in procs:
             b.procs.stop(proc)
         stats = tables.delivery_stats(url)
-    need(stats["failed"] == 0, f"{label}: {stats['failed']:.0f} failed attempts")
-    if not done:
-        sec.notes.append(
-            f"{label}: the drain was stopped after {s.drain_cap:g} s with {stats['ok']:,.0f} of "
-            f"{s.outbox_rows:,} delivered; the rate is over those."
-        )
+    _check_drain(b, sec, label, stats, done)
     own = sum(window.cores(p.name) for p in procs)
     sec.figure(f"{label}: webhooks/s", "webhooks/s", 0).add(stats["rate"])
     sec.figure(f"{label}: {IN_FLIGHT}", "requests", 1).add(stats["in_flight"] / workers)
