@@ -3,15 +3,13 @@ beside `timhooks listen` storing one after-webhook per request, in the same run.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from benchlib import tables
 from benchlib.calls import admin_usersig, group_calls, subscriber_calls
 from benchlib.cpu import CpuWindow
 from benchlib.harness import Bench, cpu_figures, need, no_errors, order, scenario
 from benchlib.procs import Proc
 from benchlib.results import Bar, Section, ratio
-from benchlib.scenarios.receiver import RECEIVER
+from benchlib.scenarios.receiver import RECEIVER, closed_loop_side
 
 SIDES = ("listen", "add_subscriber", "create_group")
 LABELS = {
@@ -47,7 +45,8 @@ def rest_changes(b: Bench) -> Section:
             for side in order(run, SIDES):
                 label = LABELS[side]
                 if side == "listen":
-                    rates[side] = _listen(b, sec, work / f"{run}-inbox.db")
+                    inbox = work / f"{run}-inbox.db"
+                    rates[side] = closed_loop_side(b, sec, label, b.listen(inbox), inbox)
                     continue
                 path = work / f"{run}-{side}.jsonl"
                 first = (2 * run + (side == "create_group")) * calls
@@ -83,23 +82,10 @@ def rest_changes(b: Bench) -> Section:
     return sec
 
 
-def _listen(b: Bench, sec: Section, inbox: Path) -> float:
-    """Scenario a's receiver side: its requests/s, with its figures added to ``sec``."""
-    proc = b.listen(inbox)
-    result, window = b.closed_loop(proc)
-    b.procs.stop(proc)
-    no_errors(result, RECEIVER)
-    stored = tables.inbox_rows(inbox)
-    need(stored >= result["requests"], f"inbox holds {stored} of {result['requests']} answered")
-    _figures(sec, RECEIVER, result, window, proc)
-    return float(result["rps"])
-
-
 def _figures(
     sec: Section, label: str, result: dict[str, float], window: CpuWindow, proc: Proc
 ) -> None:
-    unit = "req/s" if label == RECEIVER else "calls/s"
-    sec.figure(f"{label}: {unit.replace('req', 'requests')}", unit, 0).add(result["rps"])
+    sec.figure(f"{label}: calls/s", "calls/s", 0).add(result["rps"])
     sec.figure(f"{label}: p50 latency", "ms", 2).add(result["p50_ms"])
     sec.figure(f"{label}: p99 latency", "ms", 2).add(result["p99_ms"])
     cpu_figures(sec, label, window, proc, result["rps"])
